@@ -1,0 +1,52 @@
+# Test registration helpers. Every test carries a label: unit, mpi, integration, slurm.
+include(GoogleTest)
+find_package(GTest REQUIRED)
+
+set(SARSCALE_SHARED_DIR "${PROJECT_SOURCE_DIR}/../shared" CACHE PATH
+    "The shared data folder beside the project (tests that need it skip when absent)")
+set(SARSCALE_MPI_RANKS 1 2 3 4 CACHE STRING "Rank counts every MPI test runs at")
+
+# Flags so that MPI tests run as root and oversubscribed on small machines (CI has 2 cores).
+set(SARSCALE_MPIEXEC_FLAGS --oversubscribe CACHE STRING "Extra flags for MPIEXEC_EXECUTABLE")
+set(SARSCALE_TEST_ENV
+    "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;SARSCALE_SHARED_DIR=${SARSCALE_SHARED_DIR};SARSCALE_BINARY=$<TARGET_FILE:sarscale>;OMP_NUM_THREADS=1")
+
+# sarscale_add_gtest(NAME SOURCES ... LIBS ... [LABEL unit|integration]): a GoogleTest
+# executable whose cases become ctest entries.
+function(sarscale_add_gtest name)
+  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT ARG_LABEL)
+    set(ARG_LABEL unit)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} sarscale_test_support GTest::gtest)
+  # One ctest entry per case; GTEST_SKIP (e.g. ../shared absent) shows as skipped.
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST
+    PROPERTIES LABELS "${ARG_LABEL}" TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT "${SARSCALE_TEST_ENV}")
+endfunction()
+
+# sarscale_add_mpi_test(NAME SOURCES ... LIBS ... [RANKS 1 2 3 4]): the one way MPI tests are
+# registered. The executable uses the MPI-aware gtest main (tests/support/mpi_main.cpp) and runs
+# under MPIEXEC_EXECUTABLE once per rank count, as NAME.npN.
+function(sarscale_add_mpi_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;RANKS" ${ARGN})
+  if(NOT ARG_RANKS)
+    set(ARG_RANKS ${SARSCALE_MPI_RANKS})
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} sarscale_test_mpi_support GTest::gtest)
+  foreach(np IN LISTS ARG_RANKS)
+    add_test(NAME ${name}.np${np}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np} ${SARSCALE_MPIEXEC_FLAGS}
+                     ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${name}> ${MPIEXEC_POSTFLAGS})
+    set_tests_properties(${name}.np${np} PROPERTIES LABELS "mpi" TIMEOUT ${ARG_TIMEOUT}
+                         PROCESSORS ${np} ENVIRONMENT "${SARSCALE_TEST_ENV}"
+                         SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
+  endforeach()
+endfunction()

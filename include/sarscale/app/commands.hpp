@@ -1,0 +1,33 @@
+#pragma once
+// The sub-command table of the `sarscale` binary and its dispatcher.
+#include <string>
+#include <vector>
+
+#include "sarscale/app/options.hpp"
+#include "sarscale/dist/comm.hpp"
+
+namespace sarscale::app {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const dist::Comm& comm, const CommandLine& cl);  // returns the exit status
+};
+
+const std::vector<Command>& commands();
+
+// Runs `sarscale <command> ...`: parses, runs, reports errors on stderr. Exit statuses:
+// 0 success, 1 the work failed (bad input under --strict, I/O error), 2 usage error.
+int run(const dist::Comm& comm, int argc, char** argv);
+
+// The sub-commands (one file each).
+int cmd_version(const dist::Comm& comm, const CommandLine& cl);
+int cmd_synth(const dist::Comm& comm, const CommandLine& cl);
+int cmd_ingest(const dist::Comm& comm, const CommandLine& cl);
+int cmd_info(const dist::Comm& comm, const CommandLine& cl);
+int cmd_convert(const dist::Comm& comm, const CommandLine& cl);
+
+// Text for `sarscale --version`: sarscale, MPI, HDF5 and GDAL versions in use.
+std::string version_text();
+
+}  // namespace sarscale::app

@@ -1,0 +1,37 @@
+#pragma once
+// Option parsing shared by every sub-command: the command line, then `--config FILE.ini`
+// (the command line wins). In the INI file, keys at the top level apply to every command
+// that knows them; keys under `[<command>]` apply to that command and must be known to it.
+#include <boost/program_options.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sarscale::app {
+
+namespace po = boost::program_options;
+
+struct CommandLine {
+  std::string command;            // "ingest", ...
+  std::vector<std::string> args;  // the arguments after the command name
+  bool is_root = true;            // only rank 0 prints help
+};
+
+// Adds --help, --config and --log-level to `desc`, parses, merges the config file, applies
+// the log level, and notifies. Returns nullopt when --help was printed (exit 0). Throws
+// ConfigError on unknown or malformed options, naming the option (and the file).
+std::optional<po::variables_map> parse_command(const CommandLine& cl, const std::string& usage,
+                                               po::options_description& desc,
+                                               const po::positional_options_description* positional = nullptr);
+
+// The whole parsed command line as "key=value" strings, for provenance attributes.
+std::vector<std::string> describe(const po::variables_map& vm);
+
+// Helpers for typed access with clear errors.
+template <typename T>
+T get(const po::variables_map& vm, const std::string& key) {
+  return vm[key].as<T>();
+}
+
+}  // namespace sarscale::app

@@ -1,0 +1,59 @@
+#include "sarscale/app/commands.hpp"
+
+#include <cstring>
+#include <iostream>
+
+#include "sarscale/core/error.hpp"
+#include "sarscale/core/log.hpp"
+
+namespace sarscale::app {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"synth", "generate synthetic MSTAR-like chips or a large SAR scene", cmd_synth},
+      {"ingest", "read SAR files (Phoenix, GDAL formats) into one parallel HDF5 archive", cmd_ingest},
+      {"info", "summarise an archive: chips, classes, sources, rejects, provenance", cmd_info},
+      {"convert", "export Phoenix files or archive chips as PNG or GeoTIFF", cmd_convert},
+      {"version", "print the versions of sarscale, MPI, HDF5 and GDAL", cmd_version},
+  };
+  return table;
+}
+
+namespace {
+void print_usage(std::ostream& os) {
+  os << "Usage: sarscale <command> [options]   (under mpirun -np N for N ranks)\n\nCommands:\n";
+  for (const auto& c : commands()) os << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
+  os << "\nRun 'sarscale <command> --help' for a command's options; 'sarscale --version' for versions.\n";
+}
+}  // namespace
+
+int run(const dist::Comm& comm, int argc, char** argv) {
+  log::set_rank(comm.rank(), comm.size());
+  const bool root = comm.is_root();
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    if (root) print_usage(argc < 2 ? std::cerr : std::cout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    if (root) std::cout << version_text() << std::flush;
+    return 0;
+  }
+  CommandLine cl{argv[1], std::vector<std::string>(argv + 2, argv + argc), root};
+  for (const auto& c : commands()) {
+    if (cl.command != c.name) continue;
+    try {
+      return c.run(comm, cl);
+    } catch (const ConfigError& e) {
+      // Options are parsed identically on every rank, so every rank gets here: no abort needed.
+      if (root) std::cerr << "sarscale " << cl.command << ": error: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  if (root) {
+    std::cerr << "sarscale: unknown command '" << cl.command << "'\n\n";
+    print_usage(std::cerr);
+  }
+  return 2;
+}
+
+}  // namespace sarscale::app

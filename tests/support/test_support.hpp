@@ -1,0 +1,36 @@
+#pragma once
+// Helpers for tests: where ../shared is, scratch directories, the sarscale binary.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace sarscale::test {
+
+// ../shared beside the project (SARSCALE_SHARED_DIR), or nullopt when it is absent.
+std::optional<std::filesystem::path> shared_dir();
+
+// A path under ../shared, or GTEST_SKIP()s the calling test with a clear message.
+#define SARSCALE_REQUIRE_SHARED(var, relative)                                              \
+  std::filesystem::path var;                                                                \
+  do {                                                                                      \
+    auto sarscale_shared_ = ::sarscale::test::shared_dir();                                 \
+    if (!sarscale_shared_ || !std::filesystem::exists(*sarscale_shared_ / (relative)))      \
+      GTEST_SKIP() << "../shared/" << (relative)                                            \
+                   << " is absent (set SARSCALE_SHARED_DIR); this test needs the real data"; \
+    var = *sarscale_shared_ / (relative);                                                   \
+  } while (0)
+
+// A fresh, empty directory under the build tree's test scratch area, removed at exit
+// unless SARSCALE_KEEP_TEST_FILES is set. `name` keeps concurrent tests apart.
+std::filesystem::path scratch_dir(const std::string& name);
+
+// The sarscale executable under test (SARSCALE_BINARY), for tests that run the CLI.
+std::string sarscale_binary();
+
+// Runs a shell command, returns its exit status; stdout (and stderr when merge_stderr)
+// is captured into *output when given.
+int run_command(const std::string& command, std::string* output = nullptr, bool merge_stderr = true);
+
+}  // namespace sarscale::test

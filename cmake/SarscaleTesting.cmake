@@ -9,12 +9,17 @@ set(SARSCALE_MPI_RANKS 1 2 3 4 CACHE STRING "Rank counts every MPI test runs at"
 # Flags so that MPI tests run as root and oversubscribed on small machines (CI has 2 cores).
 set(SARSCALE_MPIEXEC_FLAGS --oversubscribe CACHE STRING "Extra flags for MPIEXEC_EXECUTABLE")
 set(SARSCALE_TEST_ENV
-    "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;SARSCALE_SHARED_DIR=${SARSCALE_SHARED_DIR};SARSCALE_BINARY=$<TARGET_FILE:sarscale>;OMP_NUM_THREADS=1")
+    "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;SARSCALE_SHARED_DIR=${SARSCALE_SHARED_DIR};SARSCALE_BINARY=$<TARGET_FILE:sarscale>;SARSCALE_MPIEXEC=${MPIEXEC_EXECUTABLE};OMP_NUM_THREADS=1")
 
 # sarscale_add_gtest(NAME SOURCES ... LIBS ... [LABEL unit|integration]): a GoogleTest
 # executable whose cases become ctest entries.
+# MPI_MAIN: the test initialises MPI itself (as a singleton, not under mpirun), e.g. to read
+# archives after running the CLI.
 function(sarscale_add_gtest name)
-  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "MPI_MAIN" "LABEL;TIMEOUT;PROCESSORS" "SOURCES;LIBS" ${ARGN})
+  if(NOT ARG_PROCESSORS)
+    set(ARG_PROCESSORS 1)
+  endif()
   if(NOT ARG_LABEL)
     set(ARG_LABEL unit)
   endif()
@@ -22,10 +27,17 @@ function(sarscale_add_gtest name)
     set(ARG_TIMEOUT 300)
   endif()
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE ${ARG_LIBS} sarscale_test_support GTest::gtest)
+  if(ARG_MPI_MAIN)
+    target_link_libraries(${name} PRIVATE ${ARG_LIBS} sarscale_test_mpi_support GTest::gtest)
+  else()
+    target_link_libraries(${name} PRIVATE ${ARG_LIBS} sarscale_test_support GTest::gtest)
+  endif()
   # One ctest entry per case; GTEST_SKIP (e.g. ../shared absent) shows as skipped.
+  # gtest_discover_tests flattens list-valued properties: escape the ENVIRONMENT list.
+  string(REPLACE ";" "\\;" env_escaped "${SARSCALE_TEST_ENV}")
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST
-    PROPERTIES LABELS "${ARG_LABEL}" TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT "${SARSCALE_TEST_ENV}")
+    PROPERTIES LABELS "${ARG_LABEL}" TIMEOUT ${ARG_TIMEOUT} PROCESSORS ${ARG_PROCESSORS}
+               ENVIRONMENT "${env_escaped}")
 endfunction()
 
 # sarscale_add_mpi_test(NAME SOURCES ... LIBS ... [RANKS 1 2 3 4]): the one way MPI tests are

@@ -1,4 +1,64 @@
+#include <iostream>
+
 #include "sarscale/app/commands.hpp"
+#include "sarscale/app/parse.hpp"
+#include "sarscale/core/error.hpp"
+#include "sarscale/core/log.hpp"
+#include "sarscale/dist/ingest.hpp"
+
 namespace sarscale::app {
-int cmd_ingest(const dist::Comm&, const CommandLine&) { return 3; }
+
+int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc("sarscale ingest: SAR files to one parallel HDF5 chip archive");
+  desc.add_options()
+    ("input,i", po::value<std::vector<std::string>>()->multitoken(),
+     "files, directories (recursive) and glob patterns, any mix")
+    ("input-list", po::value<std::string>(), "file with one input per line (# comments)")
+    ("output,o", po::value<std::string>(), "archive to write (HDF5)")
+    ("labels", po::value<std::string>()->default_value("auto"),
+     "auto|header|dirname|none|regex:RE  (auto: Phoenix TargetType, else the parent directory)")
+    ("chip-size", po::value<std::string>()->default_value("128"), "chip size H[xW]; other sizes are centre-cropped or padded")
+    ("tile-size", po::value<int>()->default_value(0), "scene window edge in pixels (0: the chip size)")
+    ("tile-stride", po::value<int>()->default_value(0), "scene window step in pixels (0: the tile size)")
+    ("tiling", po::value<std::string>()->default_value("auto"),
+     "auto|always|never (auto: rasters over twice the chip size are scenes, cut into tiles)")
+    ("calibration", po::value<std::string>()->default_value("none"), "none|sigma0|beta0|gamma0 (where the product carries it)")
+    ("band", po::value<int>()->default_value(1), "raster band of GDAL inputs (from 1)")
+    ("batch-mb", po::value<int>()->default_value(64), "per-rank buffer between collective writes, MiB")
+    ("strict", po::bool_switch(), "fail the run if any input is rejected")
+    ("progress", po::bool_switch(), "progress bar on stderr (default: when stderr is a terminal)");
+  po::positional_options_description pos;
+  pos.add("input", -1);
+  const auto vm = parse_command(cl, "sarscale ingest --input PATH... --output ARCHIVE.h5 [options]", desc, &pos);
+  if (!vm) return 0;
+
+  dist::IngestConfig cfg;
+  if (vm->count("input")) cfg.inputs = (*vm)["input"].as<std::vector<std::string>>();
+  if (vm->count("input-list")) cfg.input_list = (*vm)["input-list"].as<std::string>();
+  if (vm->count("output")) cfg.output = (*vm)["output"].as<std::string>();
+  cfg.labels = dist::LabelRule::parse((*vm)["labels"].as<std::string>());
+  std::tie(cfg.chip_rows, cfg.chip_cols) = parse_size((*vm)["chip-size"].as<std::string>(), "--chip-size");
+  cfg.tile_size = (*vm)["tile-size"].as<int>();
+  cfg.tile_stride = (*vm)["tile-stride"].as<int>();
+  cfg.tiling = dist::parse_tiling((*vm)["tiling"].as<std::string>());
+  cfg.calibration = io::parse_calibration((*vm)["calibration"].as<std::string>());
+  cfg.band = (*vm)["band"].as<int>();
+  const int batch_mb = (*vm)["batch-mb"].as<int>();
+  if (batch_mb <= 0) throw ConfigError("--batch-mb must be positive");
+  cfg.batch_bytes = static_cast<std::size_t>(batch_mb) << 20;
+  cfg.strict = (*vm)["strict"].as<bool>();
+  cfg.progress = (*vm)["progress"].as<bool>();
+  cfg.command_line = join_command_line(cl.command, cl.args);
+  cfg.parameters = describe(*vm);
+
+  const dist::IngestSummary s = dist::run_ingest(comm, cfg);
+  if (comm.is_root()) {
+    for (const auto& [path, why] : s.rejects) log::warn("rejected ", path, ": ", why);
+    log::info("ingested ", s.ingested_inputs, " of ", s.discovered, " inputs (", s.rejected_inputs, " rejected) as ",
+              s.chips, " chips into ", cfg.output.string());
+    std::cout << s.to_json().dump() << std::endl;
+  }
+  return 0;
 }
+
+}  // namespace sarscale::app

@@ -47,6 +47,9 @@ int run(const dist::Comm& comm, int argc, char** argv) {
       // Options are parsed identically on every rank, so every rank gets here: no abort needed.
       if (root) std::cerr << "sarscale " << cl.command << ": error: " << e.what() << "\n";
       return 2;
+    } catch (const StrictRejectError& e) {
+      if (root) std::cerr << "sarscale " << cl.command << ": error: " << e.what() << "\n";
+      return 1;
     }
   }
   if (root) {

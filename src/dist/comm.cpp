@@ -55,6 +55,26 @@ std::vector<char> Comm::allgatherv_bytes(const char* data, std::size_t n,
   return out;
 }
 
+std::vector<char> Comm::gatherv_bytes(const char* data, std::size_t n, int root) const {
+  if (n > kMaxPiece) throw IoError("gatherv: a rank's part exceeds 1 GiB");
+  const int mine = static_cast<int>(n);
+  std::vector<int> counts(static_cast<std::size_t>(size_)), displs(static_cast<std::size_t>(size_), 0);
+  check(MPI_Gather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, root, comm_), "MPI_Gather");
+  std::vector<char> out;
+  if (rank_ == root) {
+    long long total = 0;
+    for (int r = 0; r < size_; ++r) {
+      displs[static_cast<std::size_t>(r)] = static_cast<int>(total);
+      total += counts[static_cast<std::size_t>(r)];
+    }
+    if (total > static_cast<long long>(std::numeric_limits<int>::max())) throw IoError("gatherv: more than 2 GiB in total");
+    out.resize(static_cast<std::size_t>(total));
+  }
+  check(MPI_Gatherv(data, mine, MPI_BYTE, out.data(), counts.data(), displs.data(), MPI_BYTE, root, comm_),
+        "MPI_Gatherv");
+  return out;
+}
+
 std::vector<std::string> Comm::allgather_strings(const std::vector<std::string>& local) const {
   // Serialise as (length, bytes) pairs.
   std::vector<char> packed;

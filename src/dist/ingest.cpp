@@ -1,1 +1,426 @@
-// placeholder: being written
+#include "sarscale/dist/ingest.hpp"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "sarscale/core/error.hpp"
+#include "sarscale/core/log.hpp"
+#include "sarscale/dist/partition.hpp"
+#include "sarscale/dist/progress.hpp"
+#include "sarscale/io/archive.hpp"
+#include "sarscale/io/chip_source.hpp"
+#include "sarscale/io/discover.hpp"
+
+namespace sarscale::dist {
+
+namespace fs = std::filesystem;
+
+// ---- options ---------------------------------------------------------------------------
+
+LabelRule LabelRule::parse(const std::string& text) {
+  LabelRule r;
+  if (text == "auto") r.mode = Mode::automatic;
+  else if (text == "header") r.mode = Mode::header;
+  else if (text == "dirname") r.mode = Mode::dirname;
+  else if (text == "none") r.mode = Mode::none;
+  else if (text.rfind("regex:", 0) == 0) {
+    r.mode = Mode::regex;
+    r.pattern = text.substr(6);
+    try {
+      std::regex check(r.pattern);
+    } catch (const std::regex_error& e) {
+      throw ConfigError("--labels: invalid regular expression '" + r.pattern + "': " + e.what());
+    }
+  } else {
+    throw ConfigError("--labels: '" + text + "' is not one of auto, header, dirname, none, regex:RE");
+  }
+  return r;
+}
+
+std::string LabelRule::to_string() const {
+  switch (mode) {
+    case Mode::automatic: return "auto";
+    case Mode::header: return "header";
+    case Mode::dirname: return "dirname";
+    case Mode::none: return "none";
+    default: return "regex:" + pattern;
+  }
+}
+
+Tiling parse_tiling(const std::string& text) {
+  if (text == "auto") return Tiling::automatic;
+  if (text == "always") return Tiling::always;
+  if (text == "never") return Tiling::never;
+  throw ConfigError("--tiling: '" + text + "' is not one of auto, always, never");
+}
+
+std::string to_string(Tiling t) {
+  return t == Tiling::always ? "always" : t == Tiling::never ? "never" : "auto";
+}
+
+json::Value IngestSummary::to_json() const {
+  json::Value v = json::Value::object();
+  v["discovered"] = discovered;
+  v["ingested"] = ingested_inputs;
+  v["rejected"] = rejected_inputs;
+  v["skipped"] = skipped_files;
+  v["chips"] = chips;
+  v["slots"] = slots;
+  v["unlabelled_chips"] = unlabelled_chips;
+  v["nonfinite_zeroed"] = nonfinite_zeroed;
+  v["bytes_read"] = bytes_read;
+  v["seconds"] = seconds;
+  v["mb_per_s"] = seconds > 0 ? static_cast<double>(bytes_read) / 1e6 / seconds : 0.0;
+  return v;
+}
+
+namespace {
+
+// ---- planning --------------------------------------------------------------------------
+
+io::ChipSourceOptions source_options(const IngestConfig& c) {
+  io::ChipSourceOptions o;
+  o.chip_rows = c.chip_rows;
+  o.chip_cols = c.chip_cols;
+  o.tile_size = c.tile_size;
+  o.tile_stride = c.tile_stride;
+  o.tiling = c.tiling == Tiling::always  ? io::ChipSourceOptions::Tiling::always
+             : c.tiling == Tiling::never ? io::ChipSourceOptions::Tiling::never
+                                         : io::ChipSourceOptions::Tiling::automatic;
+  o.calibration = c.calibration;
+  o.band = c.band;
+  return o;
+}
+
+void check_config(const IngestConfig& c) {
+  if (c.inputs.empty() && !c.input_list) throw ConfigError("no input: give --input PATH... or --input-list FILE");
+  if (c.output.empty()) throw ConfigError("--output ARCHIVE.h5 is required");
+  if (c.chip_rows <= 0 || c.chip_cols <= 0 || c.chip_rows > 16384 || c.chip_cols > 16384)
+    throw ConfigError("--chip-size must be between 1 and 16384");
+  if (c.tile_size < 0 || c.tile_stride < 0) throw ConfigError("--tile-size and --tile-stride must be positive");
+  if (c.band < 1) throw ConfigError("--band counts from 1");
+}
+
+std::string label_for(const LabelRule& rule, const fs::path& path, const std::string& header_label) {
+  switch (rule.mode) {
+    case LabelRule::Mode::none: return "";
+    case LabelRule::Mode::header: return header_label;
+    case LabelRule::Mode::dirname: return path.parent_path().filename().string();
+    case LabelRule::Mode::regex: {
+      std::smatch m;
+      const std::string name = path.filename().string();
+      if (!std::regex_search(name, m, std::regex(rule.pattern))) return "";
+      return m.size() > 1 ? m[1].str() : m[0].str();
+    }
+    default: return header_label.empty() ? path.parent_path().filename().string() : header_label;
+  }
+}
+
+// The rejects table has a path column: keep the reason free of a repeated "path: " prefix.
+std::string reason_for(const fs::path& path, std::string message) {
+  const std::string prefix = path.string() + ": ";
+  if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
+  return message.empty() ? "unreadable input" : message;
+}
+
+// What one rank learned about each input of its slice.
+struct Probe {
+  std::vector<io::SourceInfo> info;
+  std::vector<std::string> error;  // empty when usable
+  std::vector<std::string> label;
+};
+
+Probe probe_slice(const std::vector<fs::path>& paths, Range slice, const io::ChipSourceOptions& opt,
+                  const LabelRule& rule) {
+  Probe p;
+  const auto n = static_cast<std::int64_t>(slice.size());
+  p.info.resize(slice.size());
+  p.error.resize(slice.size());
+  p.label.resize(slice.size());
+  // Threads: OMP_NUM_THREADS (default: all cores of this rank). Probing opens headers, so
+  // latency-bound file systems benefit from several requests in flight.
+#pragma omp parallel for schedule(dynamic, 4)
+  for (std::int64_t k = 0; k < n; ++k) {
+    const auto i = static_cast<std::size_t>(k);
+    const fs::path& path = paths[slice.begin + i];
+    try {
+      p.info[i] = io::probe_source(path, opt);
+      p.label[i] = label_for(rule, path, p.info[i].meta.target_type);
+    } catch (const std::exception& e) {
+      p.error[i] = reason_for(path, e.what());  // never let an exception leave the parallel region
+    }
+  }
+  return p;
+}
+
+// The global plan every rank agrees on after one round of allgathers.
+struct Plan {
+  std::vector<std::int64_t> chips;        // per input (0 when rejected at probe)
+  std::vector<std::int64_t> first_chip;   // per input
+  std::vector<std::int32_t> label_id;     // per input (-1 unlabelled or rejected)
+  std::vector<std::string> class_names;   // sorted distinct labels
+  std::vector<std::string> format, calibration;
+  std::vector<std::string> probe_error;   // per input, empty when usable
+  std::int64_t total_chips = 0;
+  bool has_phase = false;
+};
+
+Plan agree_plan(const Comm& comm, const Probe& mine, std::size_t n_inputs) {
+  Plan plan;
+  std::vector<std::int64_t> my_chips;
+  std::vector<std::string> my_strings;  // label, format, calibration, error per input
+  std::int32_t my_phase = 0;
+  for (std::size_t i = 0; i < mine.info.size(); ++i) {
+    const bool ok = mine.error[i].empty();
+    my_chips.push_back(ok ? mine.info[i].chips : 0);
+    my_strings.insert(my_strings.end(), {mine.label[i], mine.info[i].format, mine.info[i].calibration, mine.error[i]});
+    if (ok && mine.info[i].has_phase) my_phase = 1;
+  }
+  plan.chips = comm.allgatherv(my_chips);
+  const auto strings = comm.allgather_strings(my_strings);
+  plan.has_phase = comm.any(my_phase != 0);
+  if (plan.chips.size() != n_inputs || strings.size() != 4 * n_inputs)
+    throw Error("ingest: ranks disagree on the input list");
+
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < n_inputs; ++i)
+    if (strings[4 * i + 3].empty() && !strings[4 * i].empty()) names.insert(strings[4 * i]);
+  plan.class_names.assign(names.begin(), names.end());
+  std::map<std::string, std::int32_t> id;
+  for (std::size_t k = 0; k < plan.class_names.size(); ++k) id[plan.class_names[k]] = static_cast<std::int32_t>(k);
+
+  plan.first_chip.resize(n_inputs);
+  for (std::size_t i = 0; i < n_inputs; ++i) {
+    plan.first_chip[i] = plan.total_chips;
+    plan.total_chips += plan.chips[i];
+    const std::string& label = strings[4 * i];
+    plan.label_id.push_back(label.empty() || !strings[4 * i + 3].empty() ? -1 : id[label]);
+    plan.format.push_back(strings[4 * i + 1]);
+    plan.calibration.push_back(strings[4 * i + 2]);
+    plan.probe_error.push_back(strings[4 * i + 3]);
+  }
+  return plan;
+}
+
+// ---- reading and writing ----------------------------------------------------------------
+
+// A batch of consecutive chips of this rank, read together and written in one collective call.
+struct Batch {
+  std::int64_t first = 0;  // global chip index of slot 0
+  std::int64_t count = 0;
+  std::vector<float> magnitude, phase;
+  std::vector<std::int32_t> labels;
+  std::vector<ChipMeta> meta;
+  std::vector<std::uint8_t> valid;
+};
+
+// A run of chips of one input inside a batch.
+struct Piece {
+  std::size_t input;           // global input index
+  std::int64_t source_first;   // first chip within the input
+  std::int64_t count;
+  std::int64_t slot;           // first slot in the batch
+};
+
+}  // namespace
+
+IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
+  check_config(config);
+  const auto t0 = std::chrono::steady_clock::now();
+  const io::ChipSourceOptions opt = source_options(config);
+  IngestSummary summary;
+
+  // 1. Discovery on rank 0 (one directory walk, not P), broadcast to all.
+  std::string discovery;
+  if (comm.is_root()) discovery = io::serialize(io::discover_inputs(config.inputs, config.input_list));
+  comm.broadcast(discovery);
+  const io::DiscoveryResult found = io::deserialize_discovery(discovery);
+  std::vector<std::string> input_paths, reject_paths, reject_reasons;
+  std::vector<std::uint64_t> input_bytes;
+  for (const auto& in : found.inputs) {
+    input_paths.push_back(in.path.string());
+    input_bytes.push_back(static_cast<std::uint64_t>(in.size_bytes));
+  }
+  for (const auto& r : found.rejects) {
+    reject_paths.push_back(r.path);
+    reject_reasons.push_back(r.reason);
+  }
+  const auto members = static_cast<std::int64_t>(found.skipped.size());
+  const std::size_t n_inputs = input_paths.size();
+  std::vector<fs::path> paths(input_paths.begin(), input_paths.end());
+
+  // 2-4. Partition by bytes, probe this rank's slice, agree on the global plan.
+  const Range slice = weighted_range(input_bytes, comm.size(), comm.rank());
+  const Probe probe = probe_slice(paths, slice, opt, config.labels);
+  const Plan plan = agree_plan(comm, probe, n_inputs);
+
+  std::vector<std::pair<std::string, std::string>> rejects;
+  for (std::size_t k = 0; k < reject_paths.size(); ++k) rejects.emplace_back(reject_paths[k], reject_reasons[k]);
+  for (std::size_t i = 0; i < n_inputs; ++i)
+    if (!plan.probe_error[i].empty()) rejects.emplace_back(input_paths[i], plan.probe_error[i]);
+
+  if (config.strict && !rejects.empty()) {
+    std::string msg = std::to_string(rejects.size()) + " input(s) rejected and --strict is set; nothing written:";
+    for (const auto& [p, why] : rejects) msg += "\n  " + p + ": " + why;
+    throw StrictRejectError(msg);
+  }
+  if (plan.total_chips == 0) log::warn("no chips to ingest: the archive will be empty");
+
+  // 5. Create the archive and stream this rank's chips into it, batch by batch.
+  io::ArchiveLayout layout;
+  layout.chips = plan.total_chips;
+  layout.rows = config.chip_rows;
+  layout.cols = config.chip_cols;
+  layout.has_phase = plan.has_phase;
+  layout.class_names = plan.class_names;
+  io::ArchiveWriter archive = io::ArchiveWriter::create(config.output, comm.raw(), layout);
+
+  const std::size_t chip_px = static_cast<std::size_t>(config.chip_rows) * config.chip_cols;
+  const std::size_t chip_bytes = chip_px * sizeof(float) * (plan.has_phase ? 2 : 1);
+  const std::int64_t batch_chips = std::max<std::int64_t>(1, static_cast<std::int64_t>(config.batch_bytes / chip_bytes));
+  const std::int64_t my_first = slice.empty() ? 0 : plan.first_chip[slice.begin];
+  std::int64_t my_chips = 0;
+  for (std::size_t i = slice.begin; i < slice.end; ++i) my_chips += plan.chips[i];
+  const std::int64_t rounds = comm.max((my_chips + batch_chips - 1) / batch_chips);
+
+  std::vector<std::string> late_error(slice.size());  // inputs that failed while being read
+  std::uint64_t bytes_read = 0, nonfinite = 0;
+  Progress progress(comm, config.progress || (comm.is_root() && isatty(STDERR_FILENO)), plan.total_chips);
+
+  Batch b;
+  std::size_t next_input = slice.begin;
+  std::int64_t next_chip_in_input = 0;
+  for (std::int64_t round = 0; round < rounds; ++round) {
+    // Carve the next batch_chips chips of the slice into per-input pieces.
+    std::vector<Piece> pieces;
+    b.first = my_first + std::min(my_chips, round * batch_chips);
+    b.count = 0;
+    while (next_input < slice.end && b.count < batch_chips) {
+      const std::int64_t left = plan.chips[next_input] - next_chip_in_input;
+      if (left <= 0) {
+        ++next_input;
+        next_chip_in_input = 0;
+        continue;
+      }
+      const std::int64_t take = std::min(left, batch_chips - b.count);
+      pieces.push_back({next_input, next_chip_in_input, take, b.count});
+      b.count += take;
+      next_chip_in_input += take;
+    }
+    const auto n = static_cast<std::size_t>(b.count);
+    b.magnitude.assign(n * chip_px, 0.0f);
+    b.phase.assign(plan.has_phase ? n * chip_px : 0, 0.0f);
+    b.labels.assign(n, -1);
+    b.meta.assign(n, ChipMeta{});
+    b.valid.assign(n, 1);
+
+    // Threads: OMP_NUM_THREADS (default: all cores of this rank); each piece is one input, so
+    // JPEG decoding and byte swapping of many small chips run in parallel.
+    std::uint64_t batch_nonfinite = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : batch_nonfinite)
+    for (std::size_t k = 0; k < pieces.size(); ++k) {
+      const Piece& pc = pieces[k];
+      const auto slot = static_cast<std::size_t>(pc.slot);
+      const std::size_t local = pc.input - slice.begin;
+      try {
+        io::ReadStats stats;
+        io::read_source_chips(paths[pc.input], probe.info[local], opt, pc.source_first, pc.count,
+                              b.magnitude.data() + slot * chip_px,
+                              plan.has_phase ? b.phase.data() + slot * chip_px : nullptr, b.meta.data() + slot, stats);
+        batch_nonfinite += stats.nonfinite_zeroed;
+      } catch (const std::exception& e) {
+        late_error[local] = reason_for(paths[pc.input], e.what());  // one writer per input: pieces of one input never share a batch twice
+      }
+      for (std::int64_t c = 0; c < pc.count; ++c) {
+        b.meta[slot + c].source_index = static_cast<std::int64_t>(pc.input);
+        b.labels[slot + c] = plan.label_id[pc.input];
+        if (!late_error[local].empty()) b.valid[slot + c] = 0;
+      }
+    }
+    nonfinite += batch_nonfinite;
+    archive.write_chips(b.first, b.count, b.magnitude.data(), plan.has_phase ? b.phase.data() : nullptr,
+                        b.labels.data(), b.meta.data(), b.valid.data());
+    for (const Piece& pc : pieces)
+      if (pc.source_first + pc.count == plan.chips[pc.input]) bytes_read += input_bytes[pc.input];
+    progress.update(b.count, bytes_read);
+  }
+  progress.finish();
+
+  // 6. Inputs that failed mid-read: their slots are invalid (including those written in earlier
+  // batches, rewritten here), and they join the rejects.
+  std::vector<std::int64_t> late_inputs;
+  std::vector<std::string> late_reasons;
+  for (std::size_t k = 0; k < late_error.size(); ++k)
+    if (!late_error[k].empty()) {
+      late_inputs.push_back(static_cast<std::int64_t>(slice.begin + k));
+      late_reasons.push_back(late_error[k]);
+    }
+  std::vector<std::pair<std::int64_t, std::int64_t>> invalid_ranges;
+  for (auto i : late_inputs)
+    invalid_ranges.emplace_back(plan.first_chip[static_cast<std::size_t>(i)], plan.chips[static_cast<std::size_t>(i)]);
+  archive.invalidate(invalid_ranges);  // collective: every rank calls, possibly with nothing
+  const auto all_late = comm.allgatherv(late_inputs);
+  const auto all_late_reasons = comm.allgather_strings(late_reasons);
+  for (std::size_t k = 0; k < all_late.size(); ++k)
+    rejects.emplace_back(input_paths[static_cast<std::size_t>(all_late[k])], all_late_reasons[k]);
+  std::sort(rejects.begin(), rejects.end());
+
+  // Sources table (every input, in order) and rejects table; identical on every rank.
+  std::set<std::int64_t> late_set(all_late.begin(), all_late.end());
+  std::vector<io::SourceRecord> sources;
+  std::int64_t valid_chips = 0, unlabelled = 0, ingested = 0;
+  for (std::size_t i = 0; i < n_inputs; ++i) {
+    const bool ok = plan.probe_error[i].empty() && !late_set.count(static_cast<std::int64_t>(i));
+    sources.push_back({input_paths[i], plan.format[i], plan.calibration[i], static_cast<std::int64_t>(input_bytes[i]),
+                       plan.first_chip[i], plan.chips[i]});
+    if (!ok) continue;
+    ++ingested;
+    valid_chips += plan.chips[i];
+    if (plan.label_id[i] < 0) unlabelled += plan.chips[i];
+  }
+  std::vector<io::RejectRecord> reject_records;
+  for (const auto& [p, why] : rejects) reject_records.push_back({p, why});
+  archive.write_sources(sources);
+  archive.write_rejects(reject_records);
+  archive.set_attribute("command_line", config.command_line);
+  std::string params;
+  for (const auto& p : config.parameters) params += p + "\n";
+  archive.set_attribute("parameters", params);
+  archive.set_attribute("labels", config.labels.to_string());
+  archive.set_attribute("calibration", io::to_string(config.calibration));
+  archive.set_attribute("tiling", to_string(config.tiling));
+  archive.set_attribute("tile_size", std::to_string(opt.tile_rows()));
+  archive.set_attribute("tile_stride", std::to_string(opt.stride_rows()));
+  archive.close();
+
+  summary.discovered = static_cast<std::int64_t>(n_inputs + reject_paths.size());
+  summary.ingested_inputs = ingested;
+  summary.rejected_inputs = static_cast<std::int64_t>(rejects.size());
+  summary.skipped_files = members;
+  summary.chips = valid_chips;
+  summary.slots = plan.total_chips;
+  summary.unlabelled_chips = unlabelled;
+  summary.nonfinite_zeroed = static_cast<std::int64_t>(comm.sum<std::uint64_t>(nonfinite));
+  summary.bytes_read = comm.sum<std::uint64_t>(bytes_read);
+  summary.rejects = rejects;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  summary.seconds = comm.max(summary.seconds);
+
+  if (config.strict && !all_late.empty()) {
+    std::string msg = std::to_string(all_late.size()) + " input(s) failed while being read and --strict is set:";
+    for (std::size_t k = 0; k < all_late.size(); ++k)
+      msg += "\n  " + input_paths[static_cast<std::size_t>(all_late[k])] + ": " + all_late_reasons[k];
+    throw StrictRejectError(msg);
+  }
+  return summary;
+}
+
+}  // namespace sarscale::dist

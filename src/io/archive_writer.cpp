@@ -1,1 +1,415 @@
-// placeholder: being written
+// Collective writer of the chip archive (format: docs/archive-format.md).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+#include "sarscale/core/error.hpp"
+#include "sarscale/core/log.hpp"
+#include "sarscale/core/version.hpp"
+#include "sarscale/io/archive.hpp"
+#include "sarscale/io/hdf5_util.hpp"
+
+namespace sarscale::io {
+
+namespace {
+
+using h5::Handle;
+using h5::RecordType;
+
+// Chunks of the chip datasets aim at this size: large enough for efficient MPI-IO and
+// parallel file system stripes, small enough that a reader of one chip reads little.
+constexpr std::int64_t kTargetChunkBytes = std::int64_t{4} << 20;
+// Objects of at least kAlignThreshold bytes (the chip chunks) start on kAlignment
+// boundaries, i.e. on file-system block / stripe boundaries.
+constexpr hsize_t kAlignment = hsize_t{1} << 20;
+constexpr hsize_t kAlignThreshold = hsize_t{512} << 10;
+constexpr int kMaxMetaTextWidth = 4096;
+// Tables (class names, sources, rejects): chunk size, write block size and deflate level
+// (1: fast, and fixed-length padded strings compress well at any level).
+constexpr std::int64_t kTableChunkBytes = std::int64_t{1} << 20;
+constexpr std::int64_t kTableBlockBytes = std::int64_t{64} << 20;
+constexpr unsigned kTableDeflateLevel = 1;
+
+std::int64_t chip_bytes(const ArchiveLayout& l) {
+  return static_cast<std::int64_t>(l.rows) * static_cast<std::int64_t>(l.cols) * 4;
+}
+
+// Chips per chunk: about kTargetChunkBytes (between half and twice that), picking the
+// count whose chunk wastes the least space when rounded up to the alignment.
+std::int64_t choose_chunk_chips(const ArchiveLayout& l) {
+  if (l.chips == 0) return 0;
+  const std::int64_t bytes = chip_bytes(l);
+  const std::int64_t lo = std::max<std::int64_t>(1, (kTargetChunkBytes / 2 + bytes - 1) / bytes);
+  const std::int64_t hi = std::max<std::int64_t>(lo, 2 * kTargetChunkBytes / bytes);
+  const auto align = static_cast<std::int64_t>(kAlignment);
+  std::int64_t best = std::max<std::int64_t>(1, kTargetChunkBytes / bytes);
+  double best_score = 1e300;
+  for (std::int64_t k = lo; k <= hi; ++k) {
+    const std::int64_t size = k * bytes;
+    const std::int64_t padded = (size + align - 1) / align * align;
+    // Relative waste, with a small preference for sizes near the target.
+    const double score = static_cast<double>(padded - size) / static_cast<double>(size) +
+                         0.001 * std::abs(static_cast<double>(size - kTargetChunkBytes)) / kTargetChunkBytes;
+    if (score < best_score) {
+      best_score = score;
+      best = k;
+    }
+  }
+  return std::min(best, l.chips);
+}
+
+std::string check_layout(const ArchiveLayout& l) {
+  if (l.chips < 0) return "the chip count is negative";
+  if (l.rows <= 0 || l.cols <= 0)
+    return "the chip size " + std::to_string(l.rows) + "x" + std::to_string(l.cols) + " is not positive";
+  if (chip_bytes(l) > (std::int64_t{1} << 31))
+    return "a chip of " + std::to_string(l.rows) + "x" + std::to_string(l.cols) +
+           " pixels exceeds HDF5's chunk limit (2 GiB per chip)";
+  if (l.meta_text_width < 1 || l.meta_text_width > kMaxMetaTextWidth)
+    return "meta_text_width must be in [1, " + std::to_string(kMaxMetaTextWidth) + "]";
+  return {};
+}
+
+std::uint64_t layout_fingerprint(const ArchiveLayout& l) {
+  h5::Fingerprint fp;
+  fp.add(l.chips).add(l.rows).add(l.cols).add(l.has_phase ? 1 : 0).add(l.meta_text_width);
+  fp.add(static_cast<std::int64_t>(l.class_names.size()));
+  for (const auto& c : l.class_names) fp.add(c);
+  return fp.value();
+}
+
+// Throws the same error on every rank when any rank's check failed, naming the local
+// problem where there is one.
+void agree_or_throw(MPI_Comm comm, const std::string& local_problem, const std::string& context) {
+  if (h5::all_ranks_ok(comm, local_problem.empty())) return;
+  throw ConfigError(context + ": " + (local_problem.empty() ? "invalid arguments on another MPI rank" : local_problem));
+}
+
+Handle create_dataset(hid_t file, const char* name, hid_t type, const std::vector<hsize_t>& dims,
+                      const std::vector<hsize_t>& chunk, bool compress = false) {
+  const Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose,
+                     "H5Screate_simple");
+  const Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate(dcpl)");
+  if (!chunk.empty()) h5::check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
+  // Allocating at creation lets ranks write any chunk collectively without further
+  // metadata traffic. Every byte is written, so fill values are never written.
+  h5::check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
+  h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
+  if (compress && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0)
+    h5::check(H5Pset_deflate(dcpl.get(), kTableDeflateLevel), "H5Pset_deflate");
+  return Handle(H5Dcreate2(file, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), H5Dclose,
+                std::string("cannot create dataset ") + name);
+}
+
+// Creates a 1-D table of `n` records and writes it collectively. The table is chunked and
+// deflated: its strings are padded to the longest value, which compression makes cheap
+// even when one path is far longer than the rest. Each rank packs and writes whole
+// chunks (parallel filtered writes then need no chunk shared between ranks), in blocks
+// of bounded size so that a table of millions of rows needs little memory.
+void write_table(hid_t file, MPI_Comm comm, const h5::RowTransfer& xfer, const char* name, hid_t file_type,
+                 hid_t memory_type, std::int64_t n, const std::function<void(char*, std::int64_t)>& pack_row) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const auto rec = static_cast<std::int64_t>(H5Tget_size(memory_type));
+  const std::int64_t chunk_rows = std::clamp<std::int64_t>(kTableChunkBytes / rec, 1, std::max<std::int64_t>(n, 1));
+  // An empty table cannot be chunked (HDF5 needs chunk <= extent for fixed sizes).
+  const Handle dset = n == 0 ? create_dataset(file, name, file_type, {0}, {})
+                             : create_dataset(file, name, file_type, {static_cast<hsize_t>(n)},
+                                              {static_cast<hsize_t>(chunk_rows)}, true);
+  const std::int64_t chunks = (n + chunk_rows - 1) / chunk_rows;
+  const std::int64_t begin = std::min(n, chunks * rank / size * chunk_rows);
+  const std::int64_t end = std::min(n, chunks * (rank + 1) / size * chunk_rows);
+  const std::int64_t block_rows = std::max<std::int64_t>(1, kTableBlockBytes / (chunk_rows * rec)) * chunk_rows;
+  const std::int64_t rounds = h5::max_over_ranks(comm, (end - begin + block_rows - 1) / block_rows);
+  std::vector<char> buf;
+  for (std::int64_t r = 0; r < rounds; ++r) {
+    const std::int64_t first = std::min(end, begin + r * block_rows);
+    const std::int64_t count = std::min(block_rows, end - first);
+    buf.assign(static_cast<std::size_t>(count * rec), 0);
+    for (std::int64_t i = 0; i < count; ++i) pack_row(buf.data() + i * rec, first + i);
+    h5::write_rows(xfer, dset.get(), memory_type, first, count, buf.data());
+  }
+}
+
+std::size_t longest(std::size_t current, const std::string& s) { return std::max(current, s.size()); }
+
+}  // namespace
+
+struct ArchiveWriter::State {
+  std::filesystem::path path;
+  MPI_Comm comm = MPI_COMM_NULL;
+  int rank = 0;
+  ArchiveLayout layout;
+  std::int64_t chunk_chips = 0;
+  RecordType meta_record;
+  // Declared before the datasets so that it is destroyed (closed) after them.
+  Handle file;
+  Handle magnitude, phase, label, valid, meta, meta_memory_type;
+  h5::RowTransfer collective;
+  bool sources_written = false;
+  bool rejects_written = false;
+  std::int64_t chips_written = 0;   // by this rank
+  std::int64_t texts_truncated = 0;  // by this rank
+  bool closed = false;
+
+  explicit State(MPI_Comm c) : comm(c), collective(c, true) {}
+  std::string where() const { return "archive " + path.string(); }
+};
+
+ArchiveWriter::ArchiveWriter(std::unique_ptr<State> state) : state_(std::move(state)) {}
+ArchiveWriter::ArchiveWriter(ArchiveWriter&&) noexcept = default;
+ArchiveWriter& ArchiveWriter::operator=(ArchiveWriter&&) noexcept = default;
+ArchiveWriter::~ArchiveWriter() = default;
+
+const ArchiveLayout& ArchiveWriter::layout() const { return state_->layout; }
+std::int64_t ArchiveWriter::chunk_chips() const { return state_->chunk_chips; }
+bool ArchiveWriter::is_open() const { return state_ && !state_->closed; }
+
+ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm comm, const ArchiveLayout& layout) {
+  h5::QuietErrors quiet;
+  agree_or_throw(comm, check_layout(layout), "archive layout for " + path.string());
+  h5::require_identical(comm, layout_fingerprint(layout), "the archive layout");
+
+  auto s = std::make_unique<State>(comm);
+  s->path = path;
+  s->layout = layout;
+  MPI_Comm_rank(comm, &s->rank);
+  s->chunk_chips = choose_chunk_chips(layout);
+  s->meta_record = h5::schema::meta_record(static_cast<std::size_t>(layout.meta_text_width));
+
+  const Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate(fapl)");
+  h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
+  // The 1.10 format (fixed-array chunk indices, compact attribute storage); pinned at both
+  // ends so files do not change with a newer library.
+  h5::check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110), "H5Pset_libver_bounds");
+  h5::check(H5Pset_alignment(fapl.get(), kAlignThreshold, kAlignment), "H5Pset_alignment");
+  // Every writer call is collective, so metadata can be read and written collectively:
+  // one rank reads, and cache flushes are split among ranks in one MPI-IO call.
+  h5::check(H5Pset_all_coll_metadata_ops(fapl.get(), 1), "H5Pset_all_coll_metadata_ops");
+  h5::check(H5Pset_coll_metadata_write(fapl.get(), 1), "H5Pset_coll_metadata_write");
+
+  s->file = Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
+                   "cannot create archive " + path.string());
+  const hid_t f = s->file.get();
+  h5::write_string_attribute(f, h5::schema::kAttrFormat, kArchiveFormatName);
+  h5::write_int_attribute(f, h5::schema::kAttrFormatVersion, kArchiveFormatVersion);
+  h5::write_string_attribute(f, h5::schema::kAttrSarscaleVersion, kVersion);
+
+  const Handle chips_group(H5Gcreate2(f, "/chips", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
+                           "cannot create group /chips");
+  const Handle prov_group(H5Gcreate2(f, h5::schema::kProvenance, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
+                          "cannot create group /provenance");
+
+  const auto n = static_cast<hsize_t>(layout.chips);
+  const std::vector<hsize_t> pixel_dims = {n, static_cast<hsize_t>(layout.rows), static_cast<hsize_t>(layout.cols)};
+  // HDF5 cannot chunk an empty fixed-size dataset; an archive without chips stays contiguous.
+  std::vector<hsize_t> pixel_chunk;
+  if (n > 0) pixel_chunk = {static_cast<hsize_t>(s->chunk_chips), pixel_dims[1], pixel_dims[2]};
+  s->magnitude = create_dataset(f, h5::schema::kMagnitude, H5T_IEEE_F32LE, pixel_dims, pixel_chunk);
+  if (layout.has_phase) s->phase = create_dataset(f, h5::schema::kPhase, H5T_IEEE_F32LE, pixel_dims, pixel_chunk);
+  s->label = create_dataset(f, h5::schema::kLabel, H5T_STD_I32LE, {n}, {});
+  s->valid = create_dataset(f, h5::schema::kValid, H5T_STD_U8LE, {n}, {});
+  const Handle meta_file_type = s->meta_record.file_type();
+  s->meta = create_dataset(f, h5::schema::kMeta, meta_file_type.get(), {n}, {});
+  s->meta_memory_type = s->meta_record.memory_type();
+
+  std::size_t name_width = 1;
+  for (const auto& c : layout.class_names) name_width = longest(name_width, c);
+  const Handle name_type = h5::fixed_string_type(name_width);
+  write_table(f, comm, s->collective, h5::schema::kClassNames, name_type.get(), name_type.get(),
+              static_cast<std::int64_t>(layout.class_names.size()), [&](char* rec, std::int64_t i) {
+                h5::put_text(rec, name_width, layout.class_names[static_cast<std::size_t>(i)]);
+              });
+  // Put the superblock and object headers on disk now, so that a writer killed later
+  // leaves a file that HDF5 recognises (and refuses as not closed) rather than garbage.
+  h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
+  return ArchiveWriter(std::move(s));
+}
+
+void ArchiveWriter::write_chips(std::int64_t first, std::int64_t count, const float* magnitude,
+                                const float* phase_or_null, const std::int32_t* labels, const ChipMeta* meta,
+                                const std::uint8_t* valid) {
+  h5::QuietErrors quiet;
+  State& s = *state_;
+  std::string problem;
+  if (s.closed) problem = "the archive is already closed";
+  else if (first < 0 || count < 0 || count > s.layout.chips - first)
+    problem = "chips [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are outside [0, " +
+              std::to_string(s.layout.chips) + ")";
+  else if (count > 0 && (!magnitude || !labels || !meta)) problem = "magnitude, labels and meta are required";
+  else if (count > 0 && s.layout.has_phase != (phase_or_null != nullptr))
+    problem = s.layout.has_phase ? "the layout has phase but no phase was given"
+                                 : "phase was given but the layout has none";
+  agree_or_throw(s.comm, problem, "write_chips on " + s.where());
+
+  const std::size_t n = static_cast<std::size_t>(count);
+  std::vector<char> records(n * s.meta_record.size());
+  using namespace h5::schema;
+  for (std::size_t i = 0; i < n; ++i) {
+    char* rec = records.data() + i * s.meta_record.size();
+    const ChipMeta& m = meta[i];
+    s.meta_record.put_int64(rec, kSourceIndex, m.source_index);
+    s.meta_record.put_int32(rec, kTileRow, m.tile_row);
+    s.meta_record.put_int32(rec, kTileCol, m.tile_col);
+    s.meta_record.put_int32(rec, kOrigRows, m.orig_rows);
+    s.meta_record.put_int32(rec, kOrigCols, m.orig_cols);
+    s.meta_record.put_float32(rec, kAzimuth, m.azimuth_deg);
+    s.meta_record.put_float32(rec, kDepression, m.depression_deg);
+    s.texts_truncated += !s.meta_record.put_text(rec, kTargetType, m.target_type);
+    s.texts_truncated += !s.meta_record.put_text(rec, kSerial, m.serial);
+    s.texts_truncated += !s.meta_record.put_text(rec, kPolarisation, m.polarisation);
+  }
+  std::vector<std::uint8_t> all_valid;
+  if (!valid) {
+    all_valid.assign(n, 1);
+    valid = all_valid.data();
+  }
+
+  const h5::RowTransfer& x = s.collective;
+  h5::write_rows(x, s.magnitude.get(), H5T_NATIVE_FLOAT, first, count, magnitude);
+  if (s.layout.has_phase) h5::write_rows(x, s.phase.get(), H5T_NATIVE_FLOAT, first, count, phase_or_null);
+  h5::write_rows(x, s.label.get(), H5T_NATIVE_INT32, first, count, labels);
+  h5::write_rows(x, s.valid.get(), H5T_NATIVE_UINT8, first, count, valid);
+  h5::write_rows(x, s.meta.get(), s.meta_memory_type.get(), first, count, records.data());
+  s.chips_written += count;
+}
+
+void ArchiveWriter::invalidate(const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges) {
+  h5::QuietErrors quiet;
+  State& s = *state_;
+  std::string problem;
+  if (s.closed) problem = "the archive is already closed";
+  for (const auto& [first, count] : ranges)
+    if (problem.empty() && (first < 0 || count < 0 || count > s.layout.chips - first))
+      problem = "slots [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are outside [0, " +
+                std::to_string(s.layout.chips) + ")";
+  agree_or_throw(s.comm, problem, "invalidate on " + s.where());
+
+  // One collective write of zeros over the union of this rank's ranges.
+  const Handle file_space(H5Dget_space(s.valid.get()), H5Sclose, "H5Dget_space");
+  h5::check(H5Sselect_none(file_space.get()), "H5Sselect_none");
+  for (const auto& [first, count] : ranges) {
+    if (count == 0) continue;
+    const hsize_t start = static_cast<hsize_t>(first), block = static_cast<hsize_t>(count);
+    h5::check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_OR, &start, nullptr, &block, nullptr),
+              "H5Sselect_hyperslab");
+  }
+  const hssize_t selected = H5Sget_select_npoints(file_space.get());
+  if (selected < 0) h5::fail("H5Sget_select_npoints");
+  const hsize_t mem_dims = std::max<hsize_t>(1, static_cast<hsize_t>(selected));
+  const Handle mem_space(H5Screate_simple(1, &mem_dims, nullptr), H5Sclose, "H5Screate_simple");
+  if (selected == 0) h5::check(H5Sselect_none(mem_space.get()), "H5Sselect_none");
+  const std::vector<std::uint8_t> zeros(mem_dims, 0);
+  h5::check(H5Dwrite(s.valid.get(), H5T_NATIVE_UINT8, mem_space.get(), file_space.get(), s.collective.plist(),
+                     zeros.data()),
+            "writing /chips/valid of " + s.where());
+}
+
+void ArchiveWriter::write_sources(const std::vector<SourceRecord>& sources) {
+  h5::QuietErrors quiet;
+  State& s = *state_;
+  if (s.closed) throw ConfigError("write_sources: " + s.where() + " is already closed");
+  if (s.sources_written) throw ConfigError("write_sources: the sources table of " + s.where() + " is already written");
+  h5::Fingerprint fp;
+  std::size_t wp = 1, wf = 1, wc = 1;
+  for (const auto& r : sources) {
+    fp.add(r.path).add(r.format).add(r.calibration).add(r.bytes).add(r.first_chip).add(r.chip_count);
+    wp = longest(wp, r.path);
+    wf = longest(wf, r.format);
+    wc = longest(wc, r.calibration);
+  }
+  h5::require_identical(s.comm, fp.value(), "the sources table");
+  const RecordType rt = h5::schema::source_record(wp, wf, wc);
+  const Handle file_type = rt.file_type(), mem_type = rt.memory_type();
+  using namespace h5::schema;
+  write_table(s.file.get(), s.comm, s.collective, kSources, file_type.get(), mem_type.get(),
+              static_cast<std::int64_t>(sources.size()), [&](char* rec, std::int64_t i) {
+                const SourceRecord& r = sources[static_cast<std::size_t>(i)];
+                rt.put_int64(rec, kSrcBytes, r.bytes);
+                rt.put_int64(rec, kSrcFirstChip, r.first_chip);
+                rt.put_int64(rec, kSrcChipCount, r.chip_count);
+                rt.put_text(rec, kSrcPath, r.path);
+                rt.put_text(rec, kSrcFormat, r.format);
+                rt.put_text(rec, kSrcCalibration, r.calibration);
+              });
+  s.sources_written = true;
+}
+
+void ArchiveWriter::write_rejects(const std::vector<RejectRecord>& rejects) {
+  h5::QuietErrors quiet;
+  State& s = *state_;
+  if (s.closed) throw ConfigError("write_rejects: " + s.where() + " is already closed");
+  if (s.rejects_written) throw ConfigError("write_rejects: the rejects table of " + s.where() + " is already written");
+  h5::Fingerprint fp;
+  std::size_t wp = 1, wr = 1;
+  for (const auto& r : rejects) {
+    fp.add(r.path).add(r.reason);
+    wp = longest(wp, r.path);
+    wr = longest(wr, r.reason);
+  }
+  h5::require_identical(s.comm, fp.value(), "the rejects table");
+  const RecordType rt = h5::schema::reject_record(wp, wr);
+  const Handle file_type = rt.file_type(), mem_type = rt.memory_type();
+  using namespace h5::schema;
+  write_table(s.file.get(), s.comm, s.collective, kRejects, file_type.get(), mem_type.get(),
+              static_cast<std::int64_t>(rejects.size()), [&](char* rec, std::int64_t i) {
+                const RejectRecord& r = rejects[static_cast<std::size_t>(i)];
+                rt.put_text(rec, kRejPath, r.path);
+                rt.put_text(rec, kRejReason, r.reason);
+              });
+  s.rejects_written = true;
+}
+
+void ArchiveWriter::set_attribute(const std::string& name, const std::string& value) {
+  h5::QuietErrors quiet;
+  State& s = *state_;
+  if (s.closed) throw ConfigError("set_attribute: " + s.where() + " is already closed");
+  using namespace h5::schema;
+  for (const char* reserved : {kAttrFormat, kAttrFormatVersion, kAttrSarscaleVersion, kAttrComplete})
+    if (name == reserved) throw ConfigError("set_attribute: '" + name + "' is reserved by the archive format");
+  if (name.empty()) throw ConfigError("set_attribute: empty attribute name");
+  h5::require_identical(s.comm, h5::Fingerprint().add(name).add(value).value(), "attribute '" + name + "'");
+  h5::write_string_attribute(s.file.get(), name, value);
+}
+
+void ArchiveWriter::set_provenance(const std::string& key, const std::string& value) {
+  h5::QuietErrors quiet;
+  State& s = *state_;
+  if (s.closed) throw ConfigError("set_provenance: " + s.where() + " is already closed");
+  if (key.empty()) throw ConfigError("set_provenance: empty key");
+  h5::require_identical(s.comm, h5::Fingerprint().add(key).add(value).value(), "provenance entry '" + key + "'");
+  const Handle group(H5Gopen2(s.file.get(), h5::schema::kProvenance, H5P_DEFAULT), H5Gclose,
+                     "cannot open group /provenance");
+  h5::write_string_attribute(group.get(), key, value);
+}
+
+void ArchiveWriter::close() {
+  if (!state_ || state_->closed) return;
+  h5::QuietErrors quiet;
+  State& s = *state_;
+  if (!s.sources_written) write_sources({});
+  if (!s.rejects_written) write_rejects({});
+  const std::int64_t written = h5::sum_over_ranks(s.comm, s.chips_written);
+  if (written != s.layout.chips)
+    throw IoError("closing " + s.where() + ": " + std::to_string(written) + " chip slots were written but the layout has " +
+                  std::to_string(s.layout.chips) + "; the archive is left incomplete");
+  const std::int64_t truncated = h5::sum_over_ranks(s.comm, s.texts_truncated);
+  if (truncated > 0 && s.rank == 0)
+    log::warn(s.where(), ": ", truncated, " chip metadata text value(s) were longer than ", s.layout.meta_text_width,
+              " bytes and were truncated (raise ArchiveLayout::meta_text_width)");
+
+  s.magnitude.close("closing /chips/magnitude");
+  s.phase.close("closing /chips/phase");
+  s.label.close("closing /chips/label");
+  s.valid.close("closing /chips/valid");
+  s.meta.close("closing /chips/meta");
+  // Data reaches the disk (MPI_File_sync) before the flag that vouches for it is written.
+  h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
+  h5::write_int_attribute(s.file.get(), h5::schema::kAttrComplete, 1);
+  s.file.close("closing " + s.where());
+  s.closed = true;
+}
+
+}  // namespace sarscale::io

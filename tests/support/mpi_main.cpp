@@ -1,6 +1,8 @@
 // gtest main for MPI tests: MPI is initialised once here, every rank runs every test,
 // and a test fails on all ranks if it failed on any (so ctest sees one verdict).
 #include <gtest/gtest.h>
+
+#include "test_support.hpp"
 #include <mpi.h>
 
 #include <cstdio>
@@ -22,6 +24,7 @@ class FailurePrinter : public ::testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sarscale::test::prepare_environment();
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   ::testing::InitGoogleTest(&argc, argv);

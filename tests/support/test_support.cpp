@@ -4,17 +4,45 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <random>
+#include <vector>
 
 namespace sarscale::test {
 
+namespace {
+std::string setting(const char* name, const char* fallback) {
+  const char* env = std::getenv(name);
+  return env && *env ? env : fallback;
+}
+}  // namespace
+
+void prepare_environment() {
+  // Open MPI refuses root unless told; tests run as root in containers and CI.
+  if (geteuid() == 0) {
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
+  }
+}
+
 std::optional<std::filesystem::path> shared_dir() {
-  const char* env = std::getenv("SARSCALE_SHARED_DIR");
-  std::filesystem::path p = env && *env ? env : "../shared";
+  std::filesystem::path p = setting("SARSCALE_SHARED_DIR", SARSCALE_DEFAULT_SHARED_DIR);
   std::error_code ec;
   if (!std::filesystem::is_directory(p, ec)) return std::nullopt;
   return std::filesystem::canonical(p, ec);
 }
+
+namespace {
+// Scratch directories of this process, removed at exit unless SARSCALE_KEEP_TEST_FILES is set.
+std::vector<std::filesystem::path>& scratch_dirs() {
+  static std::vector<std::filesystem::path> dirs;
+  return dirs;
+}
+void remove_scratch_dirs() {
+  const char* keep = std::getenv("SARSCALE_KEEP_TEST_FILES");
+  if (keep && *keep) return;
+  std::error_code ec;
+  for (const auto& d : scratch_dirs()) std::filesystem::remove_all(d, ec);
+}
+}  // namespace
 
 std::filesystem::path scratch_dir(const std::string& name) {
   const char* base = std::getenv("SARSCALE_TEST_TMP");
@@ -24,16 +52,31 @@ std::filesystem::path scratch_dir(const std::string& name) {
   std::filesystem::path dir = root / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  if (scratch_dirs().empty()) std::atexit(remove_scratch_dirs);
+  scratch_dirs().push_back(dir);
   return dir;
 }
 
-std::string sarscale_binary() {
-  const char* env = std::getenv("SARSCALE_BINARY");
-  return env && *env ? env : "sarscale";
+std::string sarscale_binary() { return setting("SARSCALE_BINARY", SARSCALE_DEFAULT_BINARY); }
+
+std::string sarscale_mpi(int ranks) {
+  return setting("SARSCALE_MPIEXEC", SARSCALE_DEFAULT_MPIEXEC) + " --oversubscribe -np " + std::to_string(ranks) + " " + sarscale_binary();
+}
+
+long long json_int(const std::string& json, const std::string& key) {
+  const std::string needle = "\"" + key + "\": ";
+  const auto at = json.find(needle);
+  if (at == std::string::npos) return -1;
+  return std::strtoll(json.c_str() + at + needle.size(), nullptr, 10);
 }
 
 int run_command(const std::string& command, std::string* output, bool merge_stderr) {
-  const std::string full = command + (merge_stderr ? " 2>&1" : "");
+  // A process that initialised MPI (a singleton, or one rank of mpirun) carries Open MPI /
+  // PMIx variables that make a child mpirun fail silently: drop them for the child.
+  static const std::string scrub =
+      "for v in $(env | awk -F= '/^(OMPI_|PMIX_|ORTE_|OPAL_)/{print $1}'); do "
+      "case $v in OMPI_ALLOW_RUN_AS_ROOT*) ;; *) unset $v;; esac; done; ";
+  const std::string full = scrub + "(" + command + ")" + (merge_stderr ? " 2>&1" : "");
   FILE* pipe = popen(full.c_str(), "r");
   if (!pipe) return -1;
   char buf[4096];

@@ -8,6 +8,9 @@
 
 namespace sarscale::test {
 
+// Called by the test mains before anything else: lets Open MPI run as root.
+void prepare_environment();
+
 // ../shared beside the project (SARSCALE_SHARED_DIR), or nullopt when it is absent.
 std::optional<std::filesystem::path> shared_dir();
 
@@ -23,14 +26,21 @@ std::optional<std::filesystem::path> shared_dir();
   } while (0)
 
 // A fresh, empty directory under the build tree's test scratch area, removed at exit
-// unless SARSCALE_KEEP_TEST_FILES is set. `name` keeps concurrent tests apart.
+// unless SARSCALE_KEEP_TEST_FILES is set. `name` keeps concurrent tests apart (ctest runs
+// each case as its own process, possibly in parallel: add the pid when a suite shares a name).
 std::filesystem::path scratch_dir(const std::string& name);
 
 // The sarscale executable under test (SARSCALE_BINARY), for tests that run the CLI.
 std::string sarscale_binary();
 
+// "mpirun --oversubscribe -np N sarscale" (the MPI launcher CMake found), for CLI tests.
+std::string sarscale_mpi(int ranks);
+
 // Runs a shell command, returns its exit status; stdout (and stderr when merge_stderr)
 // is captured into *output when given.
 int run_command(const std::string& command, std::string* output = nullptr, bool merge_stderr = true);
+
+// The integer value of "key": N in a one-line JSON object (-1 when absent).
+long long json_int(const std::string& json, const std::string& key);
 
 }  // namespace sarscale::test

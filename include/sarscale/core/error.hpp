@@ -19,6 +19,13 @@ class InputError : public Error {
   using Error::Error;
 };
 
+// Inputs were rejected and the run was asked to fail for it (--strict). Thrown on every
+// rank together, so the job can end cleanly instead of aborting.
+class StrictRejectError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 // A bad option or configuration value; reported before any work starts.
 class ConfigError : public Error {
  public:

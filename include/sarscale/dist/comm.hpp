@@ -80,6 +80,17 @@ class Comm {
     return out;
   }
 
+  // Concatenation of every rank's vector, in rank order, on `root` only (empty elsewhere).
+  // Each rank's part must stay below 2 GiB (MPI counts are int).
+  template <typename T>
+  std::vector<T> gatherv(const std::vector<T>& local, int root) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    std::vector<char> bytes = gatherv_bytes(reinterpret_cast<const char*>(local.data()), local.size() * sizeof(T), root);
+    std::vector<T> out(bytes.size() / sizeof(T));
+    if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
+    return out;
+  }
+
   // Every rank's strings, concatenated in rank order.
   std::vector<std::string> allgather_strings(const std::vector<std::string>& local) const;
 
@@ -107,6 +118,7 @@ class Comm {
   std::vector<char> allgatherv_bytes(const char* data, std::size_t n,
                                      const std::vector<std::int64_t>& counts) const;
   void broadcast_bytes(char* data, std::size_t n, int root) const;
+  std::vector<char> gatherv_bytes(const char* data, std::size_t n, int root) const;
 
   MPI_Comm comm_;
   int rank_ = 0;

@@ -1,0 +1,15 @@
+#pragma once
+// Parsers for option values shared by several commands.
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sarscale::app {
+
+// "128" or "128x96" (rows x columns); throws ConfigError naming `option`.
+std::pair<int, int> parse_size(const std::string& text, const std::string& option);
+
+// The command line as typed, for provenance ("sarscale ingest --input ...").
+std::string join_command_line(const std::string& command, const std::vector<std::string>& args);
+
+}  // namespace sarscale::app

@@ -1,0 +1,84 @@
+#pragma once
+// The ingest stage: SAR files (MSTAR Phoenix and everything GDAL reads) into one parallel
+// HDF5 chip archive, written by all ranks together.
+//
+// Plan, identical for any rank count:
+//  1. rank 0 discovers the inputs (files, directories, globs, --input-list), sorted; broadcast;
+//  2. inputs are split into contiguous slices balanced by bytes (dist/partition.hpp);
+//  3. each rank probes its slice (headers, sizes, truncation): chips per input, label, phase;
+//  4. an allgather fixes every input's first chip, so chip order = sorted input order then
+//     tile order, whatever the rank count; class names are the sorted distinct labels;
+//  5. ranks read their chips in batches (OpenMP over inputs inside a batch) and write them with
+//     collective HDF5 I/O into pre-allocated datasets;
+//  6. inputs that fail while being read keep their slots with valid=0; every input ends up
+//     either ingested or in the rejects table, with its reason.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sarscale/core/json.hpp"
+#include "sarscale/dist/comm.hpp"
+#include "sarscale/io/gdal_raster.hpp"
+
+namespace sarscale::dist {
+
+// Where a chip's class label comes from.
+struct LabelRule {
+  enum class Mode { automatic, header, dirname, none, regex };
+  Mode mode = Mode::automatic;  // automatic: Phoenix TargetType, else the parent directory name
+  std::string pattern;          // for regex: first capture group (or whole match) of the file name
+
+  // "auto|header|dirname|none|regex:RE"; throws ConfigError.
+  static LabelRule parse(const std::string& text);
+  std::string to_string() const;
+};
+
+// When a raster is cut into tiles rather than taken as one chip.
+enum class Tiling { automatic, always, never };
+Tiling parse_tiling(const std::string& text);  // "auto|always|never"; throws ConfigError
+std::string to_string(Tiling t);
+
+struct IngestConfig {
+  std::vector<std::string> inputs;                 // files, directories (recursive), glob patterns
+  std::optional<std::filesystem::path> input_list; // one input spec per line
+  std::filesystem::path output;                    // the archive to write
+  LabelRule labels;
+  int chip_rows = 128;
+  int chip_cols = 128;
+  // Scenes: windows of tile_size (0: the chip size) every tile_stride pixels (0: tile_size).
+  int tile_size = 0;
+  int tile_stride = 0;
+  // automatic: rasters larger than twice the chip size in either dimension are scenes.
+  Tiling tiling = Tiling::automatic;
+  io::Calibration calibration = io::Calibration::none;
+  int band = 1;                // raster band read from GDAL inputs
+  bool strict = false;         // any reject fails the run (nothing is written)
+  bool progress = false;       // progress bar on rank 0's stderr
+  std::size_t batch_bytes = std::size_t{64} << 20;  // per-rank buffer between collective writes
+  std::string command_line;                         // provenance, stored as root attributes
+  std::vector<std::string> parameters;
+};
+
+struct IngestSummary {
+  std::int64_t discovered = 0;        // inputs after grouping multi-file products, plus bad specs
+  std::int64_t ingested_inputs = 0;
+  std::int64_t rejected_inputs = 0;   // ingested_inputs + rejected_inputs == discovered
+  std::int64_t skipped_files = 0;     // parts of multi-file products and sidecar files (not inputs)
+  std::int64_t chips = 0;             // valid chips in the archive
+  std::int64_t slots = 0;             // chip slots, valid or not (valid=0 for inputs that failed mid-read)
+  std::int64_t unlabelled_chips = 0;
+  std::int64_t nonfinite_zeroed = 0;  // NaN/Inf pixels of scenes set to 0 (no-data borders)
+  std::uint64_t bytes_read = 0;
+  double seconds = 0;
+  std::vector<std::pair<std::string, std::string>> rejects;  // path, reason
+
+  json::Value to_json() const;  // the one JSON line ingest prints on stdout
+};
+
+// Collective over `comm`. Throws ConfigError for bad options, InputError when --strict and
+// something was rejected, IoError when the archive cannot be written.
+IngestSummary run_ingest(const Comm& comm, const IngestConfig& config);
+
+}  // namespace sarscale::dist

@@ -1,0 +1,31 @@
+#pragma once
+// A progress bar with rate and ETA on rank 0's stderr, for stages that work in collective
+// rounds. update() is collective (one small allreduce) when the bar is shown; whether it is
+// shown is rank 0's decision, broadcast, so every rank makes the same calls.
+#include <chrono>
+#include <cstdint>
+
+#include "sarscale/dist/comm.hpp"
+
+namespace sarscale::dist {
+
+class Progress {
+ public:
+  Progress(const Comm& comm, bool show_on_root, std::int64_t total_items);
+  // Adds this rank's items done since the last call; bytes_so_far is this rank's running total.
+  void update(std::int64_t items_done, std::uint64_t bytes_so_far);
+  void finish();
+
+ private:
+  void draw(std::int64_t done, std::uint64_t bytes) const;
+
+  const Comm& comm_;
+  bool shown_ = false;
+  std::int64_t total_ = 0;
+  std::int64_t local_done_ = 0;
+  std::int64_t last_done_ = 0;
+  std::uint64_t last_bytes_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace sarscale::dist

@@ -1,0 +1,210 @@
+#pragma once
+// Small, exception-safe layer over the HDF5 C API used by the archive: RAII handles,
+// error-stack capture into exceptions, fixed-length string and compound record packing,
+// row-block transfers, and the archive's on-disk schema (names and record types) shared
+// by its writer and reader.
+#include <hdf5.h>
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sarscale::io::h5 {
+
+// Owns one hid_t and closes it with the matching H5?close function.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  // Takes ownership of `id`; throws IoError (naming `what`, with HDF5's error stack) when
+  // id is negative, i.e. the call that produced it failed.
+  Handle(hid_t id, Closer closer, std::string_view what);
+  Handle(Handle&& other) noexcept;
+  Handle& operator=(Handle&& other) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle();
+
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  // Closes now and throws IoError when HDF5 reports a failure (used where a failed close
+  // means lost data, e.g. the file).
+  void close(std::string_view what);
+  // Closes now, ignoring failures (destructor path).
+  void reset() noexcept;
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer closer_ = nullptr;
+};
+
+// Silences HDF5's automatic error printing for its lifetime (errors become exceptions
+// carrying the captured stack instead), restoring the previous handler afterwards.
+class QuietErrors {
+ public:
+  QuietErrors();
+  ~QuietErrors();
+  QuietErrors(const QuietErrors&) = delete;
+  QuietErrors& operator=(const QuietErrors&) = delete;
+
+ private:
+  H5E_auto2_t old_func_ = nullptr;
+  void* old_data_ = nullptr;
+};
+
+// The current HDF5 error stack as one line ("func: message; ..."), then clears it.
+std::string take_error_stack();
+
+// Throws IoError("<what>: <HDF5 error stack>").
+[[noreturn]] void fail(std::string_view what);
+// Returns `rc`, or fails(what) when it is negative.
+herr_t check(herr_t rc, std::string_view what);
+
+// A fixed-length, null-padded UTF-8 string type of `width` bytes (at least 1).
+Handle fixed_string_type(std::size_t width);
+
+// Copies `value` into a zero-padded field of `width` bytes, cutting at a UTF-8
+// character boundary when too long. Returns false when the value was truncated.
+bool put_text(char* field, std::size_t width, std::string_view value);
+// The text of a null-padded field (up to the first NUL).
+std::string get_text(const char* field, std::size_t width);
+
+// String and integer attributes on an object (group, dataset, file root). Writing
+// replaces an existing attribute of the same name.
+void write_string_attribute(hid_t object, const std::string& name, const std::string& value);
+void write_int_attribute(hid_t object, const std::string& name, std::int64_t value);
+bool has_attribute(hid_t object, const std::string& name);
+// Every attribute of `object` as text: strings as they are, integers and floats in
+// decimal; other types are skipped.
+std::map<std::string, std::string> read_attributes_as_text(hid_t object);
+
+// A flat record of integer, float and fixed-length text fields, packed without padding.
+// Its memory type uses native numbers, its file type little-endian ones, with identical
+// offsets, so on little-endian machines writing and reading need no conversion (which
+// would otherwise turn collective transfers into independent ones).
+class RecordType {
+ public:
+  enum class Kind { int64, int32, float32, text };
+  struct Field {
+    std::string name;
+    Kind kind;
+    std::size_t width;   // bytes
+    std::size_t offset;  // bytes from the record start
+  };
+
+  RecordType& add(std::string name, Kind kind, std::size_t text_width = 0);
+  std::size_t size() const { return size_; }
+  std::size_t field_count() const { return fields_.size(); }
+  const Field& field(std::size_t i) const { return fields_.at(i); }
+
+  Handle memory_type() const;
+  Handle file_type() const;
+
+  // `expected` with its text widths taken from a dataset's compound type, so that a
+  // reader's memory type fits the file. Throws InputError naming `where` when a field is
+  // missing or of another class.
+  static RecordType matching(hid_t dataset_type, const RecordType& expected, const std::string& where);
+
+  void put_int64(char* rec, std::size_t i, std::int64_t v) const;
+  void put_int32(char* rec, std::size_t i, std::int32_t v) const;
+  void put_float32(char* rec, std::size_t i, float v) const;
+  bool put_text(char* rec, std::size_t i, std::string_view v) const;  // false when truncated
+  std::int64_t get_int64(const char* rec, std::size_t i) const;
+  std::int32_t get_int32(const char* rec, std::size_t i) const;
+  float get_float32(const char* rec, std::size_t i) const;
+  std::string get_text(const char* rec, std::size_t i) const;
+
+ private:
+  std::vector<Field> fields_;
+  std::size_t size_ = 0;
+};
+
+// How rows move: an MPI-IO transfer property list, collective (linked-chunk I/O) or
+// independent, and the communicator over which a collective transfer is agreed.
+class RowTransfer {
+ public:
+  RowTransfer(MPI_Comm comm, bool collective);
+  MPI_Comm comm() const { return comm_; }
+  bool collective() const { return collective_; }
+  hid_t plist() const { return plist_.get(); }
+
+ private:
+  MPI_Comm comm_;
+  bool collective_;
+  Handle plist_;
+};
+
+// Number of rows (extent of dimension 0) and elements per row of a dataset.
+struct DatasetShape {
+  std::int64_t rows = 0;
+  std::int64_t row_elements = 1;
+  std::vector<hsize_t> dims;
+};
+DatasetShape dataset_shape(hid_t dataset);
+
+// Transfers rows [first, first+count) of `dataset` from/to a contiguous buffer of
+// `memory_type` elements (count * row_elements of them). The caller checks the range.
+// Large blocks go in pieces of at most kMaxPieceBytes per rank (keeps MPI counts below
+// 2^31 and bounds collective buffers); a collective transfer agrees on the number of
+// pieces across ranks, and a rank with count 0 takes part with an empty selection.
+inline constexpr std::int64_t kMaxPieceBytes = std::int64_t{512} << 20;
+void write_rows(const RowTransfer& transfer, hid_t dataset, hid_t memory_type, std::int64_t first,
+                std::int64_t count, const void* buffer);
+void read_rows(const RowTransfer& transfer, hid_t dataset, hid_t memory_type, std::int64_t first,
+               std::int64_t count, void* buffer);
+
+// 64-bit FNV-1a, for checking that values meant to be identical on all ranks are.
+class Fingerprint {
+ public:
+  Fingerprint& add(std::string_view bytes);
+  Fingerprint& add(std::int64_t v);
+  std::uint64_t value() const { return h_; }
+
+ private:
+  std::uint64_t h_ = 14695981039346656037ULL;
+};
+
+// Collective: true on every rank when `local_ok` is true on every rank. Used before
+// collective HDF5 calls, so that one rank's bad argument makes every rank throw instead
+// of leaving the others waiting in a collective call.
+bool all_ranks_ok(MPI_Comm comm, bool local_ok);
+// Collective: throws ConfigError on every rank when `fingerprint` differs between ranks.
+void require_identical(MPI_Comm comm, std::uint64_t fingerprint, std::string_view what);
+// Collective sum and maximum.
+std::int64_t sum_over_ranks(MPI_Comm comm, std::int64_t v);
+std::int64_t max_over_ranks(MPI_Comm comm, std::int64_t v);
+
+// The archive's on-disk names and record types (docs/archive-format.md).
+namespace schema {
+inline constexpr const char* kMagnitude = "/chips/magnitude";
+inline constexpr const char* kPhase = "/chips/phase";
+inline constexpr const char* kLabel = "/chips/label";
+inline constexpr const char* kValid = "/chips/valid";
+inline constexpr const char* kMeta = "/chips/meta";
+inline constexpr const char* kClassNames = "/class_names";
+inline constexpr const char* kSources = "/sources";
+inline constexpr const char* kRejects = "/rejects";
+inline constexpr const char* kProvenance = "/provenance";
+inline constexpr const char* kAttrFormat = "format";
+inline constexpr const char* kAttrFormatVersion = "format_version";
+inline constexpr const char* kAttrSarscaleVersion = "sarscale_version";
+inline constexpr const char* kAttrComplete = "complete";
+
+// Field indices of the records below (must follow the add() order).
+enum MetaField : std::size_t {
+  kSourceIndex, kTileRow, kTileCol, kOrigRows, kOrigCols, kAzimuth, kDepression, kTargetType, kSerial,
+  kPolarisation
+};
+enum SourceField : std::size_t { kSrcBytes, kSrcFirstChip, kSrcChipCount, kSrcPath, kSrcFormat, kSrcCalibration };
+enum RejectField : std::size_t { kRejPath, kRejReason };
+
+RecordType meta_record(std::size_t text_width);
+RecordType source_record(std::size_t path_width, std::size_t format_width, std::size_t calibration_width);
+RecordType reject_record(std::size_t path_width, std::size_t reason_width);
+}  // namespace schema
+
+}  // namespace sarscale::io::h5

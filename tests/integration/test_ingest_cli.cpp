@@ -1,0 +1,219 @@
+// End-to-end tests of the sarscale binary: synth -> ingest (at 1..4 ranks) -> info/convert,
+// with bad inputs mixed in. Cross-checks use h5diff (HDF5's own tool) and the Phoenix reader.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include <unistd.h>
+
+#include "sarscale/io/archive.hpp"
+#include "sarscale/io/phoenix.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using namespace sarscale;
+using sarscale::test::json_int;
+using sarscale::test::run_command;
+
+namespace {
+
+fs::path g_dir;               // scratch root shared by the suite
+std::vector<fs::path> g_phx;  // the synthetic Phoenix files, sorted
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+void write_file(const fs::path& p, const std::string& bytes) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+
+// Runs a command, failing the test with its output when the status differs from `expect`.
+std::string run(const std::string& cmd, int expect = 0) {
+  std::string out;
+  const int rc = run_command(cmd, &out);
+  EXPECT_EQ(rc, expect) << cmd << "\n" << out;
+  return out;
+}
+// The last line that looks like a JSON object.
+std::string json_line(const std::string& out) {
+  std::string last;
+  std::size_t start = 0;
+  while (start < out.size()) {
+    const auto end = out.find('\n', start);
+    const std::string line = out.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (!line.empty() && line.front() == '{') last = line;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return last;
+}
+
+class IngestCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    g_dir = sarscale::test::scratch_dir("ingest_cli_" + std::to_string(getpid()));
+    run(sarscale::test::sarscale_mpi(2) + " synth --kind chips --out " + (g_dir / "chips").string() +
+        " --count 36 --classes 4 --seed 11");
+    run(sarscale::test::sarscale_mpi(2) + " synth --kind scene --out " + (g_dir / "scene" / "scene.tif").string() +
+        " --width 700 --height 500 --targets 3 --seed 5");
+    for (const auto& e : fs::recursive_directory_iterator(g_dir / "chips"))
+      if (e.is_regular_file()) g_phx.push_back(e.path());
+    std::sort(g_phx.begin(), g_phx.end());
+
+    // Bad inputs, one of each kind the issue names.
+    const std::string good = read_file(g_phx.front());
+    const fs::path bad = g_dir / "bad";
+    write_file(bad / "truncated.phx", good.substr(0, good.size() * 6 / 10));
+    std::string lying = good;
+    const auto at = lying.find("NumberOfRows= ");
+    lying.replace(at, 17, "NumberOfRows= 127");  // same length, sizes now disagree
+    write_file(bad / "lying_header.phx", lying);
+    std::string nan = good;
+    const io::PhoenixHeader h = io::read_phoenix_header(g_phx.front());
+    const unsigned char quiet_nan_be[4] = {0x7f, 0xc0, 0x00, 0x00};
+    std::memcpy(nan.data() + h.data_offset() + 4 * 100, quiet_nan_be, 4);
+    write_file(bad / "nan_pixels.phx", nan);
+    write_file(bad / "garbage.dat", "these are not SAR data\n");
+    fs::create_directories(g_dir / "empty_dir");
+  }
+
+  static std::string ingest(int ranks, const fs::path& out, const std::string& extra = "") {
+    return run(sarscale::test::sarscale_mpi(ranks) + " ingest --input " + (g_dir / "chips").string() + " " +
+               (g_dir / "scene").string() + " " + (g_dir / "bad").string() + " " + (g_dir / "missing.phx").string() +
+               " " + (g_dir / "empty_dir").string() +
+               " --output " + out.string() + " --batch-mb 1 " + extra);
+  }
+};
+
+TEST_F(IngestCli, EveryInputIsIngestedOrRejectedWithItsReason) {
+  const std::string out = ingest(2, g_dir / "accounting.h5");
+  const std::string summary = json_line(out);
+  ASSERT_FALSE(summary.empty()) << out;
+  // 36 chips + 1 scene ingested; truncated, lying header, NaN pixels, unknown format,
+  // empty directory and a missing path rejected; the scene's ground-truth CSV is skipped.
+  EXPECT_EQ(json_int(summary, "ingested"), 37) << summary;
+  EXPECT_EQ(json_int(summary, "rejected"), 6) << summary;
+  EXPECT_EQ(json_int(summary, "discovered"), 43) << summary;
+  EXPECT_EQ(json_int(summary, "skipped"), 1) << summary;
+  EXPECT_EQ(json_int(summary, "chips"), 36 + 6 * 4) << summary;  // 700x500 scene in 128-pixel tiles: 6 x 4
+  EXPECT_EQ(json_int(summary, "slots"), 36 + 6 * 4 + 1) << summary;  // the NaN chip keeps an invalid slot
+
+  const std::string info = run(sarscale::test::sarscale_binary() + " info --json " + (g_dir / "accounting.h5").string());
+  for (const char* expected : {"truncated.phx", "lying_header.phx", "nan_pixels.phx", "garbage.dat", "empty_dir",
+                               "missing.phx", "NaN", "empty directory", "truncated", "does not fit"})
+    EXPECT_NE(info.find(expected), std::string::npos) << expected << " not in\n" << info;
+  EXPECT_EQ(json_int(info, "chips"), 60) << info;
+}
+
+TEST_F(IngestCli, ArchivesAreIdenticalForOneToFourRanks) {
+  // Same output name in different folders, so even the command-line attribute matches.
+  auto archive = [](int np) { return g_dir / ("np" + std::to_string(np)) / "archive.h5"; };
+  for (int np = 1; np <= 4; ++np) {
+    fs::create_directories(archive(np).parent_path());
+    const std::string cwd = "cd " + archive(np).parent_path().string() + " && ";
+    run(cwd + sarscale::test::sarscale_mpi(np) + " ingest --input " + (g_dir / "chips").string() + " " +
+        (g_dir / "scene").string() + " " + (g_dir / "bad").string() + " --output archive.h5 --batch-mb 1");
+  }
+  for (int np = 2; np <= 4; ++np) {
+    // h5diff exits 0 only when every dataset and attribute matches.
+    std::string out;
+    const int rc = run_command("h5diff -r " + archive(1).string() + " " + archive(np).string(), &out);
+    EXPECT_EQ(rc, 0) << "np1 vs np" << np << ":\n" << out.substr(0, 4000);
+  }
+}
+
+TEST_F(IngestCli, SynthChipsComeBackExactly) {
+  const fs::path archive = g_dir / "roundtrip.h5";
+  run(sarscale::test::sarscale_mpi(3) + " ingest --input " + (g_dir / "chips").string() + " --output " +
+      archive.string());
+  const io::ArchiveReader r = io::ArchiveReader::open(archive, MPI_COMM_SELF);
+  const auto& layout = r.layout();
+  ASSERT_EQ(layout.chips, static_cast<std::int64_t>(g_phx.size()));
+  ASSERT_TRUE(layout.has_phase);
+  const auto sources = r.sources();
+  const auto labels = r.labels(0, layout.chips, io::Transfer::independent);
+  const auto meta = r.meta(0, layout.chips, io::Transfer::independent);
+  const std::size_t px = static_cast<std::size_t>(layout.rows) * layout.cols;
+  std::vector<float> mag(px), phase(px);
+  for (std::int64_t i = 0; i < layout.chips; ++i) {
+    const io::PhoenixChip chip = io::read_phoenix(g_phx[static_cast<std::size_t>(i)]);
+    ASSERT_EQ(fs::path(sources[static_cast<std::size_t>(i)].path), fs::canonical(g_phx[static_cast<std::size_t>(i)]));
+    r.read_chips(i, 1, mag.data(), phase.data(), io::Transfer::independent);
+    ASSERT_EQ(mag, chip.image.magnitude) << "chip " << i;
+    ASSERT_EQ(phase, chip.image.phase) << "chip " << i;
+    const ChipMeta& m = meta[static_cast<std::size_t>(i)];
+    EXPECT_EQ(m.target_type, chip.header.get("TargetType"));
+    EXPECT_EQ(m.serial, chip.header.get("TargetSerNum"));
+    EXPECT_FLOAT_EQ(m.azimuth_deg, static_cast<float>(*chip.header.number("TargetAz")));
+    EXPECT_FLOAT_EQ(m.depression_deg, static_cast<float>(*chip.header.number("DesiredDepression")));
+    EXPECT_EQ(m.polarisation, chip.header.get("Polarization"));
+    EXPECT_EQ(m.orig_rows, chip.header.rows);
+    EXPECT_EQ(layout.class_names.at(static_cast<std::size_t>(labels[static_cast<std::size_t>(i)])),
+              chip.header.get("TargetType"));
+  }
+}
+
+TEST_F(IngestCli, StrictFailsOnAnyRejectAndWritesNothing) {
+  const fs::path archive = g_dir / "strict.h5";
+  const std::string out = run(sarscale::test::sarscale_mpi(2) + " ingest --strict --input " +
+                                  (g_dir / "bad").string() + " --output " + archive.string(),
+                              1);
+  EXPECT_NE(out.find("--strict"), std::string::npos) << out;
+  EXPECT_NE(out.find("truncated.phx"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(archive));
+}
+
+TEST_F(IngestCli, ChipSizeCropsAndPadsKeepingTheOriginalSize) {
+  const fs::path archive = g_dir / "crop.h5";
+  run(sarscale::test::sarscale_binary() + " ingest --input " + g_phx.front().string() + " --chip-size 64x200 --output " +
+      archive.string());
+  const io::ArchiveReader r = io::ArchiveReader::open(archive, MPI_COMM_SELF);
+  ASSERT_EQ(r.layout().rows, 64);
+  ASSERT_EQ(r.layout().cols, 200);
+  const io::PhoenixChip chip = io::read_phoenix(g_phx.front());
+  std::vector<float> mag(64 * 200), phase(64 * 200);
+  r.read_chips(0, 1, mag.data(), phase.data(), io::Transfer::independent);
+  const int H = chip.header.rows, W = chip.header.cols;
+  const int r0 = (H - 64) / 2, c0 = (200 - W) / 2;  // rows cropped, columns padded
+  EXPECT_EQ(mag[0], 0.0f);
+  EXPECT_EQ(mag[static_cast<std::size_t>(10 * 200 + c0 + 5)], chip.image.magnitude[static_cast<std::size_t>((r0 + 10) * W + 5)]);
+  const auto meta = r.meta(0, 1, io::Transfer::independent);
+  EXPECT_EQ(meta[0].orig_rows, H);
+  EXPECT_EQ(meta[0].orig_cols, W);
+}
+
+TEST_F(IngestCli, UsageErrorsNameTheOption) {
+  std::string out;
+  EXPECT_EQ(run_command(sarscale::test::sarscale_binary() + " ingest --input x --output y.h5 --chip-size 0", &out), 2);
+  EXPECT_NE(out.find("--chip-size"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(run_command(sarscale::test::sarscale_binary() + " ingest --bogus", &out), 2);
+  EXPECT_NE(out.find("bogus"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(run_command(sarscale::test::sarscale_binary() + " info " + (g_dir / "nothing.h5").string(), &out), 1);
+  EXPECT_NE(out.find("nothing.h5"), std::string::npos) << out;
+}
+
+TEST_F(IngestCli, RealMstarAndScenesFromShared) {
+  SARSCALE_REQUIRE_SHARED(raw, "data/mstar-raw");
+  SARSCALE_REQUIRE_SHARED(scenes, "data/scenes");
+  const fs::path archive = g_dir / "shared.h5";
+  const std::string out = run("timeout 300 " + sarscale::test::sarscale_mpi(2) + " ingest --input " + raw.string() +
+                              " " + scenes.string() + " --output " + archive.string());
+  const std::string summary = json_line(out);
+  EXPECT_EQ(json_int(summary, "ingested") + json_int(summary, "rejected"), json_int(summary, "discovered")) << summary;
+  const std::string info = run(sarscale::test::sarscale_binary() + " info --json " + archive.string());
+  // The six Phoenix chips are there under their header labels; the truncated products are not.
+  for (const char* label : {"\"bmp2_tank\": 3", "\"btr70_transport\": 1", "\"t72_tank\": 1", "\"slicey\": 1"})
+    EXPECT_NE(info.find(label), std::string::npos) << label << "\n" << info;
+  for (const char* bad : {"ottawa_patch.img", "R1_26161_FN1_F164", ".N1"})
+    EXPECT_NE(info.find(bad), std::string::npos) << bad << " not rejected:\n" << info;
+}
+
+}  // namespace

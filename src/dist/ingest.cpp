@@ -18,6 +18,7 @@
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/chip_source.hpp"
 #include "sarscale/io/discover.hpp"
+#include "sarscale/io/prefetch.hpp"
 
 namespace sarscale::dist {
 
@@ -79,6 +80,8 @@ json::Value IngestSummary::to_json() const {
   v["bytes_read"] = bytes_read;
   v["seconds"] = seconds;
   v["mb_per_s"] = seconds > 0 ? static_cast<double>(bytes_read) / 1e6 / seconds : 0.0;
+  v["phase_seconds"] = json::Value::object();
+  for (const auto& [name, secs] : phase_seconds) v["phase_seconds"][name] = secs;
   return v;
 }
 
@@ -141,21 +144,27 @@ struct Probe {
 Probe probe_slice(const std::vector<fs::path>& paths, Range slice, const io::ChipSourceOptions& opt,
                   const LabelRule& rule) {
   Probe p;
-  const auto n = static_cast<std::int64_t>(slice.size());
   p.info.resize(slice.size());
   p.error.resize(slice.size());
   p.label.resize(slice.size());
-  // Threads: OMP_NUM_THREADS (default: all cores of this rank). Probing opens headers, so
-  // latency-bound file systems benefit from several requests in flight.
+  // Headers are read in chunks; the next chunk's first pages are requested from the kernel
+  // while this one is parsed, so the header reads of many small files overlap.
+  constexpr std::size_t kChunk = 256;
+  constexpr std::uint64_t kHeaderBytes = 64 << 10;
+  io::prefetch_files(paths.data() + slice.begin, std::min(kChunk, slice.size()), kHeaderBytes);
+  for (std::size_t c0 = 0; c0 < slice.size(); c0 += kChunk) {
+    const std::size_t c1 = std::min(slice.size(), c0 + kChunk);
+    if (c1 < slice.size()) io::prefetch_files(paths.data() + slice.begin + c1, std::min(kChunk, slice.size() - c1), kHeaderBytes);
+    // Threads: OMP_NUM_THREADS (default: all cores of this rank).
 #pragma omp parallel for schedule(dynamic, 4)
-  for (std::int64_t k = 0; k < n; ++k) {
-    const auto i = static_cast<std::size_t>(k);
-    const fs::path& path = paths[slice.begin + i];
-    try {
-      p.info[i] = io::probe_source(path, opt);
-      p.label[i] = label_for(rule, path, p.info[i].meta.target_type);
-    } catch (const std::exception& e) {
-      p.error[i] = reason_for(path, e.what());  // never let an exception leave the parallel region
+    for (std::size_t i = c0; i < c1; ++i) {
+      const fs::path& path = paths[slice.begin + i];
+      try {
+        p.info[i] = io::probe_source(path, opt);
+        p.label[i] = label_for(rule, path, p.info[i].meta.target_type);
+      } catch (const std::exception& e) {
+        p.error[i] = reason_for(path, e.what());  // never let an exception leave the parallel region
+      }
     }
   }
   return p;
@@ -210,6 +219,17 @@ Plan agree_plan(const Comm& comm, const Probe& mine, std::size_t n_inputs) {
   return plan;
 }
 
+// Wall time spent in each phase on this rank (the summary reports the slowest rank's).
+struct PhaseClock {
+  std::chrono::steady_clock::time_point mark = std::chrono::steady_clock::now();
+  double lap() {
+    const auto now = std::chrono::steady_clock::now();
+    const double s = std::chrono::duration<double>(now - mark).count();
+    mark = now;
+    return s;
+  }
+};
+
 // ---- reading and writing ----------------------------------------------------------------
 
 // A batch of consecutive chips of this rank, read together and written in one collective call.
@@ -235,6 +255,7 @@ struct Piece {
 IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   check_config(config);
   const auto t0 = std::chrono::steady_clock::now();
+  PhaseClock clock;
   const io::ChipSourceOptions opt = source_options(config);
   IngestSummary summary;
 
@@ -261,6 +282,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   const Range slice = weighted_range(input_bytes, comm.size(), comm.rank());
   const Probe probe = probe_slice(paths, slice, opt, config.labels);
   const Plan plan = agree_plan(comm, probe, n_inputs);
+  double t_discover_probe = clock.lap();
 
   std::vector<std::pair<std::string, std::string>> rejects;
   for (std::size_t k = 0; k < reject_paths.size(); ++k) rejects.emplace_back(reject_paths[k], reject_reasons[k]);
@@ -282,6 +304,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   layout.has_phase = plan.has_phase;
   layout.class_names = plan.class_names;
   io::ArchiveWriter archive = io::ArchiveWriter::create(config.output, comm.raw(), layout);
+  double t_create = clock.lap(), t_read = 0, t_write = 0;
 
   const std::size_t chip_px = static_cast<std::size_t>(config.chip_rows) * config.chip_cols;
   const std::size_t chip_bytes = chip_px * sizeof(float) * (plan.has_phase ? 2 : 1);
@@ -294,6 +317,19 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   std::vector<std::string> late_error(slice.size());  // inputs that failed while being read
   std::uint64_t bytes_read = 0, nonfinite = 0;
   Progress progress(comm, config.progress || (comm.is_root() && isatty(STDERR_FILENO)), plan.total_chips);
+
+  // Read-ahead: while a batch is read, the kernel is already fetching the files of the next
+  // one (about batch_bytes of them). Scenes bigger than that are read block-wise instead.
+  std::size_t prefetched_to = slice.begin;
+  auto prefetch_ahead = [&](std::size_t from) {
+    from = std::max(from, prefetched_to);
+    std::size_t to = from;
+    std::uint64_t bytes = 0;
+    while (to < slice.end && bytes + input_bytes[to] <= config.batch_bytes) bytes += input_bytes[to++];
+    if (to > from) io::prefetch_files(paths.data() + from, to - from);
+    prefetched_to = std::max(prefetched_to, to);
+  };
+  prefetch_ahead(slice.begin);
 
   Batch b;
   std::size_t next_input = slice.begin;
@@ -315,6 +351,8 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
       b.count += take;
       next_chip_in_input += take;
     }
+    prefetch_ahead(next_input);
+    t_create += clock.lap();
     const auto n = static_cast<std::size_t>(b.count);
     b.magnitude.assign(n * chip_px, 0.0f);
     b.phase.assign(plan.has_phase ? n * chip_px : 0, 0.0f);
@@ -346,11 +384,13 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
       }
     }
     nonfinite += batch_nonfinite;
+    t_read += clock.lap();
     archive.write_chips(b.first, b.count, b.magnitude.data(), plan.has_phase ? b.phase.data() : nullptr,
                         b.labels.data(), b.meta.data(), b.valid.data());
     for (const Piece& pc : pieces)
       if (pc.source_first + pc.count == plan.chips[pc.input]) bytes_read += input_bytes[pc.input];
     progress.update(b.count, bytes_read);
+    t_write += clock.lap();
   }
   progress.finish();
 
@@ -400,6 +440,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   archive.set_attribute("tile_size", std::to_string(opt.tile_rows()));
   archive.set_attribute("tile_stride", std::to_string(opt.stride_rows()));
   archive.close();
+  const double t_finish = clock.lap();
 
   summary.discovered = static_cast<std::int64_t>(n_inputs + reject_paths.size());
   summary.ingested_inputs = ingested;
@@ -411,6 +452,11 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   summary.nonfinite_zeroed = static_cast<std::int64_t>(comm.sum<std::uint64_t>(nonfinite));
   summary.bytes_read = comm.sum<std::uint64_t>(bytes_read);
   summary.rejects = rejects;
+  summary.phase_seconds = {{"discover_probe", comm.max(t_discover_probe)},
+                           {"create", comm.max(t_create)},
+                           {"read", comm.max(t_read)},
+                           {"write", comm.max(t_write)},
+                           {"finish", comm.max(t_finish)}};
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   summary.seconds = comm.max(summary.seconds);
 

@@ -262,7 +262,7 @@ std::vector<SceneTarget> plan_scene_targets(const SceneSynthConfig& cfg) {
   const std::int64_t cells = cells_of(cell_h, cell_w);
 
   // Floyd's sampling of distinct cells without materialising all of them: up to three per
-  // target so that vehicles can be kept off water; cells are taken in draw order, land first.
+  // target so that vehicles can be kept off water; cells are taken in random order, land first.
   CounterRng rng(stream_key(cfg.seed, 0, kScenePlanStream));
   const std::int64_t draws = std::min(cells, 3 * std::int64_t{cfg.targets});
   std::set<std::int64_t> drawn;
@@ -273,6 +273,9 @@ std::vector<SceneTarget> plan_scene_targets(const SceneSynthConfig& cfg) {
     drawn.insert(pick);
     order.push_back(pick);
   }
+  // Floyd's draw order is far from random (late draws favour high indices): shuffle it.
+  for (std::size_t k = order.size(); k > 1; --k)
+    std::swap(order[k - 1], order[static_cast<std::size_t>(rng.next_u64() % k)]);
   const ClutterParams clutter = scene_clutter(cfg);
   auto on_land = [&](std::int64_t cell) {
     const double r = kBorder + (static_cast<double>(cell / nx) + 0.5) * cell_h;

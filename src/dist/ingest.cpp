@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <functional>
+#include <future>
 #include <map>
 #include <regex>
 #include <set>
@@ -232,22 +234,25 @@ struct PhaseClock {
 
 // ---- reading and writing ----------------------------------------------------------------
 
-// A batch of consecutive chips of this rank, read together and written in one collective call.
-struct Batch {
-  std::int64_t first = 0;  // global chip index of slot 0
-  std::int64_t count = 0;
-  std::vector<float> magnitude, phase;
-  std::vector<std::int32_t> labels;
-  std::vector<ChipMeta> meta;
-  std::vector<std::uint8_t> valid;
-};
-
 // A run of chips of one input inside a batch.
 struct Piece {
   std::size_t input;           // global input index
   std::int64_t source_first;   // first chip within the input
   std::int64_t count;
   std::int64_t slot;           // first slot in the batch
+};
+
+// A batch of consecutive chips of this rank, read together and written in one collective call.
+struct Batch {
+  std::int64_t first = 0;  // global chip index of slot 0
+  std::int64_t count = 0;
+  std::vector<Piece> pieces;
+  std::vector<float> magnitude, phase;
+  std::vector<std::int32_t> labels;
+  std::vector<ChipMeta> meta;
+  std::vector<std::uint8_t> valid;
+  std::uint64_t bytes_done = 0;  // bytes of the inputs this batch completes
+  std::uint64_t nonfinite = 0;
 };
 
 }  // namespace
@@ -331,12 +336,11 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   };
   prefetch_ahead(slice.begin);
 
-  Batch b;
+  // Carves the next batch_chips chips of the slice into per-input pieces (main thread).
   std::size_t next_input = slice.begin;
   std::int64_t next_chip_in_input = 0;
-  for (std::int64_t round = 0; round < rounds; ++round) {
-    // Carve the next batch_chips chips of the slice into per-input pieces.
-    std::vector<Piece> pieces;
+  auto carve = [&](Batch& b, std::int64_t round) {
+    b.pieces.clear();
     b.first = my_first + std::min(my_chips, round * batch_chips);
     b.count = 0;
     while (next_input < slice.end && b.count < batch_chips) {
@@ -347,25 +351,28 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
         continue;
       }
       const std::int64_t take = std::min(left, batch_chips - b.count);
-      pieces.push_back({next_input, next_chip_in_input, take, b.count});
+      b.pieces.push_back({next_input, next_chip_in_input, take, b.count});
       b.count += take;
       next_chip_in_input += take;
     }
     prefetch_ahead(next_input);
-    t_create += clock.lap();
+  };
+
+  // Reads a carved batch; runs on the reader thread, never calls MPI or HDF5.
+  auto read = [&](Batch& b) {
     const auto n = static_cast<std::size_t>(b.count);
     b.magnitude.assign(n * chip_px, 0.0f);
     b.phase.assign(plan.has_phase ? n * chip_px : 0, 0.0f);
     b.labels.assign(n, -1);
     b.meta.assign(n, ChipMeta{});
     b.valid.assign(n, 1);
-
+    b.bytes_done = 0;
+    std::uint64_t batch_nonfinite = 0;
     // Threads: OMP_NUM_THREADS (default: all cores of this rank); each piece is one input, so
     // JPEG decoding and byte swapping of many small chips run in parallel.
-    std::uint64_t batch_nonfinite = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : batch_nonfinite)
-    for (std::size_t k = 0; k < pieces.size(); ++k) {
-      const Piece& pc = pieces[k];
+    for (std::size_t k = 0; k < b.pieces.size(); ++k) {
+      const Piece& pc = b.pieces[k];
       const auto slot = static_cast<std::size_t>(pc.slot);
       const std::size_t local = pc.input - slice.begin;
       try {
@@ -375,7 +382,8 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
                               plan.has_phase ? b.phase.data() + slot * chip_px : nullptr, b.meta.data() + slot, stats);
         batch_nonfinite += stats.nonfinite_zeroed;
       } catch (const std::exception& e) {
-        late_error[local] = reason_for(paths[pc.input], e.what());  // one writer per input: pieces of one input never share a batch twice
+        // One piece per input per batch, and batches are read one at a time: one writer.
+        late_error[local] = reason_for(paths[pc.input], e.what());
       }
       for (std::int64_t c = 0; c < pc.count; ++c) {
         b.meta[slot + c].source_index = static_cast<std::int64_t>(pc.input);
@@ -383,14 +391,34 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
         if (!late_error[local].empty()) b.valid[slot + c] = 0;
       }
     }
-    nonfinite += batch_nonfinite;
+    b.nonfinite = batch_nonfinite;
+    for (const Piece& pc : b.pieces)
+      if (pc.source_first + pc.count == plan.chips[pc.input]) b.bytes_done += input_bytes[pc.input];
+  };
+
+  // Pipeline: the reader thread fills batch k+1 while the main thread writes batch k with
+  // collective HDF5 I/O (MPI stays on the main thread: MPI_THREAD_FUNNELED).
+  Batch current, ahead;
+  if (rounds > 0) {
+    carve(current, 0);
+    read(current);
+  }
+  for (std::int64_t round = 0; round < rounds; ++round) {
+    std::future<void> reading;
+    if (round + 1 < rounds) {
+      carve(ahead, round + 1);
+      reading = std::async(std::launch::async, read, std::ref(ahead));
+    }
     t_read += clock.lap();
-    archive.write_chips(b.first, b.count, b.magnitude.data(), plan.has_phase ? b.phase.data() : nullptr,
-                        b.labels.data(), b.meta.data(), b.valid.data());
-    for (const Piece& pc : pieces)
-      if (pc.source_first + pc.count == plan.chips[pc.input]) bytes_read += input_bytes[pc.input];
-    progress.update(b.count, bytes_read);
+    archive.write_chips(current.first, current.count, current.magnitude.data(),
+                        plan.has_phase ? current.phase.data() : nullptr, current.labels.data(), current.meta.data(),
+                        current.valid.data());
     t_write += clock.lap();
+    nonfinite += current.nonfinite;
+    bytes_read += current.bytes_done;
+    progress.update(current.count, bytes_read);
+    if (reading.valid()) reading.get();  // rethrows what the reader thread could not handle
+    std::swap(current, ahead);
   }
   progress.finish();
 

@@ -12,7 +12,7 @@
 #include "sarscale/core/error.hpp"
 #include "sarscale/dist/comm.hpp"
 #include "sarscale/io/archive.hpp"
-#include "test_support.hpp"
+#include "mpi_test_support.hpp"
 
 namespace {
 
@@ -24,15 +24,8 @@ constexpr int kRows = 6;
 constexpr int kCols = 5;
 constexpr int kPixels = kRows * kCols;
 
-// A scratch directory shared by all ranks (created by rank 0 only).
 std::filesystem::path shared_scratch(const Comm& c, const std::string& name) {
-  const std::string dir = "test-archive-np" + std::to_string(c.size()) + "-" + name;
-  std::filesystem::path p;
-  if (c.is_root()) p = sarscale::test::scratch_dir(dir);
-  std::string s = p.string();
-  c.broadcast(s);
-  c.barrier();
-  return s;
+  return sarscale::test::shared_scratch_dir(c, "test-archive-" + name);
 }
 
 // The content of chip i, a pure function of i so that every rank can check any chip.

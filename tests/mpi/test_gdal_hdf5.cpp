@@ -10,7 +10,7 @@
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/gdal_raster.hpp"
 #include "sarscale/io/raster_writer.hpp"
-#include "test_support.hpp"
+#include "mpi_test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace sarscale;
@@ -27,7 +27,7 @@ TEST(GdalAndParallelHdf5, ParallelLibraryResolvesHdf5Symbols) {
 
 TEST(GdalAndParallelHdf5, GeoTiffWindowsReadByGdalRoundTripThroughACollectiveArchive) {
   const dist::Comm comm(MPI_COMM_WORLD);
-  const fs::path dir = sarscale::test::scratch_dir("gdal_hdf5_np" + std::to_string(comm.size()));
+  const fs::path dir = sarscale::test::shared_scratch_dir(comm, "gdal_hdf5");
   const fs::path tif = dir / "ramp.tif", h5 = dir / "tiles.h5";
   constexpr int kRows = 96, kCols = 80, kTile = 16;
   auto value = [](int r, int c) { return static_cast<float>(r * 1000 + c) * 0.5f; };
@@ -89,7 +89,7 @@ TEST(GdalAndParallelHdf5, RealSentinel1SceneThroughGdalIntoTheArchive) {
   ASSERT_EQ(raster.rows(), 217);
   ASSERT_EQ(raster.cols(), 268);
   // Rank r writes rows r, r+P, ... as 1 x 268 "chips"; the archive must hold the scene exactly.
-  const fs::path h5 = sarscale::test::scratch_dir("s1_rows_np" + std::to_string(comm.size())) / "rows.h5";
+  const fs::path h5 = sarscale::test::shared_scratch_dir(comm, "s1_rows") / "rows.h5";
   io::ArchiveLayout layout;
   layout.chips = raster.rows();
   layout.rows = 1;

@@ -1,5 +1,9 @@
 #include "sarscale/app/commands.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -27,8 +31,28 @@ void print_usage(std::ostream& os) {
 }
 }  // namespace
 
+namespace {
+
+// OpenMP threads per rank: OMP_NUM_THREADS when set (Slurm's job scripts set it from
+// --cpus-per-task); otherwise this node's cores divided among the ranks sharing the node, so
+// that `mpirun -np N` on a workstation does not oversubscribe it N times over.
+void set_default_threads(const dist::Comm& comm) {
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (env && *env) return;
+  MPI_Comm node = MPI_COMM_NULL;
+  dist::Comm::check(MPI_Comm_split_type(comm.raw(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node),
+                    "MPI_Comm_split_type");
+  int local = 1;
+  MPI_Comm_size(node, &local);
+  MPI_Comm_free(&node);
+  omp_set_num_threads(std::max(1, omp_get_num_procs() / local));
+}
+
+}  // namespace
+
 int run(const dist::Comm& comm, int argc, char** argv) {
   log::set_rank(comm.rank(), comm.size());
+  set_default_threads(comm);
   const bool root = comm.is_root();
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     if (root) print_usage(argc < 2 ? std::cerr : std::cout);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -198,6 +199,49 @@ TEST_F(IngestCli, UsageErrorsNameTheOption) {
   out.clear();
   EXPECT_EQ(run_command(sarscale::test::sarscale_binary() + " info " + (g_dir / "nothing.h5").string(), &out), 1);
   EXPECT_NE(out.find("nothing.h5"), std::string::npos) << out;
+}
+
+TEST_F(IngestCli, ConvertKeepsMetadataAndGeoreferencing) {
+  // Scene tiles as float32 GeoTIFF: tile 7 of the 6-wide grid sits at row 128, column 128, so
+  // its origin is the scene's (500000, 5000000) moved by 128 pixels of 0.2 m.
+  const fs::path archive = g_dir / "scene_tiles.h5";
+  run(sarscale::test::sarscale_binary() + " ingest --input " + (g_dir / "scene" / "scene.tif").string() +
+      " --labels none --output " + archive.string());
+  run(sarscale::test::sarscale_mpi(2) + " convert --input " + archive.string() + " --output " + (g_dir / "tif").string() +
+      " --format gtiff --limit 8");
+  const std::string tile = run("gdalinfo " + (g_dir / "tif" / "scene_tiles_0000007_unlabelled.tif").string());
+  double x = 0, y = 0;
+  const auto origin = tile.find("Origin = (");
+  ASSERT_NE(origin, std::string::npos) << tile;
+  ASSERT_EQ(std::sscanf(tile.c_str() + origin, "Origin = (%lf,%lf)", &x, &y), 2) << tile;
+  EXPECT_NEAR(x, 500000.0 + 128 * 0.2, 1e-6);
+  EXPECT_NEAR(y, 5000000.0 - 128 * 0.2, 1e-6);
+  EXPECT_NE(tile.find("UTM zone 31N"), std::string::npos) << tile;
+  EXPECT_NE(tile.find("TILE_OFFSET=128,128"), std::string::npos) << tile;
+  EXPECT_FALSE(fs::exists(g_dir / "tif" / "scene_tiles_0000008_unlabelled.tif"));  // --limit 8
+
+  // A Phoenix file as an 8-bit PNG preview, its header fields carried as metadata.
+  run(sarscale::test::sarscale_binary() + " convert --input " + g_phx.front().string() + " --output " +
+      (g_dir / "png").string());
+  const std::string png = run("gdalinfo " + (g_dir / "png" / (g_phx.front().filename().string() + ".png")).string());
+  EXPECT_NE(png.find("Type=Byte"), std::string::npos) << png;
+  EXPECT_NE(png.find("PHOENIX_TargetType=" + io::read_phoenix_header(g_phx.front()).get("TargetType")), std::string::npos)
+      << png;
+}
+
+TEST_F(IngestCli, ConfigFileSectionsAndVersion) {
+  const fs::path ini = g_dir / "ingest.ini";
+  std::ofstream(ini) << "log-level = warn\n[ingest]\nchip-size = 64\nlabels = dirname\n";
+  const fs::path archive = g_dir / "from_config.h5";
+  run(sarscale::test::sarscale_binary() + " ingest --config " + ini.string() + " --input " + (g_dir / "chips").string() +
+      " --output " + archive.string());
+  const std::string info = run(sarscale::test::sarscale_binary() + " info --json " + archive.string());
+  EXPECT_NE(info.find("\"chip_size\": [64, 64]"), std::string::npos) << info;
+  EXPECT_NE(info.find("labels=dirname"), std::string::npos) << info;
+
+  const std::string version = run(sarscale::test::sarscale_binary() + " --version");
+  for (const char* part : {"sarscale 0.", "MPI: Open MPI", "HDF5: 1.", "(parallel)", "GDAL: 3."})
+    EXPECT_NE(version.find(part), std::string::npos) << part << "\n" << version;
 }
 
 TEST_F(IngestCli, RealMstarAndScenesFromShared) {

@@ -72,7 +72,7 @@ struct IngestSummary {
   std::int64_t nonfinite_zeroed = 0;  // NaN/Inf pixels of scenes set to 0 (no-data borders)
   std::uint64_t bytes_read = 0;
   double seconds = 0;
-  // Slowest rank's wall time per phase: discover_probe, create, read, write (collective
+  // Slowest rank's wall time per phase: discover, probe (headers), create, read, write (collective
   // writes, including waiting for other ranks), finish (tables, close).
   std::vector<std::pair<std::string, double>> phase_seconds;
   std::vector<std::pair<std::string, std::string>> rejects;  // path, reason

@@ -7,7 +7,9 @@
 # 2. measure the disk with dd: sequential write (conv=fdatasync) of as many bytes of random
 #    data (staged in /dev/shm: virtual disks may short-cut all-zero writes from /dev/zero),
 #    and sequential read of that file;
-# 3. ingest the chips at each rank count; the time includes syncing the archive to disk.
+# 3. measure a plain copy of the same chip files (16 parallel readers, cat into files, sync):
+#    the least disk work any ingest must do, reading every byte and writing it once;
+# 4. ingest the chips at each rank count; the time includes syncing the archive to disk.
 # Page caches are dropped before every measurement when the machine allows it (root), so
 # reads come from the disk. Each figure is the median of --reps runs (virtual disks are
 # noisy). Prints a table and the markdown rows for docs/performance.md.
@@ -70,7 +72,22 @@ rm -f "$shm"
 write_mbps=$(printf '%s\n' "${w[@]}" | median); read_mbps=$(printf '%s\n' "${r[@]}" | median)
 echo "   dd write $write_mbps MB/s (runs: ${w[*]}), dd read $read_mbps MB/s (runs: ${r[*]}), caches $cache" >&2
 
-printf "\n%-6s %10s %10s %12s %14s\n" ranks seconds "MB/s" "of dd write" "of dd read"
+echo "== plain copy of the chip files (median of $reps)" >&2
+c=()
+for ((k = 0; k < reps; k++)); do
+  mkdir -p "$dir/copy"
+  drop_caches
+  t0=$(now)
+  find "$dir/chips" -type f -print0 | xargs -0 -P 16 -n 256 sh -c 'cat "$@" > "$0/part.$$"' "$dir/copy"
+  sync "$dir"/copy/part.*
+  t1=$(now)
+  c+=("$(mbps "$input_bytes" "$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')")")
+  rm -rf "$dir/copy"
+done
+copy_mbps=$(printf '%s\n' "${c[@]}" | median)
+echo "   copy $copy_mbps MB/s (runs: ${c[*]})" >&2
+
+printf "\n%-6s %10s %10s %12s %14s %10s\n" ranks seconds "MB/s" "of dd write" "of dd read" "of copy"
 rows=()
 for np in $ranks; do
   times=()
@@ -87,15 +104,16 @@ for np in $ranks; do
   rate=$(mbps "$input_bytes" "$secs")
   fw=$(awk -v a="$rate" -v b="$write_mbps" 'BEGIN { printf "%.2f", a / b }')
   fr=$(awk -v a="$rate" -v b="$read_mbps" 'BEGIN { printf "%.2f", a / b }')
-  printf "%-6s %10.2f %10s %12s %14s   (runs: %s)\n" "$np" "$secs" "$rate" "$fw" "$fr" "${times[*]}"
-  rows+=("| $np | $(printf %.2f "$secs") | $rate | $fw | $fr |")
+  fc=$(awk -v a="$rate" -v b="$copy_mbps" 'BEGIN { printf "%.2f", a / b }')
+  printf "%-6s %10.2f %10s %12s %14s %10s   (runs: %s)\n" "$np" "$secs" "$rate" "$fw" "$fr" "$fc" "${times[*]}"
+  rows+=("| $np | $(printf %.2f "$secs") | $rate | $fw | $fr | $fc |")
 done
 
 cat <<MD
 
 Markdown for docs/performance.md ($(date -u +%Y-%m-%d), $(nproc) cores, $((input_bytes / 1000000)) MB of chips, caches $cache):
-| ranks | seconds | ingest MB/s | fraction of dd write ($write_mbps MB/s) | fraction of dd read ($read_mbps MB/s) |
-|---|---|---|---|---|
+| ranks | seconds | ingest MB/s | fraction of dd write ($write_mbps MB/s) | fraction of dd read ($read_mbps MB/s) | fraction of plain copy ($copy_mbps MB/s) |
+|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 MD
 [[ $keep -eq 1 ]] || rm -rf "$dir/chips" "$dir/archive.h5"

@@ -5,7 +5,8 @@
 # 5-fold cross-validation (RBF, C = 10, gamma = 1/256). Passes when the accuracy lies within
 # [MIN, MAX] (default 85..99%).
 #
-# Needs: svm-scale and svm-train (Debian: apt-get install libsvm-tools), python3 with numpy.
+# Needs: svm-scale and svm-train (Debian: apt-get install libsvm-tools), python3 with numpy;
+# exits 77 (skipped) without them. scripts/install-deps.sh --with-tools installs both.
 # Usage: scripts/check_synth_separability.sh [--sarscale BIN] [--classes 10] [--per-class 60]
 #          [--seed 7] [--min 85] [--max 99] [--keep DIR]
 set -euo pipefail
@@ -40,11 +41,11 @@ if [[ -z "$sarscale" ]]; then
 fi
 [[ -n "$sarscale" && -x "$sarscale" ]] || { echo "check_synth_separability: no sarscale binary (use --sarscale)" >&2; exit 2; }
 for tool in svm-scale svm-train; do
-  command -v "$tool" >/dev/null || { echo "check_synth_separability: $tool missing (apt-get install libsvm-tools)" >&2; exit 2; }
+  command -v "$tool" >/dev/null || { echo "check_synth_separability: SKIPPED: $tool missing (apt-get install libsvm-tools)" >&2; exit 77; }
 done
 python=/usr/bin/python3
 [[ -x "$python" ]] || python="$(command -v python3)"
-"$python" -c 'import numpy' 2>/dev/null || { echo "check_synth_separability: python3 with numpy needed" >&2; exit 2; }
+"$python" -c 'import numpy' 2>/dev/null || { echo "check_synth_separability: SKIPPED: python3 with numpy needed (apt-get install python3-numpy)" >&2; exit 77; }
 
 if [[ -n "$keep" ]]; then
   work="$keep"

@@ -12,7 +12,7 @@ packages=(
   libeigen3-dev libboost-program-options-dev libgtest-dev
 )
 if [[ "${1:-}" == "--with-tools" ]]; then
-  packages+=(libsvm-tools)
+  packages+=(libsvm-tools python3-numpy)
 fi
 
 missing=()

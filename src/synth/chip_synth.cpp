@@ -36,12 +36,7 @@ bool finite_in(float v, float lo, float hi) { return std::isfinite(v) && v >= lo
 }  // namespace
 
 ImagingGeometry ChipSynthConfig::geometry() const {
-  ImagingGeometry g;
-  g.depression_deg = depression_deg;
-  g.range_spacing_m = pixel_spacing_m;
-  g.cross_range_spacing_m = pixel_spacing_m;
-  g.resolution_m = resolution_m;
-  return g;
+  return ImagingGeometry::square(depression_deg, pixel_spacing_m, resolution_m);
 }
 
 void ChipSynthConfig::validate() const {

@@ -181,12 +181,7 @@ void render_target_window(const TargetModel& model, const ImagingGeometry& geome
 // Scenes
 
 ImagingGeometry SceneSynthConfig::geometry() const {
-  ImagingGeometry g;
-  g.depression_deg = depression_deg;
-  g.range_spacing_m = pixel_spacing_m;
-  g.cross_range_spacing_m = pixel_spacing_m;
-  g.resolution_m = resolution_m;
-  return g;
+  return ImagingGeometry::square(depression_deg, pixel_spacing_m, resolution_m);
 }
 
 void SceneSynthConfig::validate() const {

@@ -442,6 +442,15 @@ float aspect_gain(const Scatterer& s, float azimuth_deg) {
 // ---------------------------------------------------------------------------------------------
 // Imaging
 
+ImagingGeometry ImagingGeometry::square(float depression_deg, float pixel_spacing_m, float resolution_m) {
+  ImagingGeometry g;
+  g.depression_deg = depression_deg;
+  g.range_spacing_m = pixel_spacing_m;
+  g.cross_range_spacing_m = pixel_spacing_m;
+  g.resolution_m = resolution_m;
+  return g;
+}
+
 int ImagingGeometry::psf_half_width() const {
   // Beyond ~5 resolutions the sidelobes are below -40 dB.
   return static_cast<int>(std::ceil(5.0 * resolution_m / std::min(range_spacing_m, cross_range_spacing_m)));

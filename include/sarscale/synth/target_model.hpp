@@ -138,6 +138,9 @@ struct ImagingGeometry {
   float resolution_m = 0.3f;           // 3 dB width of the point-spread function
   float wavelength_m = 0.03123f;       // X band, 9.6 GHz
 
+  // Square pixels of `pixel_spacing_m` in both directions (chips and scenes alike).
+  static ImagingGeometry square(float depression_deg, float pixel_spacing_m, float resolution_m);
+
   // Half size in pixels of the window a point-spread function is rendered in.
   int psf_half_width() const;
   void validate() const;  // ConfigError for non-positive or absurd values

@@ -148,13 +148,17 @@ struct ArchiveWriter::State {
   Handle file;
   Handle magnitude, phase, label, valid, meta, meta_memory_type;
   h5::RowTransfer collective;
+  // Pixels go independently: each rank's rows are one contiguous region of its own, and
+  // two-phase collective buffering only made ranks wait for each other's aggregation
+  // (ingest of 2.2 GB at 2 ranks: 6.4-7.4 s collective, 3.5 s independent).
+  h5::RowTransfer independent;
   bool sources_written = false;
   bool rejects_written = false;
   std::int64_t chips_written = 0;   // by this rank
   std::int64_t texts_truncated = 0;  // by this rank
   bool closed = false;
 
-  explicit State(MPI_Comm c) : comm(c), collective(c, true) {}
+  explicit State(MPI_Comm c) : comm(c), collective(c, true), independent(c, false) {}
   std::string where() const { return "archive " + path.string(); }
 };
 
@@ -268,8 +272,9 @@ void ArchiveWriter::write_chips(std::int64_t first, std::int64_t count, const fl
   }
 
   const h5::RowTransfer& x = s.collective;
-  h5::write_rows(x, s.magnitude.get(), H5T_NATIVE_FLOAT, first, count, magnitude);
-  if (s.layout.has_phase) h5::write_rows(x, s.phase.get(), H5T_NATIVE_FLOAT, first, count, phase_or_null);
+  h5::write_rows(s.independent, s.magnitude.get(), H5T_NATIVE_FLOAT, first, count, magnitude);
+  if (s.layout.has_phase)
+    h5::write_rows(s.independent, s.phase.get(), H5T_NATIVE_FLOAT, first, count, phase_or_null);
   h5::write_rows(x, s.label.get(), H5T_NATIVE_INT32, first, count, labels);
   h5::write_rows(x, s.valid.get(), H5T_NATIVE_UINT8, first, count, valid);
   h5::write_rows(x, s.meta.get(), s.meta_memory_type.get(), first, count, records.data());

@@ -271,7 +271,15 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   const io::DiscoveryResult found = io::deserialize_discovery(discovery);
   std::vector<std::string> input_paths, reject_paths, reject_reasons;
   std::vector<std::uint64_t> input_bytes;
+  // The archive being written is never its own input (re-running with the output inside an
+  // input directory would otherwise feed the previous archive back in): skipped, and counted.
+  const fs::path output = fs::weakly_canonical(fs::absolute(config.output));
+  auto skipped = static_cast<std::int64_t>(found.skipped.size());
   for (const auto& in : found.inputs) {
+    if (fs::weakly_canonical(in.path) == output) {
+      ++skipped;
+      continue;
+    }
     input_paths.push_back(in.path.string());
     input_bytes.push_back(static_cast<std::uint64_t>(in.size_bytes));
   }
@@ -279,7 +287,6 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
     reject_paths.push_back(r.path);
     reject_reasons.push_back(r.reason);
   }
-  const auto members = static_cast<std::int64_t>(found.skipped.size());
   const double t_discover = clock.lap();
   const std::size_t n_inputs = input_paths.size();
   std::vector<fs::path> paths(input_paths.begin(), input_paths.end());
@@ -325,13 +332,14 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   Progress progress(comm, config.progress || (comm.is_root() && isatty(STDERR_FILENO)), plan.total_chips);
 
   // Read-ahead: while a batch is read, the kernel is already fetching the files of the next
-  // one (about batch_bytes of them). Scenes bigger than that are read block-wise instead.
+  // kPrefetchBatches batches. Scenes bigger than that are read block-wise instead.
+  constexpr std::uint64_t kPrefetchBatches = 1;
   std::size_t prefetched_to = slice.begin;
   auto prefetch_ahead = [&](std::size_t from) {
     from = std::max(from, prefetched_to);
     std::size_t to = from;
     std::uint64_t bytes = 0;
-    while (to < slice.end && bytes + input_bytes[to] <= config.batch_bytes) bytes += input_bytes[to++];
+    while (to < slice.end && bytes + input_bytes[to] <= kPrefetchBatches * config.batch_bytes) bytes += input_bytes[to++];
     if (to > from) io::prefetch_files(paths.data() + from, to - from);
     prefetched_to = std::max(prefetched_to, to);
   };
@@ -474,7 +482,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   summary.discovered = static_cast<std::int64_t>(n_inputs + reject_paths.size());
   summary.ingested_inputs = ingested;
   summary.rejected_inputs = static_cast<std::int64_t>(rejects.size());
-  summary.skipped_files = members;
+  summary.skipped_files = skipped;
   summary.chips = valid_chips;
   summary.slots = plan.total_chips;
   summary.unlabelled_chips = unlabelled;

@@ -201,6 +201,19 @@ TEST_F(IngestCli, UsageErrorsNameTheOption) {
   EXPECT_NE(out.find("nothing.h5"), std::string::npos) << out;
 }
 
+TEST_F(IngestCli, OutputInsideAnInputDirectoryIsNotReadBack) {
+  const fs::path dir = g_dir / "rerun";
+  fs::create_directories(dir);
+  for (std::size_t i = 0; i < 3; ++i) fs::copy_file(g_phx[i], dir / g_phx[i].filename());
+  const std::string cmd = sarscale::test::sarscale_binary() + " ingest --input " + dir.string() + " --output " +
+                          (dir / "archive.h5").string();
+  const std::string first = json_line(run(cmd)), second = json_line(run(cmd));
+  EXPECT_EQ(json_int(first, "skipped"), 0) << first;
+  EXPECT_EQ(json_int(second, "skipped"), 1) << second;  // the first run's archive
+  EXPECT_EQ(json_int(second, "ingested"), 3) << second;
+  EXPECT_EQ(json_int(second, "rejected"), 0) << second;
+}
+
 TEST_F(IngestCli, ConvertKeepsMetadataAndGeoreferencing) {
   // Scene tiles as float32 GeoTIFF: tile 7 of the 6-wide grid sits at row 128, column 128, so
   // its origin is the scene's (500000, 5000000) moved by 128 pixels of 0.2 m.

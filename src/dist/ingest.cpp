@@ -269,7 +269,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   if (comm.is_root()) discovery = io::serialize(io::discover_inputs(config.inputs, config.input_list));
   comm.broadcast(discovery);
   const io::DiscoveryResult found = io::deserialize_discovery(discovery);
-  std::vector<std::string> input_paths, reject_paths, reject_reasons;
+  std::vector<fs::path> paths;
   std::vector<std::uint64_t> input_bytes;
   // The archive being written is never its own input (re-running with the output inside an
   // input directory would otherwise feed the previous archive back in): skipped, and counted.
@@ -280,16 +280,11 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
       ++skipped;
       continue;
     }
-    input_paths.push_back(in.path.string());
+    paths.push_back(in.path);
     input_bytes.push_back(static_cast<std::uint64_t>(in.size_bytes));
   }
-  for (const auto& r : found.rejects) {
-    reject_paths.push_back(r.path);
-    reject_reasons.push_back(r.reason);
-  }
   const double t_discover = clock.lap();
-  const std::size_t n_inputs = input_paths.size();
-  std::vector<fs::path> paths(input_paths.begin(), input_paths.end());
+  const std::size_t n_inputs = paths.size();
 
   // 2-4. Partition by bytes, probe this rank's slice, agree on the global plan.
   const Range slice = weighted_range(input_bytes, comm.size(), comm.rank());
@@ -298,16 +293,16 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   const double t_probe = clock.lap();
 
   std::vector<std::pair<std::string, std::string>> rejects;
-  for (std::size_t k = 0; k < reject_paths.size(); ++k) rejects.emplace_back(reject_paths[k], reject_reasons[k]);
+  for (const auto& r : found.rejects) rejects.emplace_back(r.path, r.reason);
   for (std::size_t i = 0; i < n_inputs; ++i)
-    if (!plan.probe_error[i].empty()) rejects.emplace_back(input_paths[i], plan.probe_error[i]);
+    if (!plan.probe_error[i].empty()) rejects.emplace_back(paths[i].string(), plan.probe_error[i]);
 
   if (config.strict && !rejects.empty()) {
     std::string msg = std::to_string(rejects.size()) + " input(s) rejected and --strict is set; nothing written:";
     for (const auto& [p, why] : rejects) msg += "\n  " + p + ": " + why;
     throw StrictRejectError(msg);
   }
-  if (plan.total_chips == 0) log::warn("no chips to ingest: the archive will be empty");
+  if (plan.total_chips == 0 && comm.is_root()) log::warn("no chips to ingest: the archive will be empty");
 
   // 5. Create the archive and stream this rank's chips into it, batch by batch.
   io::ArchiveLayout layout;
@@ -447,7 +442,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   const auto all_late = comm.allgatherv(late_inputs);
   const auto all_late_reasons = comm.allgather_strings(late_reasons);
   for (std::size_t k = 0; k < all_late.size(); ++k)
-    rejects.emplace_back(input_paths[static_cast<std::size_t>(all_late[k])], all_late_reasons[k]);
+    rejects.emplace_back(paths[static_cast<std::size_t>(all_late[k])].string(), all_late_reasons[k]);
   std::sort(rejects.begin(), rejects.end());
 
   // Sources table (every input, in order) and rejects table; identical on every rank.
@@ -456,7 +451,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   std::int64_t valid_chips = 0, unlabelled = 0, ingested = 0;
   for (std::size_t i = 0; i < n_inputs; ++i) {
     const bool ok = plan.probe_error[i].empty() && !late_set.count(static_cast<std::int64_t>(i));
-    sources.push_back({input_paths[i], plan.format[i], plan.calibration[i], static_cast<std::int64_t>(input_bytes[i]),
+    sources.push_back({paths[i].string(), plan.format[i], plan.calibration[i], static_cast<std::int64_t>(input_bytes[i]),
                        plan.first_chip[i], plan.chips[i]});
     if (!ok) continue;
     ++ingested;
@@ -479,7 +474,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   archive.close();
   const double t_finish = clock.lap();
 
-  summary.discovered = static_cast<std::int64_t>(n_inputs + reject_paths.size());
+  summary.discovered = static_cast<std::int64_t>(n_inputs + found.rejects.size());
   summary.ingested_inputs = ingested;
   summary.rejected_inputs = static_cast<std::int64_t>(rejects.size());
   summary.skipped_files = skipped;
@@ -501,7 +496,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   if (config.strict && !all_late.empty()) {
     std::string msg = std::to_string(all_late.size()) + " input(s) failed while being read and --strict is set:";
     for (std::size_t k = 0; k < all_late.size(); ++k)
-      msg += "\n  " + input_paths[static_cast<std::size_t>(all_late[k])] + ": " + all_late_reasons[k];
+      msg += "\n  " + paths[static_cast<std::size_t>(all_late[k])].string() + ": " + all_late_reasons[k];
     throw StrictRejectError(msg);
   }
   return summary;

@@ -494,7 +494,10 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   summary.seconds = comm.max(summary.seconds);
 
   if (config.strict && !all_late.empty()) {
-    std::string msg = std::to_string(all_late.size()) + " input(s) failed while being read and --strict is set:";
+    // --strict promises no archive when anything was rejected: remove the one just closed.
+    if (comm.is_root()) fs::remove(config.output);
+    std::string msg = std::to_string(all_late.size()) +
+                      " input(s) failed while being read and --strict is set; the archive was removed:";
     for (std::size_t k = 0; k < all_late.size(); ++k)
       msg += "\n  " + paths[static_cast<std::size_t>(all_late[k])].string() + ": " + all_late_reasons[k];
     throw StrictRejectError(msg);

@@ -170,6 +170,18 @@ TEST_F(IngestCli, StrictFailsOnAnyRejectAndWritesNothing) {
   EXPECT_FALSE(fs::exists(archive));
 }
 
+TEST_F(IngestCli, StrictRemovesTheArchiveWhenAnInputFailsWhileBeingRead) {
+  // The NaN chip passes the probe (its header is fine) and fails only when its pixels are read.
+  const fs::path archive = g_dir / "strict_late.h5";
+  const std::string out = run(sarscale::test::sarscale_mpi(2) + " ingest --strict --input " +
+                                  (g_dir / "bad" / "nan_pixels.phx").string() + " " + g_phx.front().string() +
+                                  " --output " + archive.string(),
+                              1);
+  EXPECT_NE(out.find("failed while being read"), std::string::npos) << out;
+  EXPECT_NE(out.find("nan_pixels.phx"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(archive));
+}
+
 TEST_F(IngestCli, ChipSizeCropsAndPadsKeepingTheOriginalSize) {
   const fs::path archive = g_dir / "crop.h5";
   run(sarscale::test::sarscale_binary() + " ingest --input " + g_phx.front().string() + " --chip-size 64x200 --output " +

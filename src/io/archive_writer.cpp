@@ -291,6 +291,9 @@ void ArchiveWriter::invalidate(const std::vector<std::pair<std::int64_t, std::in
       problem = "slots [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are outside [0, " +
                 std::to_string(s.layout.chips) + ")";
   agree_or_throw(s.comm, problem, "invalidate on " + s.where());
+  // An archive without chips has an empty, unallocated valid dataset: nothing to write (and
+  // HDF5 refuses even an empty selection there). The layout is the same on every rank.
+  if (s.layout.chips == 0) return;
 
   // One collective write of zeros over the union of this rank's ranges.
   const Handle file_space(H5Dget_space(s.valid.get()), H5Sclose, "H5Dget_space");

@@ -170,6 +170,17 @@ TEST_F(IngestCli, StrictFailsOnAnyRejectAndWritesNothing) {
   EXPECT_FALSE(fs::exists(archive));
 }
 
+TEST_F(IngestCli, AllInputsRejectedGivesAnEmptyArchive) {
+  const fs::path archive = g_dir / "all_rejected.h5";
+  const std::string summary = json_line(run(sarscale::test::sarscale_mpi(2) + " ingest --input " +
+                                            (g_dir / "bad" / "truncated.phx").string() + " --output " + archive.string()));
+  EXPECT_EQ(json_int(summary, "rejected"), 1) << summary;
+  EXPECT_EQ(json_int(summary, "chips"), 0) << summary;
+  const std::string info = run(sarscale::test::sarscale_binary() + " info --json " + archive.string());
+  EXPECT_NE(info.find("\"chips\": 0"), std::string::npos) << info;
+  EXPECT_NE(info.find("truncated.phx"), std::string::npos) << info;
+}
+
 TEST_F(IngestCli, StrictRemovesTheArchiveWhenAnInputFailsWhileBeingRead) {
   // The NaN chip passes the probe (its header is fine) and fails only when its pixels are read.
   const fs::path archive = g_dir / "strict_late.h5";

@@ -325,6 +325,7 @@ TEST(Archive, EmptyArchiveAndDefaultTables) {
   {
     ArchiveWriter w = ArchiveWriter::create(dir / "e.h5", c.raw(), test_layout(0, true));
     w.write_chips(0, 0, nullptr, nullptr, nullptr, nullptr, nullptr);
+    w.invalidate({});  // what ingest does when every input was rejected
     w.close();
   }
   const ArchiveReader r = ArchiveReader::open(dir / "e.h5", c.raw());

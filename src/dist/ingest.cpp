@@ -311,6 +311,14 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   layout.cols = config.chip_cols;
   layout.has_phase = plan.has_phase;
   layout.class_names = plan.class_names;
+  std::string mkdir_error;
+  if (comm.is_root() && !output.parent_path().empty()) {
+    std::error_code ec;
+    fs::create_directories(output.parent_path(), ec);
+    if (ec) mkdir_error = "cannot create the output directory " + output.parent_path().string() + ": " + ec.message();
+  }
+  comm.broadcast(mkdir_error);
+  if (!mkdir_error.empty()) throw IoError(mkdir_error);
   io::ArchiveWriter archive = io::ArchiveWriter::create(config.output, comm.raw(), layout);
   double t_create = clock.lap(), t_read = 0, t_write = 0;
 

@@ -40,15 +40,24 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error("missing value after " + a);
       return argv[++i];
     };
-    if (a == "--out") o.out = value();
-    else if (a == "--gib") o.gib = std::stod(value());
-    else if (a == "--rows") o.rows = std::stoi(value());
-    else if (a == "--cols") o.cols = std::stoi(value());
-    else if (a == "--batch-mib") o.batch_mib = std::stod(value());
-    else if (a == "--phase") o.phase = true;
-    else if (a == "--read") o.read = true;
-    else if (a == "--keep") o.keep = true;
-    else throw std::runtime_error("unknown option " + a);
+    if (a == "--out")
+      o.out = value();
+    else if (a == "--gib")
+      o.gib = std::stod(value());
+    else if (a == "--rows")
+      o.rows = std::stoi(value());
+    else if (a == "--cols")
+      o.cols = std::stoi(value());
+    else if (a == "--batch-mib")
+      o.batch_mib = std::stod(value());
+    else if (a == "--phase")
+      o.phase = true;
+    else if (a == "--read")
+      o.read = true;
+    else if (a == "--keep")
+      o.keep = true;
+    else
+      throw std::runtime_error("unknown option " + a);
   }
   if (o.gib <= 0 || o.rows <= 0 || o.cols <= 0 || o.batch_mib <= 0) throw std::runtime_error("sizes must be positive");
   return o;
@@ -101,13 +110,13 @@ int run(const Options& o, int rank, int size) {
   const double file_mib = static_cast<double>(std::filesystem::file_size(o.out)) / (1 << 20);
   const double data_mib = static_cast<double>(layout.chips * chip_bytes) / (1 << 20);
   if (rank == 0)
-    std::printf("bench_archive: ranks=%d chips=%lld of %dx%d%s chunk=%lld chips, batch=%lld chips/rank, rounds=%lld\n"
-                "  data %.1f MiB, file %.1f MiB; write calls %.3f s, close+fdatasync %.3f s, total %.3f s\n"
-                "  => %.1f MiB/s (chip data / total time)\n",
-                size, static_cast<long long>(layout.chips), o.rows, o.cols, o.phase ? " +phase" : "",
-                static_cast<long long>(w.chunk_chips()), static_cast<long long>(batch),
-                static_cast<long long>(rounds), data_mib, file_mib, t_written - t0, t1 - t_written, t1 - t0,
-                data_mib / (t1 - t0));
+    std::printf(
+        "bench_archive: ranks=%d chips=%lld of %dx%d%s chunk=%lld chips, batch=%lld chips/rank, rounds=%lld\n"
+        "  data %.1f MiB, file %.1f MiB; write calls %.3f s, close+fdatasync %.3f s, total %.3f s\n"
+        "  => %.1f MiB/s (chip data / total time)\n",
+        size, static_cast<long long>(layout.chips), o.rows, o.cols, o.phase ? " +phase" : "",
+        static_cast<long long>(w.chunk_chips()), static_cast<long long>(batch), static_cast<long long>(rounds),
+        data_mib, file_mib, t_written - t0, t1 - t_written, t1 - t0, data_mib / (t1 - t0));
 
   if (o.read) {
     const ArchiveReader r = ArchiveReader::open(o.out, MPI_COMM_WORLD);

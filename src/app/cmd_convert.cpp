@@ -10,6 +10,7 @@ namespace sarscale::app {
 
 int cmd_convert(const dist::Comm& comm, const CommandLine& cl) {
   po::options_description desc("sarscale convert: Phoenix files, rasters or archive chips to PNG or GeoTIFF");
+  // clang-format off
   desc.add_options()
     ("input,i", po::value<std::vector<std::string>>()->multitoken(), "archives, Phoenix files, rasters, directories, globs")
     ("output,o", po::value<std::string>(), "output directory")
@@ -17,6 +18,7 @@ int cmd_convert(const dist::Comm& comm, const CommandLine& cl) {
     ("scale", po::value<std::string>()->default_value("db"), "png: db | linear")
     ("percentiles", po::value<std::string>()->default_value("1,99"), "png: clip at these percentiles")
     ("limit", po::value<long long>()->default_value(-1), "at most this many chips per archive (-1: all)");
+  // clang-format on
   po::positional_options_description pos;
   pos.add("input", -1);
   const auto vm = parse_command(cl, "sarscale convert --input PATH... --output DIR --format png|gtiff", desc, &pos);
@@ -26,9 +28,12 @@ int cmd_convert(const dist::Comm& comm, const CommandLine& cl) {
   if (vm->count("input")) cfg.inputs = (*vm)["input"].as<std::vector<std::string>>();
   if (vm->count("output")) cfg.output_dir = (*vm)["output"].as<std::string>();
   const std::string format = (*vm)["format"].as<std::string>(), scale = (*vm)["scale"].as<std::string>();
-  if (format == "png") cfg.format = dist::ConvertConfig::Format::png;
-  else if (format == "gtiff") cfg.format = dist::ConvertConfig::Format::gtiff;
-  else throw ConfigError("--format: '" + format + "' is not png or gtiff");
+  if (format == "png")
+    cfg.format = dist::ConvertConfig::Format::png;
+  else if (format == "gtiff")
+    cfg.format = dist::ConvertConfig::Format::gtiff;
+  else
+    throw ConfigError("--format: '" + format + "' is not png or gtiff");
   if (scale != "db" && scale != "linear") throw ConfigError("--scale: '" + scale + "' is not db or linear");
   cfg.db = scale == "db";
   const std::string pct = (*vm)["percentiles"].as<std::string>();

@@ -35,8 +35,10 @@ ArchiveSummary summarise(const std::string& path, const dist::Comm& comm) {
       if (!valid[static_cast<std::size_t>(k)]) continue;
       ++s.valid;
       const auto l = labels[static_cast<std::size_t>(k)];
-      if (l >= 0 && static_cast<std::size_t>(l) < s.per_class.size()) ++s.per_class[static_cast<std::size_t>(l)];
-      else ++s.unlabelled;
+      if (l >= 0 && static_cast<std::size_t>(l) < s.per_class.size())
+        ++s.per_class[static_cast<std::size_t>(l)];
+      else
+        ++s.unlabelled;
     }
   }
   s.sources = reader.sources();
@@ -78,11 +80,14 @@ void print_text(std::ostream& os, const std::string& path, const ArchiveSummary&
   os << "archive     " << path << "\n"
      << "chips       " << s.valid << " valid of " << s.layout.chips << " slots, " << s.layout.rows << "x"
      << s.layout.cols << (s.layout.has_phase ? ", magnitude + phase" : ", magnitude only") << "\n";
-  os << "classes     " << s.layout.class_names.size() << (s.unlabelled ? " (+" + std::to_string(s.unlabelled) + " unlabelled chips)" : "") << "\n";
+  os << "classes     " << s.layout.class_names.size()
+     << (s.unlabelled ? " (+" + std::to_string(s.unlabelled) + " unlabelled chips)" : "") << "\n";
   for (std::size_t k = 0; k < s.per_class.size(); ++k)
-    os << "  " << std::left << std::setw(24) << s.layout.class_names[k] << std::right << std::setw(10) << s.per_class[k] << "\n";
+    os << "  " << std::left << std::setw(24) << s.layout.class_names[k] << std::right << std::setw(10) << s.per_class[k]
+       << "\n";
   os << "sources     " << s.sources.size() << "\n";
-  for (const auto& [f, n] : s.per_format) os << "  " << std::left << std::setw(24) << f << std::right << std::setw(10) << n << "\n";
+  for (const auto& [f, n] : s.per_format)
+    os << "  " << std::left << std::setw(24) << f << std::right << std::setw(10) << n << "\n";
   if (all_sources)
     for (const auto& src : s.sources)
       os << "    " << src.path << "  [" << src.format << ", " << src.chip_count << " chips from #" << src.first_chip
@@ -102,10 +107,12 @@ void print_text(std::ostream& os, const std::string& path, const ArchiveSummary&
 
 int cmd_info(const dist::Comm& comm, const CommandLine& cl) {
   po::options_description desc("sarscale info: what an archive holds");
+  // clang-format off
   desc.add_options()
     ("archive", po::value<std::string>()->required(), "the archive (HDF5)")
     ("json", po::bool_switch(), "print one JSON object instead of text")
     ("sources", po::bool_switch(), "list every source file");
+  // clang-format on
   po::positional_options_description pos;
   pos.add("archive", 1);
   const auto vm = parse_command(cl, "sarscale info ARCHIVE.h5 [--json] [--sources]", desc, &pos);
@@ -113,8 +120,10 @@ int cmd_info(const dist::Comm& comm, const CommandLine& cl) {
   const std::string path = (*vm)["archive"].as<std::string>();
   const ArchiveSummary s = summarise(path, comm);
   if (comm.is_root()) {
-    if ((*vm)["json"].as<bool>()) std::cout << to_json(path, s).dump() << std::endl;
-    else print_text(std::cout, path, s, (*vm)["sources"].as<bool>());
+    if ((*vm)["json"].as<bool>())
+      std::cout << to_json(path, s).dump() << std::endl;
+    else
+      print_text(std::cout, path, s, (*vm)["sources"].as<bool>());
   }
   return 0;
 }

@@ -10,6 +10,7 @@ namespace sarscale::app {
 
 int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
   po::options_description desc("sarscale ingest: SAR files to one parallel HDF5 chip archive");
+  // clang-format off
   desc.add_options()
     ("input,i", po::value<std::vector<std::string>>()->multitoken(),
      "files, directories (recursive) and glob patterns, any mix")
@@ -27,6 +28,7 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
     ("batch-mb", po::value<int>()->default_value(64), "per-rank buffer between collective writes, MiB")
     ("strict", po::bool_switch(), "fail the run if any input is rejected")
     ("progress", po::bool_switch(), "progress bar on stderr (default: when stderr is a terminal)");
+  // clang-format on
   po::positional_options_description pos;
   pos.add("input", -1);
   const auto vm = parse_command(cl, "sarscale ingest --input PATH... --output ARCHIVE.h5 [options]", desc, &pos);

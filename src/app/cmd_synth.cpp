@@ -9,6 +9,7 @@ namespace sarscale::app {
 
 int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
   po::options_description desc("sarscale synth: synthetic SAR chips (MSTAR Phoenix files) or scenes (GeoTIFF)");
+  // clang-format off
   desc.add_options()
     ("kind", po::value<std::string>()->default_value("chips"), "chips|scene")
     ("out,o", po::value<std::string>(), "chips: output directory (one folder per class); scene: the GeoTIFF")
@@ -21,6 +22,7 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
     ("height", po::value<int>()->default_value(4096), "scene: rows")
     ("targets", po::value<int>()->default_value(16), "scene: embedded targets")
     ("pixel-type", po::value<std::string>()->default_value("float32"), "scene: float32 (magnitude) | cint16 (complex)");
+  // clang-format on
   const auto vm = parse_command(cl, "sarscale synth --kind chips|scene --out PATH [options]", desc);
   if (!vm) return 0;
   if (!vm->count("out")) throw ConfigError("--out is required");
@@ -48,9 +50,12 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
     cfg.targets = (*vm)["targets"].as<int>();
     cfg.depression_deg = depression;
     const std::string type = (*vm)["pixel-type"].as<std::string>();
-    if (type == "cint16") cfg.pixels = synth::ScenePixels::complex_int16;
-    else if (type == "float32") cfg.pixels = synth::ScenePixels::float32;
-    else throw ConfigError("--pixel-type: '" + type + "' is not float32 or cint16");
+    if (type == "cint16")
+      cfg.pixels = synth::ScenePixels::complex_int16;
+    else if (type == "float32")
+      cfg.pixels = synth::ScenePixels::float32;
+    else
+      throw ConfigError("--pixel-type: '" + type + "' is not float32 or cint16");
     s = dist::synth_scene(comm, out, cfg);
     if (comm.is_root())
       log::info("wrote a ", cfg.width, "x", cfg.height, " ", type, " scene with ", cfg.targets, " targets to ", out,

@@ -26,7 +26,8 @@ const std::vector<Command>& commands() {
 namespace {
 void print_usage(std::ostream& os) {
   os << "Usage: sarscale <command> [options]   (under mpirun -np N for N ranks)\n\nCommands:\n";
-  for (const auto& c : commands()) os << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
+  for (const auto& c : commands())
+    os << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
   os << "\nRun 'sarscale <command> --help' for a command's options; 'sarscale --version' for versions.\n";
 }
 }  // namespace

@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    std::fprintf(stderr, "sarscale%s: error: %s\n",
-                 size > 1 ? ("[" + std::to_string(rank) + "]").c_str() : "", e.what());
+    std::fprintf(stderr, "sarscale%s: error: %s\n", size > 1 ? ("[" + std::to_string(rank) + "]").c_str() : "",
+                 e.what());
     std::fflush(stderr);
     // Other ranks may be waiting in a collective: take the whole job down instead of hanging.
     if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);

@@ -23,8 +23,10 @@ po::parsed_options parse_config_file(const std::string& path, const std::string&
   for (auto& opt : parsed.options) {
     std::string key = opt.string_key;
     const bool in_section = key.rfind(prefix, 0) == 0;
-    if (in_section) key = key.substr(prefix.size());
-    else if (key.find('.') != std::string::npos) continue;  // another command's section
+    if (in_section)
+      key = key.substr(prefix.size());
+    else if (key.find('.') != std::string::npos)
+      continue;  // another command's section
     if (key == "config" || key == "help") continue;
     if (!desc.find_nothrow(key, false)) {
       if (in_section)
@@ -43,10 +45,12 @@ po::parsed_options parse_config_file(const std::string& path, const std::string&
 std::optional<po::variables_map> parse_command(const CommandLine& cl, const std::string& usage,
                                                po::options_description& desc,
                                                const po::positional_options_description* positional) {
+  // clang-format off
   desc.add_options()
     ("help,h", "show this help and exit")
     ("config", po::value<std::string>(), "read options from an INI file (the command line wins)")
     ("log-level", po::value<std::string>()->default_value("info"), "debug|info|warn|error|quiet");
+  // clang-format on
 
   po::variables_map vm;
   try {
@@ -75,15 +79,22 @@ std::vector<std::string> describe(const po::variables_map& vm) {
     std::ostringstream os;
     os << key << "=";
     const auto& any = value.value();
-    if (auto* s = boost::any_cast<std::string>(&any)) os << *s;
+    if (auto* s = boost::any_cast<std::string>(&any))
+      os << *s;
     else if (auto* v = boost::any_cast<std::vector<std::string>>(&any)) {
       for (std::size_t i = 0; i < v->size(); ++i) os << (i ? " " : "") << (*v)[i];
-    } else if (auto* i = boost::any_cast<int>(&any)) os << *i;
-    else if (auto* l = boost::any_cast<long>(&any)) os << *l;
-    else if (auto* u = boost::any_cast<unsigned long>(&any)) os << *u;
-    else if (auto* d = boost::any_cast<double>(&any)) os << *d;
-    else if (auto* b = boost::any_cast<bool>(&any)) os << (*b ? "true" : "false");
-    else os << "(set)";
+    } else if (auto* i = boost::any_cast<int>(&any))
+      os << *i;
+    else if (auto* l = boost::any_cast<long>(&any))
+      os << *l;
+    else if (auto* u = boost::any_cast<unsigned long>(&any))
+      os << *u;
+    else if (auto* d = boost::any_cast<double>(&any))
+      os << *d;
+    else if (auto* b = boost::any_cast<bool>(&any))
+      os << (*b ? "true" : "false");
+    else
+      os << "(set)";
     out.push_back(os.str());
   }
   return out;

@@ -14,11 +14,16 @@ std::atomic<int> g_size{1};
 
 const char* tag(Level l) {
   switch (l) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warning";
-    case Level::error: return "error";
-    default: return "";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warning";
+    case Level::error:
+      return "error";
+    default:
+      return "";
   }
 }
 }  // namespace

@@ -39,9 +39,9 @@ std::vector<char> Comm::allgatherv_bytes(const char* data, std::size_t n,
   if (total <= static_cast<std::int64_t>(kMaxPiece)) {
     std::vector<int> icounts(counts.begin(), counts.end()), displs(counts.size(), 0);
     for (std::size_t r = 1; r < counts.size(); ++r) displs[r] = displs[r - 1] + icounts[r - 1];
-    check(MPI_Allgatherv(data, static_cast<int>(n), MPI_BYTE, out.data(), icounts.data(), displs.data(),
-                         MPI_BYTE, comm_),
-          "MPI_Allgatherv");
+    check(
+        MPI_Allgatherv(data, static_cast<int>(n), MPI_BYTE, out.data(), icounts.data(), displs.data(), MPI_BYTE, comm_),
+        "MPI_Allgatherv");
     return out;
   }
   // Beyond 1 GiB: each rank broadcasts its own piece in turn.
@@ -67,7 +67,8 @@ std::vector<char> Comm::gatherv_bytes(const char* data, std::size_t n, int root)
       displs[static_cast<std::size_t>(r)] = static_cast<int>(total);
       total += counts[static_cast<std::size_t>(r)];
     }
-    if (total > static_cast<long long>(std::numeric_limits<int>::max())) throw IoError("gatherv: more than 2 GiB in total");
+    if (total > static_cast<long long>(std::numeric_limits<int>::max()))
+      throw IoError("gatherv: more than 2 GiB in total");
     out.resize(static_cast<std::size_t>(total));
   }
   check(MPI_Gatherv(data, mine, MPI_BYTE, out.data(), counts.data(), displs.data(), MPI_BYTE, root, comm_),

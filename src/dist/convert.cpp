@@ -142,7 +142,8 @@ ConvertSummary run_convert(const Comm& comm, const ConvertConfig& c) {
   for (std::size_t i = mine.begin; i < mine.end; ++i) {
     const fs::path stem = c.output_dir / files[i].filename();
     try {
-      written += io::looks_like_phoenix(files[i]) ? convert_phoenix(c, files[i], stem) : convert_raster(c, files[i], stem);
+      written +=
+          io::looks_like_phoenix(files[i]) ? convert_phoenix(c, files[i], stem) : convert_raster(c, files[i], stem);
     } catch (const std::exception& e) {
       failed.insert(failed.end(), {files[i].string(), e.what()});
     }
@@ -169,7 +170,8 @@ ConvertSummary run_convert(const Comm& comm, const ConvertConfig& c) {
       reader.read_chips(first + k, 1, img.magnitude.data(), layout.has_phase ? img.phase.data() : nullptr,
                         io::Transfer::independent);
       io::Metadata md = chip_metadata(meta[i]);
-      const std::string cls = labels[i] >= 0 ? layout.class_names.at(static_cast<std::size_t>(labels[i])) : "unlabelled";
+      const std::string cls =
+          labels[i] >= 0 ? layout.class_names.at(static_cast<std::size_t>(labels[i])) : "unlabelled";
       md["CLASS"] = cls;
       md["ARCHIVE"] = path.string();
       md["CHIP_INDEX"] = std::to_string(first + k);
@@ -179,7 +181,8 @@ ConvertSummary run_convert(const Comm& comm, const ConvertConfig& c) {
       std::snprintf(name, sizeof name, "_%07lld_", static_cast<long long>(first + k));
       const fs::path stem = c.output_dir / (path.stem().string() + name + cls);
       try {
-        write_image(c, stem, img, md, c.format == ConvertConfig::Format::gtiff ? tile_georef(src, meta[i]) : std::nullopt);
+        write_image(c, stem, img, md,
+                    c.format == ConvertConfig::Format::gtiff ? tile_georef(src, meta[i]) : std::nullopt);
         ++written;
       } catch (const std::exception& e) {
         failed.insert(failed.end(), {stem.string(), e.what()});
@@ -188,7 +191,8 @@ ConvertSummary run_convert(const Comm& comm, const ConvertConfig& c) {
   }
   summary.written = comm.sum(written);
   const auto all_failed = comm.allgather_strings(failed);
-  for (std::size_t k = 0; k + 1 < all_failed.size(); k += 2) summary.failed.emplace_back(all_failed[k], all_failed[k + 1]);
+  for (std::size_t k = 0; k + 1 < all_failed.size(); k += 2)
+    summary.failed.emplace_back(all_failed[k], all_failed[k + 1]);
   return summary;
 }
 

@@ -30,10 +30,14 @@ namespace fs = std::filesystem;
 
 LabelRule LabelRule::parse(const std::string& text) {
   LabelRule r;
-  if (text == "auto") r.mode = Mode::automatic;
-  else if (text == "header") r.mode = Mode::header;
-  else if (text == "dirname") r.mode = Mode::dirname;
-  else if (text == "none") r.mode = Mode::none;
+  if (text == "auto")
+    r.mode = Mode::automatic;
+  else if (text == "header")
+    r.mode = Mode::header;
+  else if (text == "dirname")
+    r.mode = Mode::dirname;
+  else if (text == "none")
+    r.mode = Mode::none;
   else if (text.rfind("regex:", 0) == 0) {
     r.mode = Mode::regex;
     r.pattern = text.substr(6);
@@ -50,11 +54,16 @@ LabelRule LabelRule::parse(const std::string& text) {
 
 std::string LabelRule::to_string() const {
   switch (mode) {
-    case Mode::automatic: return "auto";
-    case Mode::header: return "header";
-    case Mode::dirname: return "dirname";
-    case Mode::none: return "none";
-    default: return "regex:" + pattern;
+    case Mode::automatic:
+      return "auto";
+    case Mode::header:
+      return "header";
+    case Mode::dirname:
+      return "dirname";
+    case Mode::none:
+      return "none";
+    default:
+      return "regex:" + pattern;
   }
 }
 
@@ -65,9 +74,7 @@ Tiling parse_tiling(const std::string& text) {
   throw ConfigError("--tiling: '" + text + "' is not one of auto, always, never");
 }
 
-std::string to_string(Tiling t) {
-  return t == Tiling::always ? "always" : t == Tiling::never ? "never" : "auto";
-}
+std::string to_string(Tiling t) { return t == Tiling::always ? "always" : t == Tiling::never ? "never" : "auto"; }
 
 json::Value IngestSummary::to_json() const {
   json::Value v = json::Value::object();
@@ -116,16 +123,20 @@ void check_config(const IngestConfig& c) {
 
 std::string label_for(const LabelRule& rule, const fs::path& path, const std::string& header_label) {
   switch (rule.mode) {
-    case LabelRule::Mode::none: return "";
-    case LabelRule::Mode::header: return header_label;
-    case LabelRule::Mode::dirname: return path.parent_path().filename().string();
+    case LabelRule::Mode::none:
+      return "";
+    case LabelRule::Mode::header:
+      return header_label;
+    case LabelRule::Mode::dirname:
+      return path.parent_path().filename().string();
     case LabelRule::Mode::regex: {
       std::smatch m;
       const std::string name = path.filename().string();
       if (!std::regex_search(name, m, std::regex(rule.pattern))) return "";
       return m.size() > 1 ? m[1].str() : m[0].str();
     }
-    default: return header_label.empty() ? path.parent_path().filename().string() : header_label;
+    default:
+      return header_label.empty() ? path.parent_path().filename().string() : header_label;
   }
 }
 
@@ -156,8 +167,9 @@ Probe probe_slice(const std::vector<fs::path>& paths, Range slice, const io::Chi
   io::prefetch_files(paths.data() + slice.begin, std::min(kChunk, slice.size()), kHeaderBytes);
   for (std::size_t c0 = 0; c0 < slice.size(); c0 += kChunk) {
     const std::size_t c1 = std::min(slice.size(), c0 + kChunk);
-    if (c1 < slice.size()) io::prefetch_files(paths.data() + slice.begin + c1, std::min(kChunk, slice.size() - c1), kHeaderBytes);
-    // Threads: OMP_NUM_THREADS (default: all cores of this rank).
+    if (c1 < slice.size())
+      io::prefetch_files(paths.data() + slice.begin + c1, std::min(kChunk, slice.size() - c1), kHeaderBytes);
+      // Threads: OMP_NUM_THREADS, else the node's cores shared among its ranks (app/commands.cpp).
 #pragma omp parallel for schedule(dynamic, 4)
     for (std::size_t i = c0; i < c1; ++i) {
       const fs::path& path = paths[slice.begin + i];
@@ -174,12 +186,12 @@ Probe probe_slice(const std::vector<fs::path>& paths, Range slice, const io::Chi
 
 // The global plan every rank agrees on after one round of allgathers.
 struct Plan {
-  std::vector<std::int64_t> chips;        // per input (0 when rejected at probe)
-  std::vector<std::int64_t> first_chip;   // per input
-  std::vector<std::int32_t> label_id;     // per input (-1 unlabelled or rejected)
-  std::vector<std::string> class_names;   // sorted distinct labels
+  std::vector<std::int64_t> chips;       // per input (0 when rejected at probe)
+  std::vector<std::int64_t> first_chip;  // per input
+  std::vector<std::int32_t> label_id;    // per input (-1 unlabelled or rejected)
+  std::vector<std::string> class_names;  // sorted distinct labels
   std::vector<std::string> format, calibration;
-  std::vector<std::string> probe_error;   // per input, empty when usable
+  std::vector<std::string> probe_error;  // per input, empty when usable
   std::int64_t total_chips = 0;
   bool has_phase = false;
 };
@@ -236,10 +248,10 @@ struct PhaseClock {
 
 // A run of chips of one input inside a batch.
 struct Piece {
-  std::size_t input;           // global input index
-  std::int64_t source_first;   // first chip within the input
+  std::size_t input;          // global input index
+  std::int64_t source_first;  // first chip within the input
   std::int64_t count;
-  std::int64_t slot;           // first slot in the batch
+  std::int64_t slot;  // first slot in the batch
 };
 
 // A batch of consecutive chips of this rank, read together and written in one collective call.
@@ -324,7 +336,8 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
 
   const std::size_t chip_px = static_cast<std::size_t>(config.chip_rows) * config.chip_cols;
   const std::size_t chip_bytes = chip_px * sizeof(float) * (plan.has_phase ? 2 : 1);
-  const std::int64_t batch_chips = std::max<std::int64_t>(1, static_cast<std::int64_t>(config.batch_bytes / chip_bytes));
+  const std::int64_t batch_chips =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(config.batch_bytes / chip_bytes));
   const std::int64_t my_first = slice.empty() ? 0 : plan.first_chip[slice.begin];
   std::int64_t my_chips = 0;
   for (std::size_t i = slice.begin; i < slice.end; ++i) my_chips += plan.chips[i];
@@ -342,7 +355,8 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
     from = std::max(from, prefetched_to);
     std::size_t to = from;
     std::uint64_t bytes = 0;
-    while (to < slice.end && bytes + input_bytes[to] <= kPrefetchBatches * config.batch_bytes) bytes += input_bytes[to++];
+    while (to < slice.end && bytes + input_bytes[to] <= kPrefetchBatches * config.batch_bytes)
+      bytes += input_bytes[to++];
     if (to > from) io::prefetch_files(paths.data() + from, to - from);
     prefetched_to = std::max(prefetched_to, to);
   };
@@ -380,8 +394,9 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
     b.valid.assign(n, 1);
     b.bytes_done = 0;
     std::uint64_t batch_nonfinite = 0;
-    // Threads: OMP_NUM_THREADS (default: all cores of this rank); each piece is one input, so
-    // JPEG decoding and byte swapping of many small chips run in parallel.
+    // Threads: OMP_NUM_THREADS, else the node's cores shared among its ranks (app/commands.cpp).
+    // Each piece is one input, so JPEG decoding and byte swapping of many small chips run in
+    // parallel.
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : batch_nonfinite)
     for (std::size_t k = 0; k < b.pieces.size(); ++k) {
       const Piece& pc = b.pieces[k];
@@ -459,8 +474,8 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   std::int64_t valid_chips = 0, unlabelled = 0, ingested = 0;
   for (std::size_t i = 0; i < n_inputs; ++i) {
     const bool ok = plan.probe_error[i].empty() && !late_set.count(static_cast<std::int64_t>(i));
-    sources.push_back({paths[i].string(), plan.format[i], plan.calibration[i], static_cast<std::int64_t>(input_bytes[i]),
-                       plan.first_chip[i], plan.chips[i]});
+    sources.push_back({paths[i].string(), plan.format[i], plan.calibration[i],
+                       static_cast<std::int64_t>(input_bytes[i]), plan.first_chip[i], plan.chips[i]});
     if (!ok) continue;
     ++ingested;
     valid_chips += plan.chips[i];
@@ -492,12 +507,9 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   summary.nonfinite_zeroed = static_cast<std::int64_t>(comm.sum<std::uint64_t>(nonfinite));
   summary.bytes_read = comm.sum<std::uint64_t>(bytes_read);
   summary.rejects = rejects;
-  summary.phase_seconds = {{"discover", comm.max(t_discover)},
-                           {"probe", comm.max(t_probe)},
-                           {"create", comm.max(t_create)},
-                           {"read", comm.max(t_read)},
-                           {"write", comm.max(t_write)},
-                           {"finish", comm.max(t_finish)}};
+  summary.phase_seconds = {{"discover", comm.max(t_discover)}, {"probe", comm.max(t_probe)},
+                           {"create", comm.max(t_create)},     {"read", comm.max(t_read)},
+                           {"write", comm.max(t_write)},       {"finish", comm.max(t_finish)}};
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   summary.seconds = comm.max(summary.seconds);
 

@@ -37,9 +37,8 @@ void Progress::draw(std::int64_t done, std::uint64_t bytes) const {
   const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0.0;
   std::string bar(static_cast<std::size_t>(filled), '#');
   bar.append(static_cast<std::size_t>(width - filled), ' ');
-  std::fprintf(stderr, "\r[%s] %5.1f%% %lld/%lld chips %.0f chips/s %.1f MB/s ETA %.0fs   ", bar.c_str(),
-               100.0 * frac, static_cast<long long>(done), static_cast<long long>(total_), rate, mbps,
-               eta);
+  std::fprintf(stderr, "\r[%s] %5.1f%% %lld/%lld chips %.0f chips/s %.1f MB/s ETA %.0fs   ", bar.c_str(), 100.0 * frac,
+               static_cast<long long>(done), static_cast<long long>(total_), rate, mbps, eta);
   std::fflush(stderr);
 }
 

@@ -42,7 +42,8 @@ SynthSummary synth_chips(const Comm& comm, const fs::path& out_dir, std::int64_t
   const Range mine = block_range(static_cast<std::size_t>(count), comm.size(), comm.rank());
   std::uint64_t bytes = 0;
   std::string first_error;
-  // Threads: OMP_NUM_THREADS (default: all cores of this rank); chips are independent.
+  // Threads: OMP_NUM_THREADS, else the node's cores shared among its ranks (app/commands.cpp).
+  // Chips are independent.
 #pragma omp parallel for schedule(dynamic, 8) reduction(+ : bytes)
   for (std::int64_t i = static_cast<std::int64_t>(mine.begin); i < static_cast<std::int64_t>(mine.end); ++i) {
     try {
@@ -53,8 +54,7 @@ SynthSummary synth_chips(const Comm& comm, const fs::path& out_dir, std::int64_t
     }
   }
   // Agree on failure so that every rank reports it rather than one rank aborting the job.
-  if (comm.any(!first_error.empty()))
-    throw IoError(first_error.empty() ? "synth failed on another rank" : first_error);
+  if (comm.any(!first_error.empty())) throw IoError(first_error.empty() ? "synth failed on another rank" : first_error);
 
   SynthSummary s;
   s.files = count;
@@ -89,7 +89,8 @@ SynthSummary synth_scene(const Comm& comm, const fs::path& out_tif, const synth:
   const bool complex = cfg.pixels == synth::ScenePixels::complex_int16;
   constexpr std::size_t px_bytes = 4;  // CInt16 (two int16) and float32 alike
   // Blocks of whole 256-row tile rows, about 16 MiB each, so rank 0 writes full tiles.
-  const int block_rows = std::max(256, static_cast<int>((std::size_t{16} << 20) / (static_cast<std::size_t>(cfg.width) * px_bytes) / 256 * 256));
+  const int block_rows = std::max(
+      256, static_cast<int>((std::size_t{16} << 20) / (static_cast<std::size_t>(cfg.width) * px_bytes) / 256 * 256));
   const int blocks = (cfg.height + block_rows - 1) / block_rows;
 
   std::optional<io::RasterWriter> writer;
@@ -146,8 +147,10 @@ SynthSummary synth_scene(const Comm& comm, const fs::path& out_tif, const synth:
         const int row0 = block * block_rows, nrows = std::min(block_rows, cfg.height - row0);
         const std::size_t n = static_cast<std::size_t>(nrows) * cfg.width;
         try {
-          if (complex) writer->write_rows_iq(row0, nrows, reinterpret_cast<const std::int16_t*>(incoming.data() + off));
-          else writer->write_rows(row0, nrows, reinterpret_cast<const float*>(incoming.data() + off));
+          if (complex)
+            writer->write_rows_iq(row0, nrows, reinterpret_cast<const std::int16_t*>(incoming.data() + off));
+          else
+            writer->write_rows(row0, nrows, reinterpret_cast<const float*>(incoming.data() + off));
         } catch (const std::exception& e) {
           if (error.empty()) error = e.what();
         }

@@ -47,9 +47,7 @@ struct ArchiveReader::State {
   explicit State(MPI_Comm c) : comm(c), collective(c, true), independent(c, false) {}
 
   std::string where() const { return "archive " + path.string(); }
-  [[noreturn]] void damaged(const std::string& what) const {
-    throw InputError(where() + " is damaged: " + what);
-  }
+  [[noreturn]] void damaged(const std::string& what) const { throw InputError(where() + " is damaged: " + what); }
   Handle open_dataset(const char* name) const {
     if (!link_exists(file.get(), name)) damaged(std::string("the dataset ") + name + " is missing");
     return Handle(H5Dopen2(file.get(), name, H5P_DEFAULT), H5Dclose, where() + ": cannot open " + name);
@@ -133,8 +131,7 @@ ArchiveReader ArchiveReader::open(const std::filesystem::path& path, MPI_Comm co
   } catch (const std::exception&) {
     s->format_version = 0;
   }
-  if (s->format_version < 1)
-    throw InputError(s->where() + " has no valid 'format_version' attribute");
+  if (s->format_version < 1) throw InputError(s->where() + " has no valid 'format_version' attribute");
   if (s->format_version > kArchiveFormatVersion)
     throw InputError(s->where() + " has format version " + std::to_string(s->format_version) +
                      ", newer than this sarscale reads (up to " + std::to_string(kArchiveFormatVersion) +
@@ -217,8 +214,10 @@ void ArchiveReader::read_chips(std::int64_t first, std::int64_t count, float* ma
   h5::QuietErrors quiet;
   const State& s = *state_;
   std::string problem;
-  if (count > 0 && !magnitude) problem = "no magnitude buffer";
-  else if (phase_or_null && !s.layout.has_phase) problem = "phase was requested but the archive has no phase";
+  if (count > 0 && !magnitude)
+    problem = "no magnitude buffer";
+  else if (phase_or_null && !s.layout.has_phase)
+    problem = "phase was requested but the archive has no phase";
   s.check_range("read_chips", first, count, s.layout.chips, transfer, problem);
   // A collective phase read needs every rank: agree on whether it happens at all.
   const bool want_phase = transfer == Transfer::collective ? h5::max_over_ranks(s.comm, phase_or_null ? 1 : 0) > 0

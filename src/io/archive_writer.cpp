@@ -154,7 +154,7 @@ struct ArchiveWriter::State {
   h5::RowTransfer independent;
   bool sources_written = false;
   bool rejects_written = false;
-  std::int64_t chips_written = 0;   // by this rank
+  std::int64_t chips_written = 0;    // by this rank
   std::int64_t texts_truncated = 0;  // by this rank
   bool closed = false;
 
@@ -238,14 +238,16 @@ void ArchiveWriter::write_chips(std::int64_t first, std::int64_t count, const fl
   h5::QuietErrors quiet;
   State& s = *state_;
   std::string problem;
-  if (s.closed) problem = "the archive is already closed";
+  if (s.closed)
+    problem = "the archive is already closed";
   else if (first < 0 || count < 0 || count > s.layout.chips - first)
     problem = "chips [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are outside [0, " +
               std::to_string(s.layout.chips) + ")";
-  else if (count > 0 && (!magnitude || !labels || !meta)) problem = "magnitude, labels and meta are required";
+  else if (count > 0 && (!magnitude || !labels || !meta))
+    problem = "magnitude, labels and meta are required";
   else if (count > 0 && s.layout.has_phase != (phase_or_null != nullptr))
-    problem = s.layout.has_phase ? "the layout has phase but no phase was given"
-                                 : "phase was given but the layout has none";
+    problem =
+        s.layout.has_phase ? "the layout has phase but no phase was given" : "phase was given but the layout has none";
   agree_or_throw(s.comm, problem, "write_chips on " + s.where());
 
   const std::size_t n = static_cast<std::size_t>(count);
@@ -273,8 +275,7 @@ void ArchiveWriter::write_chips(std::int64_t first, std::int64_t count, const fl
 
   const h5::RowTransfer& x = s.collective;
   h5::write_rows(s.independent, s.magnitude.get(), H5T_NATIVE_FLOAT, first, count, magnitude);
-  if (s.layout.has_phase)
-    h5::write_rows(s.independent, s.phase.get(), H5T_NATIVE_FLOAT, first, count, phase_or_null);
+  if (s.layout.has_phase) h5::write_rows(s.independent, s.phase.get(), H5T_NATIVE_FLOAT, first, count, phase_or_null);
   h5::write_rows(x, s.label.get(), H5T_NATIVE_INT32, first, count, labels);
   h5::write_rows(x, s.valid.get(), H5T_NATIVE_UINT8, first, count, valid);
   h5::write_rows(x, s.meta.get(), s.meta_memory_type.get(), first, count, records.data());
@@ -310,9 +311,9 @@ void ArchiveWriter::invalidate(const std::vector<std::pair<std::int64_t, std::in
   const Handle mem_space(H5Screate_simple(1, &mem_dims, nullptr), H5Sclose, "H5Screate_simple");
   if (selected == 0) h5::check(H5Sselect_none(mem_space.get()), "H5Sselect_none");
   const std::vector<std::uint8_t> zeros(mem_dims, 0);
-  h5::check(H5Dwrite(s.valid.get(), H5T_NATIVE_UINT8, mem_space.get(), file_space.get(), s.collective.plist(),
-                     zeros.data()),
-            "writing /chips/valid of " + s.where());
+  h5::check(
+      H5Dwrite(s.valid.get(), H5T_NATIVE_UINT8, mem_space.get(), file_space.get(), s.collective.plist(), zeros.data()),
+      "writing /chips/valid of " + s.where());
 }
 
 void ArchiveWriter::write_sources(const std::vector<SourceRecord>& sources) {
@@ -401,8 +402,9 @@ void ArchiveWriter::close() {
   if (!s.rejects_written) write_rejects({});
   const std::int64_t written = h5::sum_over_ranks(s.comm, s.chips_written);
   if (written != s.layout.chips)
-    throw IoError("closing " + s.where() + ": " + std::to_string(written) + " chip slots were written but the layout has " +
-                  std::to_string(s.layout.chips) + "; the archive is left incomplete");
+    throw IoError("closing " + s.where() + ": " + std::to_string(written) +
+                  " chip slots were written but the layout has " + std::to_string(s.layout.chips) +
+                  "; the archive is left incomplete");
   const std::int64_t truncated = h5::sum_over_ranks(s.comm, s.texts_truncated);
   if (truncated > 0 && s.rank == 0)
     log::warn(s.where(), ": ", truncated, " chip metadata text value(s) were longer than ", s.layout.meta_text_width,

@@ -19,9 +19,12 @@ std::size_t plane(const ChipSourceOptions& o) {
 
 bool should_tile(const ChipSourceOptions& o, int rows, int cols) {
   switch (o.tiling) {
-    case ChipSourceOptions::Tiling::always: return true;
-    case ChipSourceOptions::Tiling::never: return false;
-    default: return rows > 2 * o.chip_rows || cols > 2 * o.chip_cols;
+    case ChipSourceOptions::Tiling::always:
+      return true;
+    case ChipSourceOptions::Tiling::never:
+      return false;
+    default:
+      return rows > 2 * o.chip_rows || cols > 2 * o.chip_cols;
   }
 }
 
@@ -32,8 +35,10 @@ int grid_count(int extent, int stride) { return std::max(1, (extent + stride - 1
 void store_chip(const Image& img, float* magnitude, float* phase) {
   std::copy(img.magnitude.begin(), img.magnitude.end(), magnitude);
   if (!phase) return;
-  if (img.has_phase()) std::copy(img.phase.begin(), img.phase.end(), phase);
-  else std::fill_n(phase, img.magnitude.size(), 0.0f);
+  if (img.has_phase())
+    std::copy(img.phase.begin(), img.phase.end(), phase);
+  else
+    std::fill_n(phase, img.magnitude.size(), 0.0f);
 }
 
 void reject_nonfinite(const std::filesystem::path& path, int rows, int cols, std::size_t bad) {
@@ -71,8 +76,8 @@ void read_scene_tiles(const std::filesystem::path& path, const SourceInfo& info,
     // One strip read per tile row: all the tiles of this row that the request covers.
     const int grid_row = static_cast<int>(t / info.grid_cols);
     const int c_first = static_cast<int>(t % info.grid_cols);
-    const int c_last = static_cast<int>(std::min<std::int64_t>(end - 1, (grid_row + 1LL) * info.grid_cols - 1) %
-                                        info.grid_cols);
+    const int c_last =
+        static_cast<int>(std::min<std::int64_t>(end - 1, (grid_row + 1LL) * info.grid_cols - 1) % info.grid_cols);
     const int row0 = grid_row * sr, nrows = std::min(tr, info.rows - row0);
     const int col0 = c_first * sc, col_end = std::min(info.cols, c_last * sc + tc);
     raster.read_window(row0, col0, nrows, col_end - col0, strip, o.band);
@@ -88,11 +93,13 @@ void read_scene_tiles(const std::filesystem::path& path, const SourceInfo& info,
       if (strip.has_phase()) tile.phase.assign(tile.magnitude.size(), 0.0f);
       const int tcol0 = c * sc - col0, ncols = std::min(tc, info.cols - c * sc);
       for (int r = 0; r < nrows; ++r) {
-        const std::size_t src = static_cast<std::size_t>(r) * strip.cols + tcol0, dst = static_cast<std::size_t>(r) * tc;
+        const std::size_t src = static_cast<std::size_t>(r) * strip.cols + tcol0,
+                          dst = static_cast<std::size_t>(r) * tc;
         std::copy_n(strip.magnitude.data() + src, ncols, tile.magnitude.data() + dst);
         if (strip.has_phase()) std::copy_n(strip.phase.data() + src, ncols, tile.phase.data() + dst);
       }
-      const Image chip = (tr == o.chip_rows && tc == o.chip_cols) ? std::move(tile) : fit_to_size(tile, o.chip_rows, o.chip_cols);
+      const Image chip =
+          (tr == o.chip_rows && tc == o.chip_cols) ? std::move(tile) : fit_to_size(tile, o.chip_rows, o.chip_cols);
       const std::size_t k = static_cast<std::size_t>(t - first);
       store_chip(chip, magnitude + k * chip_px, phase ? phase + k * chip_px : nullptr);
       ChipMeta& m = meta[k];
@@ -113,7 +120,8 @@ SourceInfo probe_source(const std::filesystem::path& path, const ChipSourceOptio
   if (looks_like_phoenix(path)) {
     const PhoenixHeader h = read_phoenix_header(path);  // validates sizes against the file
     if (o.calibration != Calibration::none)
-      throw InputError(path.string() + ": MSTAR Phoenix chips carry no radiometric calibration to apply (--calibration " +
+      throw InputError(path.string() +
+                       ": MSTAR Phoenix chips carry no radiometric calibration to apply (--calibration " +
                        to_string(o.calibration) + ")");
     info.format = kPhoenixFormat;
     info.calibration = "none";
@@ -160,7 +168,8 @@ void read_source_chips(const std::filesystem::path& path, const SourceInfo& info
     const std::size_t px = file.pixels();
     if (file.header().rows == o.chip_rows && file.header().cols == o.chip_cols) {
       // Fast path: straight into the caller's slot, no intermediate copy.
-      const bool got_phase = file.read_pixels({magnitude, px}, phase ? std::span<float>(phase, px) : std::span<float>());
+      const bool got_phase =
+          file.read_pixels({magnitude, px}, phase ? std::span<float>(phase, px) : std::span<float>());
       if (phase && !got_phase) std::fill_n(phase, px, 0.0f);
       reject_nonfinite(path, o.chip_rows, o.chip_cols,
                        count_nonfinite(magnitude, px) + (got_phase ? count_nonfinite(phase, px) : 0));
@@ -181,7 +190,7 @@ void read_source_chips(const std::filesystem::path& path, const SourceInfo& info
                      std::to_string(info.cols) + " when probed)");
   reject_nonfinite(path, img.rows, img.cols, sarscale::count_nonfinite(img));
   const Image chip = (img.rows == o.chip_rows && img.cols == o.chip_cols) ? std::move(img)
-                                                                        : fit_to_size(img, o.chip_rows, o.chip_cols);
+                                                                          : fit_to_size(img, o.chip_rows, o.chip_cols);
   store_chip(chip, magnitude, phase);
   meta[0] = info.meta;
   meta[0].orig_rows = info.rows;

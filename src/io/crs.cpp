@@ -13,11 +13,13 @@ std::string crs_wkt(const std::string& user_input) {
   detail::GdalErrorCapture capture;
   OGRSpatialReferenceH srs = OSRNewSpatialReference(nullptr);
   char* wkt = nullptr;
-  const bool ok = OSRSetFromUserInput(srs, user_input.c_str()) == OGRERR_NONE && OSRExportToWkt(srs, &wkt) == OGRERR_NONE;
+  const bool ok =
+      OSRSetFromUserInput(srs, user_input.c_str()) == OGRERR_NONE && OSRExportToWkt(srs, &wkt) == OGRERR_NONE;
   std::string out = ok && wkt ? wkt : "";
   CPLFree(wkt);
   OSRDestroySpatialReference(srs);
-  if (!ok) throw ConfigError("unknown coordinate reference system '" + user_input + "': " + capture.errors("not recognised"));
+  if (!ok)
+    throw ConfigError("unknown coordinate reference system '" + user_input + "': " + capture.errors("not recognised"));
   return out;
 }
 

@@ -47,11 +47,11 @@ std::string trim(const std::string& s) {
 
 bool is_hidden(const std::string& name) { return !name.empty() && name[0] == '.'; }
 
-const std::vector<std::string> kSidecarSuffixes = {
-    ".aux.xml", ".ovr", ".aux",  ".msk",  ".md5", ".sha1", ".sha256", ".sha512", ".tfw",    ".tifw",
-    ".tiffw",   ".wld", ".jgw",  ".jpgw", ".pgw", ".pngw", ".prj",    ".rpb",    ".imd",    "_rpc.txt"};
-const std::vector<std::string> kDocumentSuffixes = {".txt", ".md",  ".pdf", ".html",
-                                                    ".htm", ".log", ".xsd", ".xsl", ".csv", ".json"};
+const std::vector<std::string> kSidecarSuffixes = {".aux.xml", ".ovr",  ".aux",  ".msk",   ".md5", ".sha1",   ".sha256",
+                                                   ".sha512",  ".tfw",  ".tifw", ".tiffw", ".wld", ".jgw",    ".jpgw",
+                                                   ".pgw",     ".pngw", ".prj",  ".rpb",   ".imd", "_rpc.txt"};
+const std::vector<std::string> kDocumentSuffixes = {".txt", ".md",  ".pdf", ".html", ".htm",
+                                                    ".log", ".xsd", ".xsl", ".csv",  ".json"};
 
 // "sidecar file", "document", or "" for anything else.
 std::string sidecar_kind(const std::string& name) {
@@ -80,11 +80,16 @@ const std::vector<std::pair<std::vector<std::string>, std::string>> kCeosPrefixe
 
 std::string file_type_name(fs::file_type t) {
   switch (t) {
-    case fs::file_type::fifo: return "fifo";
-    case fs::file_type::socket: return "socket";
-    case fs::file_type::block: return "block device";
-    case fs::file_type::character: return "character device";
-    default: return "unknown file type";
+    case fs::file_type::fifo:
+      return "fifo";
+    case fs::file_type::socket:
+      return "socket";
+    case fs::file_type::block:
+      return "block device";
+    case fs::file_type::character:
+      return "character device";
+    default:
+      return "unknown file type";
   }
 }
 
@@ -130,7 +135,7 @@ std::vector<std::string> glob_simple(const std::string& pattern) {
 using InodeKey = std::pair<dev_t, ino_t>;
 
 std::optional<InodeKey> inode_of(const fs::path& p) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(p.c_str(), &st) != 0) return std::nullopt;
   return InodeKey{st.st_dev, st.st_ino};
 }
@@ -180,7 +185,7 @@ class Discoverer {
   void reject(const std::string& path, const std::string& reason) { rejects_.emplace(path, reason); }
   void skip(const fs::path& path, const std::string& reason) { skipped_.emplace(path.string(), reason); }
 
-  std::set<std::string> candidates_;  // regular files found, as absolute normal paths
+  std::set<std::string> candidates_;        // regular files found, as absolute normal paths
   std::map<InodeKey, std::size_t> walked_;  // directory -> entries found below it
   std::map<std::string, DirInfo> dirs_;
   std::map<std::string, std::uintmax_t> inputs_;
@@ -215,8 +220,8 @@ void Discoverer::take_named(const fs::path& path) {
   const auto status = fs::status(path, ec);
   if (!fs::exists(status)) {
     std::error_code lec;
-    reject(path.string(), fs::is_symlink(fs::symlink_status(path, lec)) ? "broken symbolic link"
-                                                                        : "no such file or directory");
+    reject(path.string(),
+           fs::is_symlink(fs::symlink_status(path, lec)) ? "broken symbolic link" : "no such file or directory");
     return;
   }
   if (fs::is_directory(status)) {
@@ -303,7 +308,8 @@ std::vector<std::string> Discoverer::expand_pattern(const std::string& pattern) 
   const std::string rest = join(star2 + 1, parts.end());
 
   std::vector<std::string> bases;
-  if (prefix.empty()) bases.push_back(star2 == parts.begin() ? "." : "/");  // "**/x" or "/**/x"
+  if (prefix.empty())
+    bases.push_back(star2 == parts.begin() ? "." : "/");  // "**/x" or "/**/x"
   else
     for (const auto& b : glob_simple(prefix)) bases.push_back(b);
 
@@ -391,8 +397,8 @@ std::optional<fs::path> Discoverer::header_target(const fs::path& dir, const std
   const std::string stem = name.substr(0, name.size() - 4);
   for (const auto& e : listing(dir)) {
     if (e.is_dir || e.name == name) continue;
-    if (e.name == stem || (e.name.rfind(stem + ".", 0) == 0 && !ends_with_ci(e.name, ".hdr") &&
-                           sidecar_kind(e.name).empty()))
+    if (e.name == stem ||
+        (e.name.rfind(stem + ".", 0) == 0 && !ends_with_ci(e.name, ".hdr") && sidecar_kind(e.name).empty()))
       return dir / e.name;
   }
   return std::nullopt;
@@ -457,14 +463,14 @@ void Discoverer::classify(const fs::path& file) {
     if (file != product->entry) skip(file, "part of product " + product->entry.string());
     return;
   }
-  if (is_hidden(name)) return skip(file, "hidden file");                              // rule 2
-  if (const auto kind = sidecar_kind(name); !kind.empty()) return skip(file, kind);   // rule 3
-  if (const auto data = ceos_data_file(dir, name))                                    // rule 4
+  if (is_hidden(name)) return skip(file, "hidden file");                             // rule 2
+  if (const auto kind = sidecar_kind(name); !kind.empty()) return skip(file, kind);  // rule 3
+  if (const auto data = ceos_data_file(dir, name))                                   // rule 4
     return skip(file, "part of product " + data->string());
   if (const auto data = header_target(dir, name)) return skip(file, "header of " + data->string());  // rule 5
-  if (is_xml(name) && has_image_beside(dir)) return skip(file, "metadata file beside images");    // rule 6
+  if (is_xml(name) && has_image_beside(dir)) return skip(file, "metadata file beside images");       // rule 6
 
-  struct stat st{};
+  struct stat st {};
   if (::access(file.c_str(), R_OK) != 0 || ::stat(file.c_str(), &st) != 0)  // rule 7
     return reject(file.string(), reason_of(errno));
   add_input(file, static_cast<std::uintmax_t>(st.st_size));  // rules 8, 9
@@ -501,7 +507,8 @@ class Reader {
   std::uint64_t u64() {
     need(8);
     std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes_[pos_ + i])) << (8 * i);
+    for (int i = 0; i < 8; ++i)
+      v |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes_[pos_ + i])) << (8 * i);
     pos_ += 8;
     return v;
   }

@@ -48,8 +48,10 @@ void CPL_STDCALL capture_handler(CPLErr error_class, CPLErrorNum, const char* me
 // made elsewhere in the program) go to our log instead of GDAL's default stderr printer.
 void CPL_STDCALL log_handler(CPLErr error_class, CPLErrorNum, const char* message) {
   try {
-    if (error_class >= CE_Failure) log::warn("GDAL: ", message ? message : "");
-    else log::debug("GDAL: ", message ? message : "");
+    if (error_class >= CE_Failure)
+      log::warn("GDAL: ", message ? message : "");
+    else
+      log::debug("GDAL: ", message ? message : "");
   } catch (...) {
   }
 }
@@ -88,8 +90,7 @@ void GdalErrorCapture::add(int error_class, const char* message) {
   if (text.empty()) return;
   if (error_class < CE_Warning) return;  // CE_None / CE_Debug
   auto& list = (error_class >= CE_Failure) ? errors_ : warnings_;
-  if (list.size() < kMaxStoredMessages && std::find(list.begin(), list.end(), text) == list.end())
-    list.push_back(text);
+  if (list.size() < kMaxStoredMessages && std::find(list.begin(), list.end(), text) == list.end()) list.push_back(text);
 }
 
 void GdalErrorCapture::clear() {
@@ -139,7 +140,8 @@ const std::set<std::string> kPolarisations = {"HH", "HV", "VH", "VV", "RH", "RV"
 std::string normalise_polarisation(const std::string& value) {
   std::string code;
   for (char c : value)
-    if (std::isalpha(static_cast<unsigned char>(c))) code += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (std::isalpha(static_cast<unsigned char>(c)))
+      code += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return kPolarisations.count(code) ? code : std::string();
 }
 
@@ -153,8 +155,10 @@ std::vector<std::string> polarisation_tokens(const std::string& text) {
     token.clear();
   };
   for (char c : text) {
-    if (std::isalnum(static_cast<unsigned char>(c))) token += c;
-    else flush();
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      token += c;
+    else
+      flush();
   }
   flush();
   return found;
@@ -162,8 +166,8 @@ std::vector<std::string> polarisation_tokens(const std::string& text) {
 
 // Raw formats whose pixels sit uncompressed in the files GDAL lists: the declared pixel
 // bytes cannot exceed the files' size.
-const std::set<std::string> kRawDrivers = {"SAR_CEOS", "CEOS", "ESAT",   "ENVI",       "EHdr", "ISCE",
-                                           "ROI_PAC",  "GenBin", "PAux", "MFF", "JAXAPALSAR", "COSAR"};
+const std::set<std::string> kRawDrivers = {"SAR_CEOS", "CEOS",   "ESAT", "ENVI", "EHdr",       "ISCE",
+                                           "ROI_PAC",  "GenBin", "PAux", "MFF",  "JAXAPALSAR", "COSAR"};
 
 std::string window_text(int row0, int col0, int nrows, int ncols) {
   std::ostringstream os;
@@ -200,10 +204,14 @@ Calibration parse_calibration(const std::string& name) {
 
 std::string to_string(Calibration calibration) {
   switch (calibration) {
-    case Calibration::none: return "none";
-    case Calibration::sigma0: return "sigma0";
-    case Calibration::beta0: return "beta0";
-    case Calibration::gamma0: return "gamma0";
+    case Calibration::none:
+      return "none";
+    case Calibration::sigma0:
+      return "sigma0";
+    case Calibration::beta0:
+      return "beta0";
+    case Calibration::gamma0:
+      return "gamma0";
   }
   return "none";
 }
@@ -232,13 +240,16 @@ std::vector<std::string> subdataset_names(GDALDatasetH h) {
 
 // GDAL's name for a calibrated view of the product open in `h`, or "" when it has none.
 std::string calibrated_subdataset(GDALDatasetH h, const std::string& driver, Calibration calibration) {
-  const std::string key = calibration == Calibration::sigma0 ? "SIGMA0"
+  const std::string key = calibration == Calibration::sigma0  ? "SIGMA0"
                           : calibration == Calibration::beta0 ? "BETA0"
-                                                               : "GAMMA";
+                                                              : "GAMMA";
   std::string prefix;
-  if (driver == "SAFE") prefix = "SENTINEL1_CALIB:" + key + ":";
-  else if (driver == "RS2") prefix = "RADARSAT_2_CALIB:" + key + ":";
-  else return {};
+  if (driver == "SAFE")
+    prefix = "SENTINEL1_CALIB:" + key + ":";
+  else if (driver == "RS2")
+    prefix = "RADARSAT_2_CALIB:" + key + ":";
+  else
+    return {};
 
   std::string first, all_polarisations;
   for (const auto& name : subdataset_names(h)) {
@@ -265,17 +276,20 @@ GdalRaster GdalRaster::open(const fs::path& source, Calibration calibration) {
   std::string name = source.string();
   std::error_code ec;
   if (fs::is_directory(source, ec)) {
-    if (fs::exists(source / "manifest.safe", ec)) name = (source / "manifest.safe").string();
-    else if (fs::exists(source / "product.xml", ec)) name = (source / "product.xml").string();
-    else throw InputError(source.string() + ": is a directory, not a SAFE or RADARSAT-2 product");
+    if (fs::exists(source / "manifest.safe", ec))
+      name = (source / "manifest.safe").string();
+    else if (fs::exists(source / "product.xml", ec))
+      name = (source / "product.xml").string();
+    else
+      throw InputError(source.string() + ": is a directory, not a SAFE or RADARSAT-2 product");
   }
 
   GdalErrorCapture capture;
-  GDALDatasetH h = GDALOpenEx(name.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, nullptr,
-                              nullptr, nullptr);
+  GDALDatasetH h =
+      GDALOpenEx(name.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, nullptr, nullptr, nullptr);
   if (!h)
-    throw InputError(source.string() + ": GDAL cannot open it: " +
-                     capture.errors("not a raster format GDAL recognises"));
+    throw InputError(source.string() +
+                     ": GDAL cannot open it: " + capture.errors("not a raster format GDAL recognises"));
   raster.handle_ = h;  // owned from here: the destructor closes it on any throw below
 
   if (calibration != Calibration::none) {
@@ -478,7 +492,8 @@ std::string GdalRaster::polarisation(int band) const {
   texts.push_back(path_.filename().string());
   for (const auto& text : texts) {
     const auto tokens = polarisation_tokens(text);
-    if (!tokens.empty() && static_cast<int>(tokens.size()) == bands()) return tokens[static_cast<std::size_t>(band - 1)];
+    if (!tokens.empty() && static_cast<int>(tokens.size()) == bands())
+      return tokens[static_cast<std::size_t>(band - 1)];
   }
   return "";
 }
@@ -535,8 +550,10 @@ void GdalRaster::read_rows_probe(int raw_band, int row, std::string* error) cons
   GdalErrorCapture capture;
   const CPLErr err = GDALRasterIO(GDALGetRasterBand(as_dataset(handle_), raw_band), GF_Read, 0, row, cols_, 1,
                                   line.data(), cols_, 1, GDT_Float32, 0, 0);
-  if (err != CE_None || capture.has_errors()) *error = capture.errors();
-  else error->clear();
+  if (err != CE_None || capture.has_errors())
+    *error = capture.errors();
+  else
+    error->clear();
 }
 
 void GdalRaster::validate() const {
@@ -551,8 +568,8 @@ void GdalRaster::validate() const {
     throw InputError(where + driver() + " declares an empty raster (" + std::to_string(cols_) + "x" +
                      std::to_string(rows_) + ")");
 
-  const std::string declares = driver() + " declares " + std::to_string(cols_) + "x" + std::to_string(rows_) + " " +
-                               data_type();
+  const std::string declares =
+      driver() + " declares " + std::to_string(cols_) + "x" + std::to_string(rows_) + " " + data_type();
   std::string error;
   for (int b = 1; b <= raw_bands_; ++b) {
     const std::string band_note = raw_bands_ > 1 ? " in band " + std::to_string(b) : "";
@@ -569,7 +586,8 @@ void GdalRaster::validate() const {
     while (bad - good > 1) {
       const int mid = good + (bad - good) / 2;
       read_rows_probe(b, mid, &error);
-      if (error.empty()) good = mid;
+      if (error.empty())
+        good = mid;
       else {
         bad = mid;
         bad_error = error;
@@ -595,7 +613,8 @@ void GdalRaster::validate() const {
     const unsigned long long declared =
         static_cast<unsigned long long>(rows_) * static_cast<unsigned long long>(cols_) *
         static_cast<unsigned long long>(raw_bands_) *
-        static_cast<unsigned long long>(GDALGetDataTypeSizeBytes(GDALGetRasterDataType(GDALGetRasterBand(as_dataset(handle_), 1))));
+        static_cast<unsigned long long>(
+            GDALGetDataTypeSizeBytes(GDALGetRasterDataType(GDALGetRasterBand(as_dataset(handle_), 1))));
     if (listed && on_disk < declared)
       throw InputError(where + declares + " (" + std::to_string(declared) + " bytes of pixels) but its files hold " +
                        std::to_string(on_disk) + " bytes (truncated product)");

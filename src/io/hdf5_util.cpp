@@ -157,8 +157,8 @@ void write_string_attribute(hid_t object, const std::string& name, const std::st
 void write_int_attribute(hid_t object, const std::string& name, std::int64_t value) {
   delete_attribute_if_present(object, name);
   const Handle space(H5Screate(H5S_SCALAR), H5Sclose, "H5Screate(scalar)");
-  const Handle attr(H5Acreate2(object, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                    H5Aclose, "cannot create attribute '" + name + "'");
+  const Handle attr(H5Acreate2(object, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+                    "cannot create attribute '" + name + "'");
   check(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), "cannot write attribute '" + name + "'");
 }
 
@@ -240,10 +240,18 @@ std::map<std::string, std::string> read_attributes_as_text(hid_t object) {
 RecordType& RecordType::add(std::string name, Kind kind, std::size_t text_width) {
   std::size_t width = 0;
   switch (kind) {
-    case Kind::int64: width = 8; break;
-    case Kind::int32: width = 4; break;
-    case Kind::float32: width = 4; break;
-    case Kind::text: width = std::max<std::size_t>(text_width, 1); break;
+    case Kind::int64:
+      width = 8;
+      break;
+    case Kind::int32:
+      width = 4;
+      break;
+    case Kind::float32:
+      width = 4;
+      break;
+    case Kind::text:
+      width = std::max<std::size_t>(text_width, 1);
+      break;
   }
   fields_.push_back(Field{std::move(name), kind, width, size_});
   size_ += width;
@@ -258,9 +266,15 @@ Handle build_compound(const RecordType& rec, bool file) {
     hid_t member = H5I_INVALID_HID;
     Handle text;
     switch (f.kind) {
-      case RecordType::Kind::int64: member = file ? H5T_STD_I64LE : H5T_NATIVE_INT64; break;
-      case RecordType::Kind::int32: member = file ? H5T_STD_I32LE : H5T_NATIVE_INT32; break;
-      case RecordType::Kind::float32: member = file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT; break;
+      case RecordType::Kind::int64:
+        member = file ? H5T_STD_I64LE : H5T_NATIVE_INT64;
+        break;
+      case RecordType::Kind::int32:
+        member = file ? H5T_STD_I32LE : H5T_NATIVE_INT32;
+        break;
+      case RecordType::Kind::float32:
+        member = file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT;
+        break;
       case RecordType::Kind::text:
         text = fixed_string_type(f.width);
         member = text.get();
@@ -291,8 +305,7 @@ RecordType RecordType::matching(hid_t dataset_type, const RecordType& expected, 
     if (!ok) throw InputError(where + ": field '" + f.name + "' has an unexpected type");
     std::size_t width = 0;
     if (text) {
-      const Handle member(H5Tget_member_type(dataset_type, static_cast<unsigned>(idx)), H5Tclose,
-                          "H5Tget_member_type");
+      const Handle member(H5Tget_member_type(dataset_type, static_cast<unsigned>(idx)), H5Tclose, "H5Tget_member_type");
       if (H5Tis_variable_str(member.get()) > 0)
         throw InputError(where + ": field '" + f.name + "' is a variable-length string (the archive uses fixed)");
       width = H5Tget_size(member.get());
@@ -337,8 +350,7 @@ std::string RecordType::get_text(const char* rec, std::size_t i) const {
 
 RowTransfer::RowTransfer(MPI_Comm comm, bool collective)
     : comm_(comm), collective_(collective), plist_(H5Pcreate(H5P_DATASET_XFER), H5Pclose, "H5Pcreate(xfer)") {
-  check(H5Pset_dxpl_mpio(plist_.get(), collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT),
-        "H5Pset_dxpl_mpio");
+  check(H5Pset_dxpl_mpio(plist_.get(), collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio");
   // One linked-chunk MPI-IO call for all chunks a rank touches, rather than per-chunk
   // collectives: the chip blocks are contiguous runs of whole chunks.
   if (collective) check(H5Pset_dxpl_mpio_chunk_opt(plist_.get(), H5FD_MPIO_CHUNK_ONE_IO), "chunk_opt");
@@ -376,8 +388,8 @@ void transfer_once(bool write, const RowTransfer& t, hid_t dataset, hid_t memory
     // The memory space has the shape of the file block: HDF5 then maps chunks by
     // hyperslab arithmetic; a differently shaped (e.g. flat) memory space makes it visit
     // every element, which costs more than the I/O itself.
-    mem_space = Handle(H5Screate_simple(static_cast<int>(block.size()), block.data(), nullptr), H5Sclose,
-                       "H5Screate_simple");
+    mem_space =
+        Handle(H5Screate_simple(static_cast<int>(block.size()), block.data(), nullptr), H5Sclose, "H5Screate_simple");
   }
   // HDF5 rejects a null buffer even for an empty selection.
   char dummy = 0;
@@ -400,8 +412,7 @@ void transfer_rows(bool write, const RowTransfer& t, hid_t dataset, hid_t memory
   for (std::int64_t p = 0; p < pieces; ++p) {
     const std::int64_t begin = std::min(count, p * rows_per_piece);
     const std::int64_t n = std::min(count - begin, rows_per_piece);
-    transfer_once(write, t, dataset, memory_type, shape, first + begin, n,
-                  n > 0 ? bytes + begin * row_bytes : nullptr);
+    transfer_once(write, t, dataset, memory_type, shape, first + begin, n, n > 0 ? bytes + begin * row_bytes : nullptr);
   }
 }
 }  // namespace

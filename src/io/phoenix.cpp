@@ -114,19 +114,19 @@ PhoenixHeader read_header_from_fd(int fd, const std::filesystem::path& path) {
     if (!looks_like_phoenix(std::string_view(text)))
       bad(path.string(), "not a Phoenix file (does not start with \"\\n[PhoenixHeaderVer\")");
     const bool has_end = text.find(std::string(kEndMarker) + "\n") != std::string::npos;
-    if (has_end || text.size() < want || want >= static_cast<std::size_t>(file_size) || want >= kMaxHeaderBytes)
-      break;
+    if (has_end || text.size() < want || want >= static_cast<std::size_t>(file_size) || want >= kMaxHeaderBytes) break;
     want = std::min({want * 4, static_cast<std::size_t>(file_size), kMaxHeaderBytes});
   }
-  if (text.find(std::string(kEndMarker) + "\n") == std::string::npos && text.size() == static_cast<std::size_t>(file_size))
+  if (text.find(std::string(kEndMarker) + "\n") == std::string::npos &&
+      text.size() == static_cast<std::size_t>(file_size))
     bad(path.string(), "truncated Phoenix header: file ends after " + std::to_string(file_size) +
                            " bytes without [EndofPhoenixHeader]");
 
   PhoenixHeader h = parse_phoenix_header(text, path.string());
   if (file_size < h.sig_size)
-    bad(path.string(), "truncated Phoenix file: " + std::to_string(file_size) + " bytes on disk but PhoenixSigSize= " +
-                           std::to_string(h.sig_size) + " (" + std::to_string(h.rows) + " x " +
-                           std::to_string(h.cols) + " pixels)");
+    bad(path.string(), "truncated Phoenix file: " + std::to_string(file_size) +
+                           " bytes on disk but PhoenixSigSize= " + std::to_string(h.sig_size) + " (" +
+                           std::to_string(h.rows) + " x " + std::to_string(h.cols) + " pixels)");
   if (file_size > h.sig_size)
     bad(path.string(), "PhoenixSigSize= " + std::to_string(h.sig_size) + " disagrees with the file size " +
                            std::to_string(file_size) + " bytes");
@@ -346,8 +346,8 @@ std::string padded(std::int64_t value, int width) {
 }
 
 void check_field(std::string_view key, std::string_view value) {
-  const bool bad_key = key.empty() || key.front() == '[' || key.find_first_of("=\n\r") != std::string_view::npos ||
-                       trim(key) != key;
+  const bool bad_key =
+      key.empty() || key.front() == '[' || key.find_first_of("=\n\r") != std::string_view::npos || trim(key) != key;
   if (bad_key) throw ConfigError("Phoenix header key " + quote(key) + " is empty or holds '=', '[' or a line break");
   if (value.find_first_of("\n\r") != std::string_view::npos)
     throw ConfigError("Phoenix header value of " + std::string(key) + " holds a line break");
@@ -392,9 +392,9 @@ std::string format_phoenix_header(const PhoenixHeader& fields, int rows, int col
   const std::string head = "\n" + std::string(kVersionLine) + "\n";
   const std::string tail = std::string(kEndMarker) + "\n";
   const std::int64_t data_bytes = std::int64_t{data_planes} * rows * cols * 4;
-  const std::int64_t fixed = static_cast<std::int64_t>(head.size() + std::string_view("PhoenixHeaderLength= \n").size() +
-                                                       std::string_view("PhoenixSigSize= \n").size() + front.size() +
-                                                       body.size() + tail.size());
+  const std::int64_t fixed = static_cast<std::int64_t>(
+      head.size() + std::string_view("PhoenixHeaderLength= \n").size() + std::string_view("PhoenixSigSize= \n").size() +
+      front.size() + body.size() + tail.size());
   // The length field's own digits count: iterate to the fixed point (two rounds at most).
   std::string length_text, size_text;
   std::int64_t length = fixed + 13;

@@ -23,10 +23,14 @@ GDALDatasetH as_dataset(void* h) { return static_cast<GDALDatasetH>(h); }
 
 GDALDataType gdal_type(PixelType type) {
   switch (type) {
-    case PixelType::float32: return GDT_Float32;
-    case PixelType::cint16: return GDT_CInt16;
-    case PixelType::cfloat32: return GDT_CFloat32;
-    case PixelType::byte: return GDT_Byte;
+    case PixelType::float32:
+      return GDT_Float32;
+    case PixelType::cint16:
+      return GDT_CInt16;
+    case PixelType::cfloat32:
+      return GDT_CFloat32;
+    case PixelType::byte:
+      return GDT_Byte;
   }
   return GDT_Float32;
 }
@@ -362,8 +366,10 @@ void write_png8(const fs::path& path, const Image& image, PngScale scale, std::p
     co.set("WRITE_METADATA_AS_TEXT", "YES");
     ThreadLocalOption no_pam("GDAL_PAM_ENABLED", "NO");
     GDALDatasetH png = GDALCreateCopy(png_driver, part.c_str(), mem, FALSE, co.get(), nullptr, nullptr);
-    if (!png) failure = capture.errors();
-    else GDALClose(png);
+    if (!png)
+      failure = capture.errors();
+    else
+      GDALClose(png);
     if (failure.empty() && capture.has_errors()) failure = capture.errors();
   }
   GDALClose(mem);

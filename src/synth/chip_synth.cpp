@@ -105,8 +105,8 @@ SynthChip synthesize_chip(const ChipSynthConfig& cfg, std::int64_t index) {
   // Rayleigh speckle: median^2 = ln 2 * mean intensity.
   ClutterParams clutter;
   clutter.key = stream_key(cfg.seed, idx, kChipClutterStream);
-  clutter.mean_intensity = static_cast<float>(cfg.clutter_median * cfg.clutter_median / std::log(2.0) *
-                                              std::pow(10.0, clutter_db / 10.0));
+  clutter.mean_intensity =
+      static_cast<float>(cfg.clutter_median * cfg.clutter_median / std::log(2.0) * std::pow(10.0, clutter_db / 10.0));
   clutter.texture_shape = static_cast<float>(pose_rng.uniform(cfg.texture_shape_min, cfg.texture_shape_max));
   clutter.texture_cell_px = 2;
 

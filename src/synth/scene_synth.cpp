@@ -72,13 +72,15 @@ float texture_node(const ClutterParams& p, std::int64_t i, std::int64_t j) {
   double gain = 1.0, shape = p.texture_shape;
   const double cell = p.texture_cell_px;
   if (p.landcover) {
-    const Landcover lc = landcover_at(p.key, static_cast<double>(i) * cell, static_cast<double>(j) * cell, p.texture_shape);
+    const Landcover lc =
+        landcover_at(p.key, static_cast<double>(i) * cell, static_cast<double>(j) * cell, p.texture_shape);
     gain = lc.gain;
     shape = lc.shape;
   }
   double texture = 1.0;
   if (shape > 0) {
-    CounterRng rng(hash_combine(p.key ^ kTextureSalt, (static_cast<std::uint64_t>(i) << 32) ^ static_cast<std::uint64_t>(j)));
+    CounterRng rng(
+        hash_combine(p.key ^ kTextureSalt, (static_cast<std::uint64_t>(i) << 32) ^ static_cast<std::uint64_t>(j)));
     texture = rng.gamma(shape) / shape;
   }
   return static_cast<float>(p.mean_intensity * gain * texture);
@@ -210,7 +212,8 @@ PixelBox class_footprint_envelope(const SceneSynthConfig& cfg) {
   PixelBox env{0, 0, 0, 0};
   const int classes = std::min(cfg.num_classes, 10 * 64);  // generations repeat the archetype sizes within +-20%
   for (int c = 0; c < classes * kSerialsPerClass; ++c) {
-    const PixelBox b = target_footprint(make_target_model(c / kSerialsPerClass, c % kSerialsPerClass), g, TargetPose{0, 0, 0});
+    const PixelBox b =
+        target_footprint(make_target_model(c / kSerialsPerClass, c % kSerialsPerClass), g, TargetPose{0, 0, 0});
     const int r0 = std::min(env.row0, b.row0), c0 = std::min(env.col0, b.col0);
     const int r1 = std::max(env.row0 + env.rows, b.row0 + b.rows), c1 = std::max(env.col0 + env.cols, b.col0 + b.cols);
     env = {r0, c0, r1 - r0, c1 - c0};
@@ -310,15 +313,18 @@ void render_scene_rows(const SceneSynthConfig& cfg, const std::vector<SceneTarge
                        Image& out) {
   cfg.validate();
   if (row0 < 0 || nrows < 0 || static_cast<std::int64_t>(row0) + nrows > cfg.height)
-    throw ConfigError("scene rows [" + std::to_string(row0) + ", " + std::to_string(static_cast<std::int64_t>(row0) + nrows) +
-                      ") outside the scene's " + std::to_string(cfg.height) + " rows");
+    throw ConfigError("scene rows [" + std::to_string(row0) + ", " +
+                      std::to_string(static_cast<std::int64_t>(row0) + nrows) + ") outside the scene's " +
+                      std::to_string(cfg.height) + " rows");
   const bool complex = cfg.pixels == ScenePixels::complex_int16;
   const int width = cfg.width;
   out.rows = nrows;
   out.cols = width;
   out.magnitude.resize(out.pixels());
-  if (complex) out.phase.resize(out.pixels());
-  else out.phase.clear();
+  if (complex)
+    out.phase.resize(out.pixels());
+  else
+    out.phase.clear();
   if (nrows == 0) return;
 
   const PixelBox rows_box{row0, 0, nrows, width};
@@ -381,9 +387,7 @@ void to_cint16(const Image& image, std::vector<std::int16_t>& iq, float scale) {
   if (!image.has_phase() || image.phase.size() != image.magnitude.size())
     throw ConfigError("to_cint16 needs a complex image (magnitude and phase)");
   iq.resize(2 * image.magnitude.size());
-  auto sat = [](float v) {
-    return static_cast<std::int16_t>(std::lround(std::clamp(v, -32767.0f, 32767.0f)));
-  };
+  auto sat = [](float v) { return static_cast<std::int16_t>(std::lround(std::clamp(v, -32767.0f, 32767.0f))); };
   for (std::size_t k = 0; k < image.magnitude.size(); ++k) {
     const float m = image.magnitude[k] * scale;
     iq[2 * k] = sat(m * std::cos(image.phase[k]));

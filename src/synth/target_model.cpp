@@ -53,34 +53,45 @@ struct VehicleSpec {
   const char* name;
   float length, width, hull_height;
   bool tracked;
-  int wheels;                 // road wheels per side (tracked) or axles (wheeled)
-  float turret_radius;        // 0: no turret
+  int wheels;           // road wheels per side (tracked) or axles (wheeled)
+  float turret_radius;  // 0: no turret
   float turret_x, turret_top;
   bool box_turret;
-  float gun_length;           // 0: no gun
+  float gun_length;  // 0: no gun
   int guns;
   float gun_amplitude;
   float cab_x, cab_length, cab_height;  // cab_length 0: no cab
-  float bed_wall;             // cargo bed wall above the deck, 0: none
-  float blade_width;          // dozer blade, 0: none
-  float glacis;               // front plate strength (sloped fronts return less)
-  float rear_plate;           // rear plate strength (a rear door returns more)
+  float bed_wall;                       // cargo bed wall above the deck, 0: none
+  float blade_width;                    // dozer blade, 0: none
+  float glacis;                         // front plate strength (sloped fronts return less)
+  float rear_plate;                     // rear plate strength (a rear door returns more)
   bool skirts, drums, dish;
-  float brightness;           // overall return strength (materials, clutter of fittings)
+  float brightness;  // overall return strength (materials, clutter of fittings)
 };
 
 constexpr VehicleSpec kArchetypes[] = {
-    // name     L     W     H     trk   whl tR     tx     ttop   box    gun   n  gA     cabx   cabL  cabH  bed   blade glac  rear  skrt   drum   dish   bright
-    {"tank_a",  6.9f, 3.5f, 1.4f, true,  6, 1.10f, -0.3f, 2.25f, false, 5.2f, 1, 0.18f, 0,     0,    0,    0,    0,    1.0f, 0.8f, false, false, false, 0.85f},
-    {"ifv_b",   6.0f, 3.0f, 1.9f, true,  6, 0.70f, 0.5f,  2.50f, false, 2.3f, 1, 0.12f, 0,     0,    0,    0,    0,    0.8f, 1.6f, false, false, false, 0.8f},
-    {"apc_c",   8.0f, 2.7f, 2.2f, false, 4, 0.45f, 1.4f,  2.60f, false, 1.0f, 1, 0.12f, 0,     0,    0,    0,    0,    0.4f, 1.0f, false, false, false, 1.3f},
-    {"scout_d", 4.6f, 2.2f, 1.7f, false, 2, 0.45f, 0.0f,  2.00f, false, 0.9f, 1, 0.12f, 0,     0,    0,    0,    0,    0.6f, 1.0f, false, false, false, 0.55f},
-    {"truck_e", 8.5f, 2.5f, 1.3f, false, 3, 0.00f, 0.0f,  0.00f, false, 0.0f, 0, 0.00f, 3.1f,  2.2f, 2.9f, 1.4f, 0,    1.2f, 1.0f, false, false, false, 1.5f},
-    {"spg_f",   7.8f, 2.9f, 1.4f, true,  7, 1.40f, -1.5f, 3.10f, true,  4.5f, 1, 0.26f, 0,     0,    0,    0,    0,    1.0f, 1.2f, false, false, false, 1.7f},
-    {"aaa_g",   6.5f, 3.1f, 1.3f, true,  6, 1.20f, -0.2f, 2.60f, true,  2.0f, 4, 0.10f, 0,     0,    0,    0,    0,    1.0f, 1.0f, false, false, true,  1.0f},
-    {"dozer_h", 4.8f, 2.6f, 1.6f, true,  5, 0.00f, 0.0f,  0.00f, false, 0.0f, 0, 0.00f, -1.2f, 1.6f, 3.2f, 0,    3.8f, 0.8f, 1.0f, false, false, false, 2.0f},
-    {"tank_i",  6.2f, 3.3f, 1.1f, true,  5, 1.20f, 0.2f,  1.90f, false, 5.6f, 1, 0.18f, 0,     0,    0,    0,    0,    1.0f, 0.8f, false, true,  false, 0.6f},
-    {"tank_j",  7.6f, 3.7f, 1.5f, true,  6, 1.25f, -0.2f, 2.40f, false, 6.5f, 1, 0.18f, 0,     0,    0,    0,    0,    1.0f, 0.8f, true,  true,  false, 0.95f},
+    // name     L     W     H     trk   whl tR     tx     ttop   box    gun   n  gA     cabx   cabL  cabH  bed   blade
+    // glac  rear  skrt   drum   dish   bright
+    {"tank_a", 6.9f, 3.5f, 1.4f, true, 6, 1.10f, -0.3f, 2.25f, false, 5.2f,  1,
+     0.18f,    0,    0,    0,    0,    0, 1.0f,  0.8f,  false, false, false, 0.85f},
+    {"ifv_b", 6.0f, 3.0f, 1.9f, true, 6, 0.70f, 0.5f, 2.50f, false, 2.3f,  1,
+     0.12f,   0,    0,    0,    0,    0, 0.8f,  1.6f, false, false, false, 0.8f},
+    {"apc_c", 8.0f, 2.7f, 2.2f, false, 4, 0.45f, 1.4f, 2.60f, false, 1.0f,  1,
+     0.12f,   0,    0,    0,    0,     0, 0.4f,  1.0f, false, false, false, 1.3f},
+    {"scout_d", 4.6f, 2.2f, 1.7f, false, 2, 0.45f, 0.0f, 2.00f, false, 0.9f,  1,
+     0.12f,     0,    0,    0,    0,     0, 0.6f,  1.0f, false, false, false, 0.55f},
+    {"truck_e", 8.5f, 2.5f, 1.3f, false, 3, 0.00f, 0.0f, 0.00f, false, 0.0f,  0,
+     0.00f,     3.1f, 2.2f, 2.9f, 1.4f,  0, 1.2f,  1.0f, false, false, false, 1.5f},
+    {"spg_f", 7.8f, 2.9f, 1.4f, true, 7, 1.40f, -1.5f, 3.10f, true,  4.5f,  1,
+     0.26f,   0,    0,    0,    0,    0, 1.0f,  1.2f,  false, false, false, 1.7f},
+    {"aaa_g", 6.5f, 3.1f, 1.3f, true, 6, 1.20f, -0.2f, 2.60f, true,  2.0f, 4,
+     0.10f,   0,    0,    0,    0,    0, 1.0f,  1.0f,  false, false, true, 1.0f},
+    {"dozer_h", 4.8f,  2.6f, 1.6f, true, 5,    0.00f, 0.0f, 0.00f, false, 0.0f,  0,
+     0.00f,     -1.2f, 1.6f, 3.2f, 0,    3.8f, 0.8f,  1.0f, false, false, false, 2.0f},
+    {"tank_i", 6.2f, 3.3f, 1.1f, true, 5, 1.20f, 0.2f, 1.90f, false, 5.6f,  1,
+     0.18f,    0,    0,    0,    0,    0, 1.0f,  0.8f, false, true,  false, 0.6f},
+    {"tank_j", 7.6f, 3.7f, 1.5f, true, 6, 1.25f, -0.2f, 2.40f, false, 6.5f,  1,
+     0.18f,    0,    0,    0,    0,    0, 1.0f,  0.8f,  true,  true,  false, 0.95f},
 };
 constexpr int kArchetypeCount = static_cast<int>(std::size(kArchetypes));
 
@@ -100,7 +111,8 @@ VehicleSpec class_spec(int class_index) {
     s.turret_top = std::max(s.turret_top * static_cast<float>(rng.uniform(0.9, 1.1)), s.hull_height + 0.4f);
     s.gun_length *= static_cast<float>(rng.uniform(0.7, 1.3));
   }
-  if (s.cab_length > 0) s.cab_x = std::clamp(s.cab_x, -0.5f * s.length + 0.5f * s.cab_length, 0.5f * s.length - 0.5f * s.cab_length);
+  if (s.cab_length > 0)
+    s.cab_x = std::clamp(s.cab_x, -0.5f * s.length + 0.5f * s.cab_length, 0.5f * s.length - 0.5f * s.cab_length);
   if (rng.uniform() < 0.3) s.skirts = !s.skirts;
   if (rng.uniform() < 0.3) s.drums = !s.drums;
   s.glacis *= static_cast<float>(rng.uniform(0.7, 1.3));
@@ -183,7 +195,8 @@ void build_vehicle(const VehicleSpec& s, int variant, TargetModel& m) {
     }
   } else {
     for (int k = 0; k < s.wheels; ++k) {
-      const float x = -0.35f * s.length + 0.7f * s.length * static_cast<float>(k) / static_cast<float>(std::max(1, s.wheels - 1));
+      const float x =
+          -0.35f * s.length + 0.7f * s.length * static_cast<float>(k) / static_cast<float>(std::max(1, s.wheels - 1));
       for (int side : {-1, 1}) b.add(ScattererKind::corner, x, side * (hw - 0.05f), 0.5f, 0.30f, 90.0f * side, 50.0f);
     }
   }
@@ -227,8 +240,9 @@ void build_vehicle(const VehicleSpec& s, int variant, TargetModel& m) {
       const float x0 = tx + 0.9f * tr;
       const int n = std::max(1, static_cast<int>(std::lround(s.gun_length / 0.5f)));
       for (int k = 0; k < n; ++k)
-        b.add(ScattererKind::horizontal_cylinder, x0 + (static_cast<float>(k) + 0.5f) * s.gun_length / static_cast<float>(n),
-              y, z, s.gun_amplitude, 0.0f, 2.5f);
+        b.add(ScattererKind::horizontal_cylinder,
+              x0 + (static_cast<float>(k) + 0.5f) * s.gun_length / static_cast<float>(n), y, z, s.gun_amplitude, 0.0f,
+              2.5f);
       b.add(ScattererKind::corner, x0 + s.gun_length, y, z, 0.5f * s.gun_amplitude + 0.08f, 0.0f, 60.0f);  // muzzle
     }
   }
@@ -300,7 +314,8 @@ void add_surface_returns(TargetModel& m, float brightness, std::uint64_t key) {
       const float x0 = v.x_m - 0.5f * v.length_m, y0 = v.y_m - 0.5f * v.width_m;
       const float dx = v.length_m / static_cast<float>(nx), dy = v.width_m / static_cast<float>(ny);
       for (int ix = 0; ix < nx; ++ix)
-        for (int iy = 0; iy < ny; ++iy) roof(x0 + (static_cast<float>(ix) + 0.5f) * dx, y0 + (static_cast<float>(iy) + 0.5f) * dy, v.height_m);
+        for (int iy = 0; iy < ny; ++iy)
+          roof(x0 + (static_cast<float>(ix) + 0.5f) * dx, y0 + (static_cast<float>(iy) + 0.5f) * dy, v.height_m);
       for (int ix = 0; ix < nx; ++ix) {
         const float x = x0 + (static_cast<float>(ix) + 0.5f) * dx;
         side(x, y0 + v.width_m, z_side, 90.0f);
@@ -367,7 +382,8 @@ double CounterRng::gamma(double shape) {
 float TargetModel::radius_m() const {
   double r = 0;
   for (const auto& s : scatterers) r = std::max(r, std::hypot(double{s.x_m}, double{s.y_m}) + s.radius_m);
-  for (const auto& v : volumes) r = std::max(r, std::hypot(std::abs(v.x_m) + 0.5 * v.length_m, std::abs(v.y_m) + 0.5 * v.width_m));
+  for (const auto& v : volumes)
+    r = std::max(r, std::hypot(std::abs(v.x_m) + 0.5 * v.length_m, std::abs(v.y_m) + 0.5 * v.width_m));
   return static_cast<float>(r);
 }
 
@@ -462,7 +478,8 @@ void ImagingGeometry::validate() const {
     throw ConfigError("depression angle must be within 1..89 degrees, got " + std::to_string(depression_deg));
   if (!in(range_spacing_m, 1e-3f, 100.0f) || !in(cross_range_spacing_m, 1e-3f, 100.0f))
     throw ConfigError("pixel spacing must be within 0.001..100 m");
-  if (!in(resolution_m, 0.5f * std::max(range_spacing_m, cross_range_spacing_m), 20.0f * std::min(range_spacing_m, cross_range_spacing_m)))
+  if (!in(resolution_m, 0.5f * std::max(range_spacing_m, cross_range_spacing_m),
+          20.0f * std::min(range_spacing_m, cross_range_spacing_m)))
     throw ConfigError("resolution " + std::to_string(resolution_m) + " m must lie within 0.5..20 pixel spacings");
   if (!in(wavelength_m, 1e-4f, 10.0f)) throw ConfigError("wavelength must be within 0.1 mm..10 m");
 }
@@ -575,7 +592,8 @@ void add_target_returns(const TargetModel& model, const ImagingGeometry& geometr
     for (int r = r_lo; r <= r_hi; ++r)
       hr[static_cast<std::size_t>(r - r_lo)] = static_cast<float>(psf((r - row) * geometry.range_spacing_m * band));
     for (int c = c_lo; c <= c_hi; ++c)
-      hc[static_cast<std::size_t>(c - c_lo)] = static_cast<float>(psf((c - col) * geometry.cross_range_spacing_m * band));
+      hc[static_cast<std::size_t>(c - c_lo)] =
+          static_cast<float>(psf((c - col) * geometry.cross_range_spacing_m * band));
     for (int r = r_lo; r <= r_hi; ++r) {
       const std::complex<float> ar = a * hr[static_cast<std::size_t>(r - r_lo)];
       std::complex<float>* out = field + static_cast<std::size_t>(r - window.row0) * window.cols + (c_lo - window.col0);
@@ -616,7 +634,8 @@ void apply_target_shadow(const TargetModel& model, const ImagingGeometry& geomet
       const auto i = static_cast<std::size_t>(r - box.row0);
       const float cov = 0.5f * (cover[0][i] + cover[1][i]);
       if (cov <= 0.0f) continue;
-      gain[static_cast<std::size_t>(r - window.row0) * window.cols + (c - window.col0)] *= 1.0f - (1.0f - shadow_gain) * cov;
+      gain[static_cast<std::size_t>(r - window.row0) * window.cols + (c - window.col0)] *=
+          1.0f - (1.0f - shadow_gain) * cov;
     }
   }
 }

@@ -1,6 +1,7 @@
 // End-to-end tests of the sarscale binary: synth -> ingest (at 1..4 ranks) -> info/convert,
 // with bad inputs mixed in. Cross-checks use h5diff (HDF5's own tool) and the Phoenix reader.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,8 +9,6 @@
 #include <cstring>
 #include <fstream>
 #include <set>
-
-#include <unistd.h>
 
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/phoenix.hpp"
@@ -87,8 +86,7 @@ class IngestCli : public ::testing::Test {
   static std::string ingest(int ranks, const fs::path& out, const std::string& extra = "") {
     return run(sarscale::test::sarscale_mpi(ranks) + " ingest --input " + (g_dir / "chips").string() + " " +
                (g_dir / "scene").string() + " " + (g_dir / "bad").string() + " " + (g_dir / "missing.phx").string() +
-               " " + (g_dir / "empty_dir").string() +
-               " --output " + out.string() + " --batch-mb 1 " + extra);
+               " " + (g_dir / "empty_dir").string() + " --output " + out.string() + " --batch-mb 1 " + extra);
   }
 };
 
@@ -102,10 +100,11 @@ TEST_F(IngestCli, EveryInputIsIngestedOrRejectedWithItsReason) {
   EXPECT_EQ(json_int(summary, "rejected"), 6) << summary;
   EXPECT_EQ(json_int(summary, "discovered"), 43) << summary;
   EXPECT_EQ(json_int(summary, "skipped"), 1) << summary;
-  EXPECT_EQ(json_int(summary, "chips"), 36 + 6 * 4) << summary;  // 700x500 scene in 128-pixel tiles: 6 x 4
+  EXPECT_EQ(json_int(summary, "chips"), 36 + 6 * 4) << summary;      // 700x500 scene in 128-pixel tiles: 6 x 4
   EXPECT_EQ(json_int(summary, "slots"), 36 + 6 * 4 + 1) << summary;  // the NaN chip keeps an invalid slot
 
-  const std::string info = run(sarscale::test::sarscale_binary() + " info --json " + (g_dir / "accounting.h5").string());
+  const std::string info =
+      run(sarscale::test::sarscale_binary() + " info --json " + (g_dir / "accounting.h5").string());
   for (const char* expected : {"truncated.phx", "lying_header.phx", "nan_pixels.phx", "garbage.dat", "empty_dir",
                                "missing.phx", "NaN", "empty directory", "truncated", "does not fit"})
     EXPECT_NE(info.find(expected), std::string::npos) << expected << " not in\n" << info;
@@ -162,8 +161,8 @@ TEST_F(IngestCli, SynthChipsComeBackExactly) {
 
 TEST_F(IngestCli, StrictFailsOnAnyRejectAndWritesNothing) {
   const fs::path archive = g_dir / "strict.h5";
-  const std::string out = run(sarscale::test::sarscale_mpi(2) + " ingest --strict --input " +
-                                  (g_dir / "bad").string() + " --output " + archive.string(),
+  const std::string out = run(sarscale::test::sarscale_mpi(2) + " ingest --strict --input " + (g_dir / "bad").string() +
+                                  " --output " + archive.string(),
                               1);
   EXPECT_NE(out.find("--strict"), std::string::npos) << out;
   EXPECT_NE(out.find("truncated.phx"), std::string::npos) << out;
@@ -172,8 +171,9 @@ TEST_F(IngestCli, StrictFailsOnAnyRejectAndWritesNothing) {
 
 TEST_F(IngestCli, AllInputsRejectedGivesAnEmptyArchive) {
   const fs::path archive = g_dir / "all_rejected.h5";
-  const std::string summary = json_line(run(sarscale::test::sarscale_mpi(2) + " ingest --input " +
-                                            (g_dir / "bad" / "truncated.phx").string() + " --output " + archive.string()));
+  const std::string summary =
+      json_line(run(sarscale::test::sarscale_mpi(2) + " ingest --input " + (g_dir / "bad" / "truncated.phx").string() +
+                    " --output " + archive.string()));
   EXPECT_EQ(json_int(summary, "rejected"), 1) << summary;
   EXPECT_EQ(json_int(summary, "chips"), 0) << summary;
   const std::string info = run(sarscale::test::sarscale_binary() + " info --json " + archive.string());
@@ -184,10 +184,10 @@ TEST_F(IngestCli, AllInputsRejectedGivesAnEmptyArchive) {
 TEST_F(IngestCli, StrictRemovesTheArchiveWhenAnInputFailsWhileBeingRead) {
   // The NaN chip passes the probe (its header is fine) and fails only when its pixels are read.
   const fs::path archive = g_dir / "strict_late.h5";
-  const std::string out = run(sarscale::test::sarscale_mpi(2) + " ingest --strict --input " +
-                                  (g_dir / "bad" / "nan_pixels.phx").string() + " " + g_phx.front().string() +
-                                  " --output " + archive.string(),
-                              1);
+  const std::string out =
+      run(sarscale::test::sarscale_mpi(2) + " ingest --strict --input " + (g_dir / "bad" / "nan_pixels.phx").string() +
+              " " + g_phx.front().string() + " --output " + archive.string(),
+          1);
   EXPECT_NE(out.find("failed while being read"), std::string::npos) << out;
   EXPECT_NE(out.find("nan_pixels.phx"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(archive));
@@ -195,8 +195,8 @@ TEST_F(IngestCli, StrictRemovesTheArchiveWhenAnInputFailsWhileBeingRead) {
 
 TEST_F(IngestCli, ChipSizeCropsAndPadsKeepingTheOriginalSize) {
   const fs::path archive = g_dir / "new" / "folder" / "crop.h5";  // missing folders are created
-  run(sarscale::test::sarscale_binary() + " ingest --input " + g_phx.front().string() + " --chip-size 64x200 --output " +
-      archive.string());
+  run(sarscale::test::sarscale_binary() + " ingest --input " + g_phx.front().string() +
+      " --chip-size 64x200 --output " + archive.string());
   const io::ArchiveReader r = io::ArchiveReader::open(archive, MPI_COMM_SELF);
   ASSERT_EQ(r.layout().rows, 64);
   ASSERT_EQ(r.layout().cols, 200);
@@ -206,7 +206,8 @@ TEST_F(IngestCli, ChipSizeCropsAndPadsKeepingTheOriginalSize) {
   const int H = chip.header.rows, W = chip.header.cols;
   const int r0 = (H - 64) / 2, c0 = (200 - W) / 2;  // rows cropped, columns padded
   EXPECT_EQ(mag[0], 0.0f);
-  EXPECT_EQ(mag[static_cast<std::size_t>(10 * 200 + c0 + 5)], chip.image.magnitude[static_cast<std::size_t>((r0 + 10) * W + 5)]);
+  EXPECT_EQ(mag[static_cast<std::size_t>(10 * 200 + c0 + 5)],
+            chip.image.magnitude[static_cast<std::size_t>((r0 + 10) * W + 5)]);
   const auto meta = r.meta(0, 1, io::Transfer::independent);
   EXPECT_EQ(meta[0].orig_rows, H);
   EXPECT_EQ(meta[0].orig_cols, W);
@@ -259,8 +260,8 @@ TEST_F(IngestCli, ConvertKeepsMetadataAndGeoreferencing) {
   const fs::path archive = g_dir / "scene_tiles.h5";
   run(sarscale::test::sarscale_binary() + " ingest --input " + (g_dir / "scene" / "scene.tif").string() +
       " --labels none --output " + archive.string());
-  run(sarscale::test::sarscale_mpi(2) + " convert --input " + archive.string() + " --output " + (g_dir / "tif").string() +
-      " --format gtiff --limit 8");
+  run(sarscale::test::sarscale_mpi(2) + " convert --input " + archive.string() + " --output " +
+      (g_dir / "tif").string() + " --format gtiff --limit 8");
   const std::string tile = run("gdalinfo " + (g_dir / "tif" / "scene_tiles_0000007_unlabelled.tif").string());
   double x = 0, y = 0;
   const auto origin = tile.find("Origin = (");
@@ -277,7 +278,8 @@ TEST_F(IngestCli, ConvertKeepsMetadataAndGeoreferencing) {
       (g_dir / "png").string());
   const std::string png = run("gdalinfo " + (g_dir / "png" / (g_phx.front().filename().string() + ".png")).string());
   EXPECT_NE(png.find("Type=Byte"), std::string::npos) << png;
-  EXPECT_NE(png.find("PHOENIX_TargetType=" + io::read_phoenix_header(g_phx.front()).get("TargetType")), std::string::npos)
+  EXPECT_NE(png.find("PHOENIX_TargetType=" + io::read_phoenix_header(g_phx.front()).get("TargetType")),
+            std::string::npos)
       << png;
 }
 
@@ -285,8 +287,8 @@ TEST_F(IngestCli, ConfigFileSectionsAndVersion) {
   const fs::path ini = g_dir / "ingest.ini";
   std::ofstream(ini) << "log-level = warn\n[ingest]\nchip-size = 64\nlabels = dirname\n";
   const fs::path archive = g_dir / "from_config.h5";
-  run(sarscale::test::sarscale_binary() + " ingest --config " + ini.string() + " --input " + (g_dir / "chips").string() +
-      " --output " + archive.string());
+  run(sarscale::test::sarscale_binary() + " ingest --config " + ini.string() + " --input " +
+      (g_dir / "chips").string() + " --output " + archive.string());
   const std::string info = run(sarscale::test::sarscale_binary() + " info --json " + archive.string());
   EXPECT_NE(info.find("\"chip_size\": [64, 64]"), std::string::npos) << info;
   EXPECT_NE(info.find("labels=dirname"), std::string::npos) << info;

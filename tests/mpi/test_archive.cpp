@@ -9,10 +9,10 @@
 #include <fstream>
 #include <functional>
 
+#include "mpi_test_support.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/dist/comm.hpp"
 #include "sarscale/io/archive.hpp"
-#include "mpi_test_support.hpp"
 
 namespace {
 
@@ -53,8 +53,7 @@ std::vector<SourceRecord> test_sources() {
   for (int k = 0; k < 10; ++k)
     out.push_back({"/data/mstar/" + std::string(static_cast<std::size_t>(k * 7), 'd') + "/hb" + std::to_string(k) +
                        (k == 3 ? "_\xc3\xa9t\xc3\xa9" : "") + ".017",
-                   k % 2 ? "phoenix" : "GTiff", k == 4 ? "" : "sigma0-" + std::to_string(k),
-                   1000 + 17 * k, 4 * k, 4});
+                   k % 2 ? "phoenix" : "GTiff", k == 4 ? "" : "sigma0-" + std::to_string(k), 1000 + 17 * k, 4 * k, 4});
   return out;
 }
 std::vector<RejectRecord> test_rejects() {
@@ -77,7 +76,8 @@ ArchiveLayout test_layout(std::int64_t chips, bool phase) {
 // writes it in rounds of r+2 chips; ranks whose share is done still join with count 0.
 std::pair<std::int64_t, std::int64_t> write_share(const Comm& c, std::int64_t n) {
   std::vector<std::int64_t> weight(static_cast<std::size_t>(c.size()));
-  for (int r = 0; r < c.size(); ++r) weight[static_cast<std::size_t>(r)] = (c.size() >= 3 && r == c.size() - 1) ? 0 : r + 1;
+  for (int r = 0; r < c.size(); ++r)
+    weight[static_cast<std::size_t>(r)] = (c.size() >= 3 && r == c.size() - 1) ? 0 : r + 1;
   std::int64_t total = 0, before = 0;
   for (int r = 0; r < c.size(); ++r) {
     if (r < c.rank()) before += weight[static_cast<std::size_t>(r)];
@@ -136,8 +136,10 @@ void expect_chip_meta(const ChipMeta& got, std::int64_t i) {
   EXPECT_EQ(got.tile_col, want.tile_col) << i;
   EXPECT_EQ(got.orig_rows, want.orig_rows) << i;
   EXPECT_EQ(got.orig_cols, want.orig_cols) << i;
-  if (std::isnan(want.azimuth_deg)) EXPECT_TRUE(std::isnan(got.azimuth_deg)) << i;
-  else EXPECT_EQ(got.azimuth_deg, want.azimuth_deg) << i;
+  if (std::isnan(want.azimuth_deg))
+    EXPECT_TRUE(std::isnan(got.azimuth_deg)) << i;
+  else
+    EXPECT_EQ(got.azimuth_deg, want.azimuth_deg) << i;
   EXPECT_EQ(got.depression_deg, want.depression_deg) << i;
   EXPECT_EQ(got.target_type, want.target_type) << i;
   EXPECT_EQ(got.serial, want.serial) << i;
@@ -365,7 +367,9 @@ TEST(Archive, LongMetadataTextIsTruncatedOnCharacterBoundary) {
 TEST(Archive, RefusesFilesThatAreNotCompleteArchives) {
   const Comm c(MPI_COMM_WORLD);
   const auto dir = shared_scratch(c, "refuse");
-  const auto open = [&](const std::filesystem::path& p) { return input_error_of([&] { ArchiveReader::open(p, c.raw()); }); };
+  const auto open = [&](const std::filesystem::path& p) {
+    return input_error_of([&] { ArchiveReader::open(p, c.raw()); });
+  };
 
   EXPECT_NE(open(dir / "missing.h5").find("no such file"), std::string::npos) << open(dir / "missing.h5");
 
@@ -435,8 +439,7 @@ TEST(Archive, MisuseThrowsOnEveryRankWithoutHanging) {
   std::vector<ChipMeta> meta(1);
   // Only the last rank passes an out-of-range block; every rank must throw.
   const std::int64_t first = c.rank() == c.size() - 1 ? 4 : 0;
-  EXPECT_THROW(w.write_chips(first, 1, mag.data(), nullptr, label.data(), meta.data(), nullptr),
-               sarscale::ConfigError);
+  EXPECT_THROW(w.write_chips(first, 1, mag.data(), nullptr, label.data(), meta.data(), nullptr), sarscale::ConfigError);
   EXPECT_THROW(w.write_chips(0, 1, mag.data(), mag.data(), label.data(), meta.data(), nullptr), sarscale::ConfigError)
       << "phase given to a layout without phase";
   EXPECT_THROW(w.set_attribute("complete", "1"), sarscale::ConfigError);

@@ -5,12 +5,12 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include "mpi_test_support.hpp"
 #include "sarscale/dist/comm.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/gdal_raster.hpp"
 #include "sarscale/io/raster_writer.hpp"
-#include "mpi_test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace sarscale;
@@ -98,7 +98,8 @@ TEST(GdalAndParallelHdf5, RealSentinel1SceneThroughGdalIntoTheArchive) {
     io::ArchiveWriter writer = io::ArchiveWriter::create(h5, comm.raw(), layout);
     const dist::Range mine = dist::block_range(static_cast<std::size_t>(raster.rows()), comm.size(), comm.rank());
     Image block;
-    if (!mine.empty()) raster.read_window(static_cast<int>(mine.begin), 0, static_cast<int>(mine.size()), raster.cols(), block);
+    if (!mine.empty())
+      raster.read_window(static_cast<int>(mine.begin), 0, static_cast<int>(mine.size()), raster.cols(), block);
     std::vector<std::int32_t> labels(mine.size(), -1);
     std::vector<ChipMeta> meta(mine.size());
     writer.write_chips(static_cast<std::int64_t>(mine.begin), static_cast<std::int64_t>(mine.size()),

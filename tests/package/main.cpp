@@ -1,10 +1,9 @@
 // Uses the installed headers and libraries: a pure plan (dist) and the Phoenix writer/reader (io).
+#include <cstdio>
+#include <filesystem>
 #include <sarscale/core/version.hpp>
 #include <sarscale/dist/partition.hpp>
 #include <sarscale/io/phoenix.hpp>
-
-#include <cstdio>
-#include <filesystem>
 
 int main(int argc, char** argv) {
   if (argc < 2) return 2;

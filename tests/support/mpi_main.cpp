@@ -1,11 +1,11 @@
 // gtest main for MPI tests: MPI is initialised once here, every rank runs every test,
 // and a test fails on all ranks if it failed on any (so ctest sees one verdict).
 #include <gtest/gtest.h>
-
-#include "test_support.hpp"
 #include <mpi.h>
 
 #include <cstdio>
+
+#include "test_support.hpp"
 
 namespace {
 // Only rank 0 prints gtest's full output; other ranks print just their failures.

@@ -60,7 +60,8 @@ std::filesystem::path scratch_dir(const std::string& name) {
 std::string sarscale_binary() { return setting("SARSCALE_BINARY", SARSCALE_DEFAULT_BINARY); }
 
 std::string sarscale_mpi(int ranks) {
-  return setting("SARSCALE_MPIEXEC", SARSCALE_DEFAULT_MPIEXEC) + " --oversubscribe -np " + std::to_string(ranks) + " " + sarscale_binary();
+  return setting("SARSCALE_MPIEXEC", SARSCALE_DEFAULT_MPIEXEC) + " --oversubscribe -np " + std::to_string(ranks) + " " +
+         sarscale_binary();
 }
 
 long long json_int(const std::string& json, const std::string& key) {

@@ -15,14 +15,14 @@ void prepare_environment();
 std::optional<std::filesystem::path> shared_dir();
 
 // A path under ../shared, or GTEST_SKIP()s the calling test with a clear message.
-#define SARSCALE_REQUIRE_SHARED(var, relative)                                              \
-  std::filesystem::path var;                                                                \
-  do {                                                                                      \
-    auto sarscale_shared_ = ::sarscale::test::shared_dir();                                 \
-    if (!sarscale_shared_ || !std::filesystem::exists(*sarscale_shared_ / (relative)))      \
-      GTEST_SKIP() << "../shared/" << (relative)                                            \
+#define SARSCALE_REQUIRE_SHARED(var, relative)                                               \
+  std::filesystem::path var;                                                                 \
+  do {                                                                                       \
+    auto sarscale_shared_ = ::sarscale::test::shared_dir();                                  \
+    if (!sarscale_shared_ || !std::filesystem::exists(*sarscale_shared_ / (relative)))       \
+      GTEST_SKIP() << "../shared/" << (relative)                                             \
                    << " is absent (set SARSCALE_SHARED_DIR); this test needs the real data"; \
-    var = *sarscale_shared_ / (relative);                                                   \
+    var = *sarscale_shared_ / (relative);                                                    \
   } while (0)
 
 // A fresh, empty directory under the build tree's test scratch area, removed at exit

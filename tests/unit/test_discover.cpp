@@ -87,19 +87,18 @@ TEST(Discover, ScratchTreeFollowsEveryRule) {
   const auto r = discover_inputs({root.string()});
   const std::string R = root.string() + "/";
 
-  EXPECT_EQ(input_paths(r), (std::vector<std::string>{
-                                R + "P.SAFE/manifest.safe", R + "a.tif", R + "b.tif", R + "ceos/X.D",
-                                R + "ceos2/DAT_01.001", R + "envi/img.dat", R + "rs2/product.xml", R + "sub/c.tif",
-                                R + "sub/deep/d.jpeg", R + "xmlonly/alone.xml"}));
+  EXPECT_EQ(input_paths(r),
+            (std::vector<std::string>{R + "P.SAFE/manifest.safe", R + "a.tif", R + "b.tif", R + "ceos/X.D",
+                                      R + "ceos2/DAT_01.001", R + "envi/img.dat", R + "rs2/product.xml",
+                                      R + "sub/c.tif", R + "sub/deep/d.jpeg", R + "xmlonly/alone.xml"}));
   ASSERT_EQ(r.inputs.size(), 10u);
   EXPECT_EQ(r.inputs[0].size_bytes, 1230u);  // the whole SAFE product
   EXPECT_EQ(r.inputs[1].size_bytes, 10u);
   EXPECT_EQ(r.inputs[6].size_bytes, 500u + 400 + 60 + 9);  // RADARSAT-2 product
 
-  EXPECT_EQ(reject_map(r), (std::map<std::string, std::string>{
-                               {R + "bad.SAFE", "SAFE directory without manifest.safe"},
-                               {R + "dangling", "broken symbolic link"},
-                               {R + "fifo", "not a regular file (fifo)"}}));
+  EXPECT_EQ(reject_map(r), (std::map<std::string, std::string>{{R + "bad.SAFE", "SAFE directory without manifest.safe"},
+                                                               {R + "dangling", "broken symbolic link"},
+                                                               {R + "fifo", "not a regular file (fifo)"}}));
 
   const std::string safe = R + "P.SAFE/manifest.safe", rs2 = R + "rs2/product.xml";
   EXPECT_EQ(skipped_map(r), (std::map<std::string, std::string>{
@@ -140,9 +139,10 @@ TEST(Discover, ScratchTreeFollowsEveryRule) {
 TEST(Discover, MixedSpecsAreSortedAndDeduplicated) {
   const fs::path root = make_tree();
   const std::string R = root.string() + "/";
-  const auto r = discover_inputs({R + "sub/", R + "*.tif", R + "**/*.jpeg", R + "a.tif", R + "sub/../a.tif",
-                                  R + "sub/c.tif"});
-  EXPECT_EQ(input_paths(r), (std::vector<std::string>{R + "a.tif", R + "b.tif", R + "sub/c.tif", R + "sub/deep/d.jpeg"}));
+  const auto r =
+      discover_inputs({R + "sub/", R + "*.tif", R + "**/*.jpeg", R + "a.tif", R + "sub/../a.tif", R + "sub/c.tif"});
+  EXPECT_EQ(input_paths(r),
+            (std::vector<std::string>{R + "a.tif", R + "b.tif", R + "sub/c.tif", R + "sub/deep/d.jpeg"}));
   EXPECT_TRUE(r.rejects.empty());
   EXPECT_EQ(skipped_map(r), (std::map<std::string, std::string>{{R + "link.tif", "same file as " + R + "a.tif"}}));
 }
@@ -179,11 +179,13 @@ TEST(Discover, InputListFile) {
   const fs::path root = make_tree();
   const std::string R = root.string() + "/";
   const fs::path list = root.parent_path() / "inputs.txt";
-  std::ofstream(list) << "# inputs for a test\n\n   " << R << "a.tif   \n" << R << "sub\n  # indented comment\n"
+  std::ofstream(list) << "# inputs for a test\n\n   " << R << "a.tif   \n"
+                      << R << "sub\n  # indented comment\n"
                       << R << "missing.tif\r\n";
   EXPECT_EQ(read_input_list(list), (std::vector<std::string>{R + "a.tif", R + "sub", R + "missing.tif"}));
   const auto r = discover_inputs({R + "b.tif"}, list);
-  EXPECT_EQ(input_paths(r), (std::vector<std::string>{R + "a.tif", R + "b.tif", R + "sub/c.tif", R + "sub/deep/d.jpeg"}));
+  EXPECT_EQ(input_paths(r),
+            (std::vector<std::string>{R + "a.tif", R + "b.tif", R + "sub/c.tif", R + "sub/deep/d.jpeg"}));
   EXPECT_EQ(reject_map(r).at(R + "missing.tif"), "no such file or directory");
   EXPECT_THROW(discover_inputs({}, root / "no-such-list.txt"), sarscale::ConfigError);
 }
@@ -248,14 +250,13 @@ TEST(Discover, RealScenesFollowTheProductRules) {
   SARSCALE_REQUIRE_SHARED(scenes, "data/scenes");
   const auto r = discover_inputs({scenes.string()});
   const std::string S = scenes.string() + "/";
-  EXPECT_EQ(input_paths(r),
-            (std::vector<std::string>{
-                S + "envisat-header-only/"
-                    "ASA_IMS_1PNESA20040703_205338_000000182028_00172_12250_00001672562030318361237.N1",
-                S + "rs2/product.xml", S + "safe/test.SAFE/manifest.safe", S + "sar-ceos/R1_26161_FN1_F164.D",
-                S + "sar-ceos/ottawa_patch.img",
-                S + "sentinel1-geotiff/S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif",
-                S + "sicd/sar_sicd.ntf"}));
+  EXPECT_EQ(input_paths(r), (std::vector<std::string>{
+                                S + "envisat-header-only/"
+                                    "ASA_IMS_1PNESA20040703_205338_000000182028_00172_12250_00001672562030318361237.N1",
+                                S + "rs2/product.xml", S + "safe/test.SAFE/manifest.safe",
+                                S + "sar-ceos/R1_26161_FN1_F164.D", S + "sar-ceos/ottawa_patch.img",
+                                S + "sentinel1-geotiff/S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif",
+                                S + "sicd/sar_sicd.ntf"}));
   EXPECT_TRUE(r.rejects.empty());
   const auto skipped = skipped_map(r);
   EXPECT_EQ(skipped.size(), 10u);

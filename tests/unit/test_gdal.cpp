@@ -85,9 +85,9 @@ std::vector<float> gdal_band_as_float(const fs::path& path, int band) {
   EXPECT_NE(h, nullptr);
   const int cols = GDALGetRasterXSize(h), rows = GDALGetRasterYSize(h);
   std::vector<float> v(static_cast<std::size_t>(rows) * cols);
-  EXPECT_EQ(GDALRasterIO(GDALGetRasterBand(h, band), GF_Read, 0, 0, cols, rows, v.data(), cols, rows, GDT_Float32, 0,
-                         0),
-            CE_None);
+  EXPECT_EQ(
+      GDALRasterIO(GDALGetRasterBand(h, band), GF_Read, 0, 0, cols, rows, v.data(), cols, rows, GDT_Float32, 0, 0),
+      CE_None);
   GDALClose(h);
   return v;
 }
@@ -185,7 +185,7 @@ TEST(GdalRaster, SicdComplexMagnitudeAndPhase) {
   EXPECT_EQ(r.rows(), 5);
   EXPECT_EQ(r.cols(), 10);
   EXPECT_TRUE(r.is_complex());
-  EXPECT_EQ(r.bands(), 1);  // the I/Q pair is one complex band
+  EXPECT_EQ(r.bands(), 1);            // the I/Q pair is one complex band
   EXPECT_EQ(r.polarisation(), "HH");  // NITF title ..._HH_...
   Image img;
   r.read_window(0, 0, 5, 10, img);
@@ -259,7 +259,8 @@ TEST(GdalRaster, Radarsat2OpensAndCalibratesThroughItsLuts) {
   EXPECT_EQ(calibrated.gdal_name().rfind("RADARSAT_2_CALIB:SIGMA0:", 0), 0u);
   EXPECT_EQ(calibrated.data_type(), "Float32");
   calibrated.read_window(0, 0, 20, 20, sigma);
-  for (std::size_t k = 0; k < dn.pixels(); ++k) ASSERT_EQ(sigma.magnitude[k], dn.magnitude[k] * dn.magnitude[k]);  // gain 1, offset 0
+  for (std::size_t k = 0; k < dn.pixels(); ++k)
+    ASSERT_EQ(sigma.magnitude[k], dn.magnitude[k] * dn.magnitude[k]);  // gain 1, offset 0
 }
 
 TEST(GdalRaster, TruncatedAndHeaderOnlyProductsAreRejectedQuietly) {
@@ -285,8 +286,9 @@ TEST(GdalRaster, TruncatedAndHeaderOnlyProductsAreRejectedQuietly) {
 }
 
 TEST(GdalRaster, OpenSarShipPatchHasTwoFloatBands) {
-  SARSCALE_REQUIRE_SHARED(path, "data/opensarship/S1A_IW_GRDH_1SDV_20150902T102505_20150902T102534_007535_00A699_2D00/"
-                                "Cargo_x1446_y3299.tif");
+  SARSCALE_REQUIRE_SHARED(path,
+                          "data/opensarship/S1A_IW_GRDH_1SDV_20150902T102505_20150902T102534_007535_00A699_2D00/"
+                          "Cargo_x1446_y3299.tif");
   const fs::path scratch = sarscale::test::scratch_dir("gdal-opensarship");
   std::optional<GdalRaster> opened;
   {
@@ -425,11 +427,11 @@ TEST(RasterWriter, CInt16RoundTripFromIqAndFromPolar) {
   const fs::path dir = sarscale::test::scratch_dir("gdal-writer-cint16");
   const int rows = 40, cols = 33;
   std::vector<std::int16_t> iq(2u * rows * cols);
-  for (std::size_t k = 0; k < iq.size(); ++k) iq[k] = static_cast<std::int16_t>((static_cast<int>(k) * 7919) % 20001 - 10000);
+  for (std::size_t k = 0; k < iq.size(); ++k)
+    iq[k] = static_cast<std::int16_t>((static_cast<int>(k) * 7919) % 20001 - 10000);
   {
     RasterWriter w(dir / "iq.tif", rows, cols, {PixelType::cint16, 1, true, ""});
-    for (int r0 = 0; r0 < rows; r0 += 16)
-      w.write_rows_iq(r0, std::min(16, rows - r0), iq.data() + 2u * r0 * cols);
+    for (int r0 = 0; r0 < rows; r0 += 16) w.write_rows_iq(r0, std::min(16, rows - r0), iq.data() + 2u * r0 * cols);
     EXPECT_THROW(w.write_rows(0, 1, std::vector<float>(cols).data()), std::logic_error);
     w.close();
   }

@@ -30,8 +30,7 @@ TEST(Options, ConfigFileFillsWhatTheCommandLineLeavesUnset) {
   EXPECT_EQ(vm["output"].as<std::string>(), "x.h5");
 
   po::options_description desc2;
-  desc2.add_options()("chip-size", po::value<int>()->default_value(128), "")(
-      "labels", po::value<std::string>(), "");
+  desc2.add_options()("chip-size", po::value<int>()->default_value(128), "")("labels", po::value<std::string>(), "");
   auto vm2 = parse({"--chip-size", "32", "--config", ini.string()}, desc2);
   EXPECT_EQ(vm2["chip-size"].as<int>(), 32);  // the command line wins
 }

@@ -79,10 +79,12 @@ Image random_image(int rows, int cols, bool with_phase, unsigned seed) {
 
 PhoenixHeader some_fields() {
   PhoenixHeader h;
-  h.fields = {{"PhoenixSigNum", "0001"},     {"PhoenixHeaderCallingSequence", ""}, {"native_header_length", "0"},
-              {"Filename", "unit.0000"},     {"NumberOfColumns", "1"},            {"NumberOfRows", "1"},
-              {"TargetType", "test_target"}, {"TargetSerNum", "x7"},              {"TargetAz", "123.456"},
-              {"DesiredDepression", "17"},   {"Polarization", "VV"}};
+  h.fields = {{"PhoenixSigNum", "0001"},     {"PhoenixHeaderCallingSequence", ""},
+              {"native_header_length", "0"}, {"Filename", "unit.0000"},
+              {"NumberOfColumns", "1"},      {"NumberOfRows", "1"},
+              {"TargetType", "test_target"}, {"TargetSerNum", "x7"},
+              {"TargetAz", "123.456"},       {"DesiredDepression", "17"},
+              {"Polarization", "VV"}};
   return h;
 }
 

@@ -122,8 +122,9 @@ TEST(SynthTarget, ClassNamesAndSerials) {
   for (int c = 0; c < 35; ++c) {
     const std::string name = target_class_name(c);
     EXPECT_FALSE(name.empty());
-    EXPECT_TRUE(std::all_of(name.begin(), name.end(), [](char ch) { return std::islower(ch) || std::isdigit(ch) || ch == '_'; }))
-        << name;
+    EXPECT_TRUE(std::all_of(name.begin(), name.end(), [](char ch) {
+      return std::islower(ch) || std::isdigit(ch) || ch == '_';
+    })) << name;
     EXPECT_TRUE(names.insert(name).second) << "duplicate " << name;
     std::set<std::string> serials;
     for (int v = 0; v < kSerialsPerClass; ++v) serials.insert(target_serial(c, v));

@@ -3,7 +3,6 @@
 // (the command line wins). In the INI file, keys at the top level apply to every command
 // that knows them; keys under `[<command>]` apply to that command and must be known to it.
 #include <boost/program_options.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>

@@ -24,7 +24,7 @@ struct ChipMeta {
   std::int64_t source_index = -1;  // row of the archive's sources table
   std::int32_t tile_row = 0;       // offset of the chip's window in its source
   std::int32_t tile_col = 0;
-  std::int32_t orig_rows = 0;      // size of the window before centre crop/pad
+  std::int32_t orig_rows = 0;  // size of the window before centre crop/pad
   std::int32_t orig_cols = 0;
   float azimuth_deg = kUnknown;
   float depression_deg = kUnknown;

@@ -14,17 +14,47 @@ namespace sarscale::dist {
 
 template <typename T>
 MPI_Datatype mpi_type();
-template <> inline MPI_Datatype mpi_type<char>() { return MPI_CHAR; }
-template <> inline MPI_Datatype mpi_type<std::int32_t>() { return MPI_INT32_T; }
-template <> inline MPI_Datatype mpi_type<std::int64_t>() { return MPI_INT64_T; }
-template <> inline MPI_Datatype mpi_type<std::uint8_t>() { return MPI_UINT8_T; }
-template <> inline MPI_Datatype mpi_type<std::uint32_t>() { return MPI_UINT32_T; }
-template <> inline MPI_Datatype mpi_type<std::uint64_t>() { return MPI_UINT64_T; }
-template <> inline MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
-template <> inline MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
+template <>
+inline MPI_Datatype mpi_type<char>() {
+  return MPI_CHAR;
+}
+template <>
+inline MPI_Datatype mpi_type<std::int32_t>() {
+  return MPI_INT32_T;
+}
+template <>
+inline MPI_Datatype mpi_type<std::int64_t>() {
+  return MPI_INT64_T;
+}
+template <>
+inline MPI_Datatype mpi_type<std::uint8_t>() {
+  return MPI_UINT8_T;
+}
+template <>
+inline MPI_Datatype mpi_type<std::uint32_t>() {
+  return MPI_UINT32_T;
+}
+template <>
+inline MPI_Datatype mpi_type<std::uint64_t>() {
+  return MPI_UINT64_T;
+}
+template <>
+inline MPI_Datatype mpi_type<float>() {
+  return MPI_FLOAT;
+}
+template <>
+inline MPI_Datatype mpi_type<double>() {
+  return MPI_DOUBLE;
+}
 // long long / unsigned long long may be distinct types from (u)int64_t on LP64.
-template <> inline MPI_Datatype mpi_type<long long>() { return MPI_LONG_LONG; }
-template <> inline MPI_Datatype mpi_type<unsigned long long>() { return MPI_UNSIGNED_LONG_LONG; }
+template <>
+inline MPI_Datatype mpi_type<long long>() {
+  return MPI_LONG_LONG;
+}
+template <>
+inline MPI_Datatype mpi_type<unsigned long long>() {
+  return MPI_UNSIGNED_LONG_LONG;
+}
 
 class Comm {
  public:
@@ -37,9 +67,18 @@ class Comm {
 
   void barrier() const;
 
-  template <typename T> T sum(T v) const { return allreduce(v, MPI_SUM); }
-  template <typename T> T max(T v) const { return allreduce(v, MPI_MAX); }
-  template <typename T> T min(T v) const { return allreduce(v, MPI_MIN); }
+  template <typename T>
+  T sum(T v) const {
+    return allreduce(v, MPI_SUM);
+  }
+  template <typename T>
+  T max(T v) const {
+    return allreduce(v, MPI_MAX);
+  }
+  template <typename T>
+  T min(T v) const {
+    return allreduce(v, MPI_MIN);
+  }
   bool all(bool v) const { return min<std::int32_t>(v ? 1 : 0) == 1; }
   bool any(bool v) const { return max<std::int32_t>(v ? 1 : 0) == 1; }
 
@@ -73,8 +112,8 @@ class Comm {
   std::vector<T> allgatherv(const std::vector<T>& local) const {
     static_assert(std::is_trivially_copyable_v<T>);
     const auto counts = allgather<std::int64_t>(static_cast<std::int64_t>(local.size() * sizeof(T)));
-    std::vector<char> bytes = allgatherv_bytes(reinterpret_cast<const char*>(local.data()),
-                                               local.size() * sizeof(T), counts);
+    std::vector<char> bytes =
+        allgatherv_bytes(reinterpret_cast<const char*>(local.data()), local.size() * sizeof(T), counts);
     std::vector<T> out(bytes.size() / sizeof(T));
     if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
     return out;
@@ -85,7 +124,8 @@ class Comm {
   template <typename T>
   std::vector<T> gatherv(const std::vector<T>& local, int root) const {
     static_assert(std::is_trivially_copyable_v<T>);
-    std::vector<char> bytes = gatherv_bytes(reinterpret_cast<const char*>(local.data()), local.size() * sizeof(T), root);
+    std::vector<char> bytes =
+        gatherv_bytes(reinterpret_cast<const char*>(local.data()), local.size() * sizeof(T), root);
     std::vector<T> out(bytes.size() / sizeof(T));
     if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
     return out;
@@ -115,8 +155,7 @@ class Comm {
   static void check(int rc, const char* what);
 
  private:
-  std::vector<char> allgatherv_bytes(const char* data, std::size_t n,
-                                     const std::vector<std::int64_t>& counts) const;
+  std::vector<char> allgatherv_bytes(const char* data, std::size_t n, const std::vector<std::int64_t>& counts) const;
   void broadcast_bytes(char* data, std::size_t n, int root) const;
   std::vector<char> gatherv_bytes(const char* data, std::size_t n, int root) const;
 

@@ -41,9 +41,9 @@ Tiling parse_tiling(const std::string& text);  // "auto|always|never"; throws Co
 std::string to_string(Tiling t);
 
 struct IngestConfig {
-  std::vector<std::string> inputs;                 // files, directories (recursive), glob patterns
-  std::optional<std::filesystem::path> input_list; // one input spec per line
-  std::filesystem::path output;                    // the archive to write
+  std::vector<std::string> inputs;                  // files, directories (recursive), glob patterns
+  std::optional<std::filesystem::path> input_list;  // one input spec per line
+  std::filesystem::path output;                     // the archive to write
   LabelRule labels;
   int chip_rows = 128;
   int chip_cols = 128;
@@ -53,21 +53,21 @@ struct IngestConfig {
   // automatic: rasters larger than twice the chip size in either dimension are scenes.
   Tiling tiling = Tiling::automatic;
   io::Calibration calibration = io::Calibration::none;
-  int band = 1;                // raster band read from GDAL inputs
-  bool strict = false;         // any reject fails the run (nothing is written)
-  bool progress = false;       // progress bar on rank 0's stderr
+  int band = 1;                                     // raster band read from GDAL inputs
+  bool strict = false;                              // any reject fails the run (nothing is written)
+  bool progress = false;                            // progress bar on rank 0's stderr
   std::size_t batch_bytes = std::size_t{64} << 20;  // per-rank buffer between collective writes
   std::string command_line;                         // provenance, stored as root attributes
   std::vector<std::string> parameters;
 };
 
 struct IngestSummary {
-  std::int64_t discovered = 0;        // inputs after grouping multi-file products, plus bad specs
+  std::int64_t discovered = 0;  // inputs after grouping multi-file products, plus bad specs
   std::int64_t ingested_inputs = 0;
-  std::int64_t rejected_inputs = 0;   // ingested_inputs + rejected_inputs == discovered
-  std::int64_t skipped_files = 0;     // parts of multi-file products and sidecar files (not inputs)
-  std::int64_t chips = 0;             // valid chips in the archive
-  std::int64_t slots = 0;             // chip slots, valid or not (valid=0 for inputs that failed mid-read)
+  std::int64_t rejected_inputs = 0;  // ingested_inputs + rejected_inputs == discovered
+  std::int64_t skipped_files = 0;    // parts of multi-file products and sidecar files (not inputs)
+  std::int64_t chips = 0;            // valid chips in the archive
+  std::int64_t slots = 0;            // chip slots, valid or not (valid=0 for inputs that failed mid-read)
   std::int64_t unlabelled_chips = 0;
   std::int64_t nonfinite_zeroed = 0;  // NaN/Inf pixels of scenes set to 0 (no-data borders)
   std::uint64_t bytes_read = 0;

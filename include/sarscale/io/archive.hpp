@@ -28,10 +28,10 @@ inline constexpr const char* kArchiveFormatName = "sarscale-archive";
 
 // The fixed shape of an archive, decided before any chip is written.
 struct ArchiveLayout {
-  std::int64_t chips = 0;  // number of chip slots N
-  int rows = 0;            // chip height H
-  int cols = 0;            // chip width W
-  bool has_phase = false;  // a phase dataset [N,H,W] exists
+  std::int64_t chips = 0;                // number of chip slots N
+  int rows = 0;                          // chip height H
+  int cols = 0;                          // chip width W
+  bool has_phase = false;                // a phase dataset [N,H,W] exists
   std::vector<std::string> class_names;  // label k names class_names[k]; -1 = unlabelled
   // Bytes reserved for each per-chip text field (target type, serial, polarisation).
   // Longer values are truncated at a UTF-8 character boundary, with a warning.
@@ -144,8 +144,7 @@ class ArchiveReader {
                   Transfer transfer = Transfer::collective) const;
   std::vector<std::int32_t> labels(std::int64_t first, std::int64_t count,
                                    Transfer transfer = Transfer::collective) const;
-  std::vector<ChipMeta> meta(std::int64_t first, std::int64_t count,
-                             Transfer transfer = Transfer::collective) const;
+  std::vector<ChipMeta> meta(std::int64_t first, std::int64_t count, Transfer transfer = Transfer::collective) const;
   std::vector<std::uint8_t> valid(std::int64_t first, std::int64_t count,
                                   Transfer transfer = Transfer::collective) const;
 

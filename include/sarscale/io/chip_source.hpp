@@ -28,16 +28,16 @@ struct ChipSourceOptions {
 
 // What probing an input found out; enough to plan its slots in the archive.
 struct SourceInfo {
-  std::string format;         // "MSTAR-Phoenix" or the GDAL driver's short name
-  std::string calibration;    // calibration actually applied ("none" if none)
-  int rows = 0;               // raster size
+  std::string format;       // "MSTAR-Phoenix" or the GDAL driver's short name
+  std::string calibration;  // calibration actually applied ("none" if none)
+  int rows = 0;             // raster size
   int cols = 0;
   bool has_phase = false;
-  bool tiled = false;         // a scene cut into tiles
-  int grid_rows = 1;          // tiles down and across (1 x 1 for a chip)
+  bool tiled = false;  // a scene cut into tiles
+  int grid_rows = 1;   // tiles down and across (1 x 1 for a chip)
   int grid_cols = 1;
   std::int64_t chips = 1;
-  ChipMeta meta;              // per-source facts (label from header, serial, angles, polarisation)
+  ChipMeta meta;  // per-source facts (label from header, serial, angles, polarisation)
 
   std::int64_t chip_count() const { return chips; }
 };

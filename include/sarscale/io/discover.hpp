@@ -61,7 +61,7 @@
 namespace sarscale::io {
 
 struct DiscoveredInput {
-  std::filesystem::path path;   // the file to open (the entry file of a multi-file product)
+  std::filesystem::path path;     // the file to open (the entry file of a multi-file product)
   std::uintmax_t size_bytes = 0;  // the file's size; a product's: all its files together
   bool operator==(const DiscoveredInput&) const = default;
 };

@@ -66,13 +66,13 @@ class GdalRaster {
   ~GdalRaster();
 
   const std::filesystem::path& path() const { return path_; }  // as given to open()
-  const std::string& gdal_name() const { return gdal_name_; }   // what GDAL actually opened
+  const std::string& gdal_name() const { return gdal_name_; }  // what GDAL actually opened
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   int bands() const;  // logical bands (an I/Q pair counts once); 0 for a container of subdatasets
   bool is_complex() const;
-  std::string driver() const;     // GDAL short name: GTiff, SAFE, RS2, SAR_CEOS, ESAT, NITF, ...
-  std::string data_type() const;  // GDAL name of band 1's type: Float32, CInt16, UInt16, Byte, ...
+  std::string driver() const;                          // GDAL short name: GTiff, SAFE, RS2, SAR_CEOS, ESAT, NITF, ...
+  std::string data_type() const;                       // GDAL name of band 1's type: Float32, CInt16, UInt16, Byte, ...
   std::pair<int, int> block_size(int band = 1) const;  // natural (rows, cols) block of a band
 
   bool has_geotransform() const;

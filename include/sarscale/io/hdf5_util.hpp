@@ -152,10 +152,10 @@ DatasetShape dataset_shape(hid_t dataset);
 // 2^31 and bounds collective buffers); a collective transfer agrees on the number of
 // pieces across ranks, and a rank with count 0 takes part with an empty selection.
 inline constexpr std::int64_t kMaxPieceBytes = std::int64_t{512} << 20;
-void write_rows(const RowTransfer& transfer, hid_t dataset, hid_t memory_type, std::int64_t first,
-                std::int64_t count, const void* buffer);
-void read_rows(const RowTransfer& transfer, hid_t dataset, hid_t memory_type, std::int64_t first,
-               std::int64_t count, void* buffer);
+void write_rows(const RowTransfer& transfer, hid_t dataset, hid_t memory_type, std::int64_t first, std::int64_t count,
+                const void* buffer);
+void read_rows(const RowTransfer& transfer, hid_t dataset, hid_t memory_type, std::int64_t first, std::int64_t count,
+               void* buffer);
 
 // 64-bit FNV-1a, for checking that values meant to be identical on all ranks are.
 class Fingerprint {
@@ -196,7 +196,15 @@ inline constexpr const char* kAttrComplete = "complete";
 
 // Field indices of the records below (must follow the add() order).
 enum MetaField : std::size_t {
-  kSourceIndex, kTileRow, kTileCol, kOrigRows, kOrigCols, kAzimuth, kDepression, kTargetType, kSerial,
+  kSourceIndex,
+  kTileRow,
+  kTileCol,
+  kOrigRows,
+  kOrigCols,
+  kAzimuth,
+  kDepression,
+  kTargetType,
+  kSerial,
   kPolarisation
 };
 enum SourceField : std::size_t { kSrcBytes, kSrcFirstChip, kSrcChipCount, kSrcPath, kSrcFormat, kSrcCalibration };

@@ -32,14 +32,14 @@ struct ChipSynthConfig {
   // centre, 10 classes x 60 chips, 5-fold CV) at ~89-92% (real MSTAR chips: ~81% on the same
   // features): see scripts/check_synth_separability.sh. The centre and clutter-level jitters
   // are the strongest levers.
-  float clutter_median = 0.04f;       // median clutter magnitude (MSTAR ground ~0.04)
-  float clutter_jitter_db = 1.0f;     // per-chip uniform +- on the clutter level
-  float texture_shape_min = 2.0f;     // per-chip Gamma shape of the clutter texture, uniform in
-  float texture_shape_max = 8.0f;     //   [min, max] (smaller = spikier clutter)
-  float centre_jitter_px = 1.0f;      // target centre offset, uniform +- in rows and columns (on top
-                                      //   of the aspect-dependent offset of the bright parts)
-  float shadow_db = -12.0f;           // clutter attenuation in the radar shadow
-  TargetVariation variation;          // per-chip scatterer jitter
+  float clutter_median = 0.04f;    // median clutter magnitude (MSTAR ground ~0.04)
+  float clutter_jitter_db = 1.0f;  // per-chip uniform +- on the clutter level
+  float texture_shape_min = 2.0f;  // per-chip Gamma shape of the clutter texture, uniform in
+  float texture_shape_max = 8.0f;  //   [min, max] (smaller = spikier clutter)
+  float centre_jitter_px = 1.0f;   // target centre offset, uniform +- in rows and columns (on top
+                                   //   of the aspect-dependent offset of the bright parts)
+  float shadow_db = -12.0f;        // clutter attenuation in the radar shadow
+  TargetVariation variation;       // per-chip scatterer jitter
 
   ImagingGeometry geometry() const;
   // Throws ConfigError: chip size outside 8..4096, num_classes < 1, bad geometry or knobs.
@@ -50,14 +50,14 @@ struct SynthChip {
   std::int64_t index = 0;
   int class_index = 0;
   std::string class_name;
-  int variant = 0;                     // serial-number variant (make_target_model's `variant`)
+  int variant = 0;  // serial-number variant (make_target_model's `variant`)
   std::string serial;
-  float azimuth_deg = 0;               // exactly the TargetAz written to the header
-  double target_row = 0;               // where the target's origin lies in the chip (pixels):
-  double target_col = 0;               //   ground truth for detectors and tests
-  std::filesystem::path relative_path; // <class>/<CLASS>_SYN0000042.phx
-  io::PhoenixHeader header;            // fields to write (sizes are computed by write_phoenix)
-  Image image;                         // magnitude and phase, chip_size x chip_size
+  float azimuth_deg = 0;                // exactly the TargetAz written to the header
+  double target_row = 0;                // where the target's origin lies in the chip (pixels):
+  double target_col = 0;                //   ground truth for detectors and tests
+  std::filesystem::path relative_path;  // <class>/<CLASS>_SYN0000042.phx
+  io::PhoenixHeader header;             // fields to write (sizes are computed by write_phoenix)
+  Image image;                          // magnitude and phase, chip_size x chip_size
 };
 
 // Class names of a run: target_class_name(0 .. num_classes - 1).

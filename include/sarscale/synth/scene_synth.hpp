@@ -67,8 +67,8 @@ struct SceneSynthConfig {
   float pixel_spacing_m = 0.2f;  // both directions
   float resolution_m = 0.3f;
   float depression_deg = 17.0f;
-  float shadow_db = -12.0f;      // clutter attenuation in target shadows
-  TargetVariation variation;     // per-target jitter, as for chips
+  float shadow_db = -12.0f;   // clutter attenuation in target shadows
+  TargetVariation variation;  // per-target jitter, as for chips
 
   ImagingGeometry geometry() const;
   // Throws ConfigError: sizes outside 1..1,048,576, negative targets, num_classes < 1, ...
@@ -83,7 +83,7 @@ struct SceneTarget {
   std::string serial;
   double row = 0, col = 0;  // target origin, pixels
   float azimuth_deg = 0;
-  PixelBox footprint;       // every pixel its returns and shadow touch (inside the scene)
+  PixelBox footprint;  // every pixel its returns and shadow touch (inside the scene)
 };
 
 // Deterministic placement of cfg.targets targets: each in its own cell of a grid laid over the

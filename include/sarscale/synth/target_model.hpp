@@ -49,8 +49,8 @@ class CounterRng {
   double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }  // [0, 1)
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   int below(int n) { return static_cast<int>((next_u64() >> 33) % static_cast<std::uint64_t>(n)); }
-  double normal();              // N(0, 1), Box-Muller
-  double gamma(double shape);   // Gamma(shape, scale 1), Marsaglia-Tsang; mean = shape
+  double normal();             // N(0, 1), Box-Muller
+  double gamma(double shape);  // Gamma(shape, scale 1), Marsaglia-Tsang; mean = shape
 
  private:
   std::uint64_t key_;
@@ -83,9 +83,9 @@ struct Scatterer {
 struct Volume {
   enum class Shape { box, disc };
   Shape shape = Shape::box;
-  float x_m = 0, y_m = 0;         // centre, target frame
+  float x_m = 0, y_m = 0;           // centre, target frame
   float length_m = 0, width_m = 0;  // box extent along x / y; disc: both equal the diameter
-  float height_m = 0;             // top above the ground
+  float height_m = 0;               // top above the ground
 };
 
 struct TargetModel {

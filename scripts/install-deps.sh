@@ -10,6 +10,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libgdal-dev gdal-bin
   libeigen3-dev libboost-program-options-dev libgtest-dev
+  libfftw3-dev   # FFT convolution of the Gabor filter bank (features layer)
 )
 if [[ "${1:-}" == "--with-tools" ]]; then
   packages+=(libsvm-tools python3-numpy)

@@ -1,0 +1,110 @@
+#pragma once
+// Chip preprocessing before feature extraction: a chain of steps applied in a declared order to a
+// float32 rows x cols image (row-major). Steps may change the size (crop, multilook).
+//
+// Text form (what configs declare; whitespace is free, ';' separates steps, "name" alone or
+// "name(args)"; args are key=value or positional, in the order listed below):
+//   "db(floor=-40); crop(88); lee(window=5, looks=1); zscore"
+// parse_chain() fills every parameter with its default, so describe_chain() prints the complete,
+// canonical chain and parse_chain(describe_chain(c)) == c.
+//
+// Steps and parameters (default in brackets). Arithmetic is in double; borders are reflected
+// half-sample symmetrically (d c b a | a b c d | d c b a, scipy.ndimage's 'reflect').
+//   db(floor [-60], scale [20])       scale*log10(|x|), values below `floor` (absolute, in dB) set to
+//                                      `floor`, so a zero pixel gives `floor` rather than -inf.
+//                                      scale=20 for amplitude, 10 for intensity.
+//   linear                             min-max to [0, 1].
+//   percentile(lo [1], hi [99])       clip to the lo-th and hi-th percentiles (numpy's linear
+//                                      interpolation) and map that range to [0, 1]. When both
+//                                      percentiles are equal: 0 at or below, 1 above.
+//   zscore                             mean 0, population std 1.
+//   crop(rows, cols)                   centre crop (required; "crop(88)" = 88x88, "crop(88x64)");
+//                                      offset (in - out) / 2 rounded down, as fit_to_size does.
+//   mean(window [3])                   box filter, odd window.
+//   median(window [3])                 median of the odd window x window neighbourhood.
+//   lee(window [5], looks [1], data [amplitude])
+//                                      Lee (1980) for multiplicative speckle: local mean m and
+//                                      variance v over the window, Ci^2 = v/m^2, noise Cu = 1/sqrt(looks)
+//                                      for intensity data, 0.5227/sqrt(looks) (= sqrt(4/pi-1), Rayleigh)
+//                                      for amplitude data; out = m + k (x - m) with
+//                                      k = max(0, (1 - Cu^2/Ci^2) / (1 + Cu^2)). Homogeneous areas
+//                                      (Ci <= Cu) get the local mean, strong edges keep most of
+//                                      their contrast. Meant for linear (not dB) data.
+//   frost(window [5], damping [2])    Frost (1982): out = sum w x / sum w over the window,
+//                                      w = exp(-damping * Ci^2 * d), d the Euclidean distance to the
+//                                      centre pixel, Ci^2 = v/m^2 of the window: homogeneous areas
+//                                      are averaged, edges (large Ci) keep the centre pixel.
+//   equalize(bins [256])              histogram equalisation as skimage.exposure.equalize_hist:
+//                                      cdf of a `bins`-bin histogram over [min, max], interpolated
+//                                      at the bin centres; output in (0, 1].
+//   multilook(rows [2], cols [2], mode [mean])
+//                                      average non-overlapping rows x cols blocks (mode=rms:
+//                                      sqrt of the mean square, i.e. incoherent multilook of
+//                                      amplitude); leftover rows/columns at the bottom/right are
+//                                      dropped. "multilook(2)" = 2x2.
+//   mask(method [otsu], grow [2], reach [16], guard [2], train [4], pfa [0.001], data [amplitude],
+//        fill [min])                   keeps the target and its shadow, sets every other pixel to
+//                                      `fill` (min: the image minimum; or a number).
+//        Target: pixels above Otsu's threshold of the image (method=otsu), or detected by a
+//        cell-averaging CFAR (method=cfar) on intensity (x^2 when data=amplitude): a square
+//        training ring `train` pixels wide outside a `guard` ring, threshold
+//        N (pfa^(-1/N) - 1) * mean(ring) for N ring cells (exponential clutter). The target is
+//        dilated by `grow` pixels (square neighbourhood).
+//        Shadow: pixels below a second Otsu threshold computed on the non-target pixels and within
+//        `reach` pixels (square neighbourhood) of the dilated target; reach=0 keeps no shadow.
+//        A chip with no target pixel is flagged.
+//
+// Unusable chips: apply() returns the reason ("" when usable) and writes zeros instead of NaN:
+// NaN/Inf in the input, an all-zero or constant input, a step that finds the chip constant
+// (linear, zscore, equalize, percentile after an earlier step), a mask with no target.
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sarscale::features {
+
+struct PreprocessStep {
+  std::string name;
+  std::map<std::string, double> params;  // enumerated values are stored as their index (see describe)
+  bool operator==(const PreprocessStep&) const = default;
+};
+
+// Throws ConfigError naming the offending token (unknown step or key, bad number, value out of range,
+// missing required parameter). Empty text gives an empty chain (identity).
+std::vector<PreprocessStep> parse_chain(std::string_view text);
+// Canonical text; numbers printed exactly (shortest round-trip form).
+std::string describe_chain(const std::vector<PreprocessStep>& chain);
+
+// Otsu's threshold with skimage.filters.threshold_otsu(nbins=bins)'s histogram and split, but returning
+// the largest value of the lower class (skimage returns that bin's centre, which can lie below values
+// of the same bin): pixels strictly above it are the bright class, exactly as the histogram split them.
+// Non-finite values must not be present. Returns the value itself for constant data.
+double otsu_threshold(const float* values, std::size_t count, int bins = 256);
+
+// A validated chain for one input size, with working memory allocated once. One per thread.
+class Preprocessor {
+ public:
+  // Fills defaults and validates every step against the sizes it will see (ConfigError).
+  Preprocessor(std::vector<PreprocessStep> chain, int rows, int cols);
+
+  int rows() const { return rows_; }
+  int cols() const { return cols_; }
+  int out_rows() const { return out_rows_; }
+  int out_cols() const { return out_cols_; }
+  const std::vector<PreprocessStep>& chain() const { return chain_; }
+
+  // `in` is rows x cols, `out` receives out_rows x out_cols values, always finite. Returns "" or
+  // the reason the chip is unusable (then `out` is all zero).
+  std::string apply(const float* in, float* out);
+
+ private:
+  std::vector<PreprocessStep> chain_;
+  int rows_, cols_, out_rows_, out_cols_;
+  std::vector<float> a_, b_;          // ping-pong images
+  std::vector<double> s1_, s2_, s3_;  // scratch for local statistics
+  std::vector<unsigned char> m1_, m2_;
+};
+
+}  // namespace sarscale::features

@@ -489,9 +489,16 @@ std::string apply_step(const PreprocessStep& step, const float* in, int& rows, i
           if (j > 0)
             for (int u = 0; u < w; ++u) {
               const double* row = pad + static_cast<std::size_t>(i + u) * pc;
-              window.erase(std::lower_bound(window.begin(), window.end(), static_cast<float>(row[j - 1])));
+              // Positions by counting (branch-free, vectorisable) rather than binary search: the
+              // comparisons of a binary search on speckle are unpredictable.
+              const float outgoing = static_cast<float>(row[j - 1]);
+              std::ptrdiff_t at = 0;
+              for (float x : window) at += x < outgoing;
+              window.erase(window.begin() + at);
               const float incoming = static_cast<float>(row[j + w - 1]);
-              window.insert(std::upper_bound(window.begin(), window.end(), incoming), incoming);
+              at = 0;
+              for (float x : window) at += x <= incoming;
+              window.insert(window.begin() + at, incoming);
             }
           out[static_cast<std::size_t>(i) * cols + j] = window[mid];
         }

@@ -193,6 +193,24 @@ TEST_F(IngestCli, StrictRemovesTheArchiveWhenAnInputFailsWhileBeingRead) {
   EXPECT_FALSE(fs::exists(archive));
 }
 
+TEST_F(IngestCli, InputListGlobsAndProgress) {
+  // Half the classes through a list file (with a comment and a blank line), the rest through a
+  // quoted glob; the union is every chip exactly once.
+  const fs::path list = g_dir / "inputs.txt";
+  std::ofstream(list) << "# training inputs\n\n"
+                      << (g_dir / "chips" / "tank_a").string() << "\n"
+                      << (g_dir / "chips" / "ifv_b").string() << "\n";
+  const fs::path archive = g_dir / "list_glob.h5";
+  const std::string out =
+      run(sarscale::test::sarscale_mpi(2) + " ingest --progress --input-list " + list.string() + " --input '" +
+          (g_dir / "chips").string() + "/{apc_c,scout_d}/*.phx' --output " + archive.string());
+  const std::string summary = json_line(out);
+  EXPECT_EQ(json_int(summary, "ingested"), 36) << summary;
+  EXPECT_EQ(json_int(summary, "rejected"), 0) << summary;
+  EXPECT_NE(out.find("100.0%"), std::string::npos) << out;  // the progress bar reached the end
+  EXPECT_NE(out.find("chips/s"), std::string::npos) << out;
+}
+
 TEST_F(IngestCli, ChipSizeCropsAndPadsKeepingTheOriginalSize) {
   const fs::path archive = g_dir / "new" / "folder" / "crop.h5";  // missing folders are created
   run(sarscale::test::sarscale_binary() + " ingest --input " + g_phx.front().string() +

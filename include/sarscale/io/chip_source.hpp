@@ -38,8 +38,6 @@ struct SourceInfo {
   int grid_cols = 1;
   std::int64_t chips = 1;
   ChipMeta meta;  // per-source facts (label from header, serial, angles, polarisation)
-
-  std::int64_t chip_count() const { return chips; }
 };
 
 // Opens and checks an input without reading its pixels (headers, declared vs actual sizes,

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <map>
+#include <optional>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/dist/partition.hpp"
@@ -102,20 +104,32 @@ std::int64_t convert_phoenix(const ConvertConfig& c, const fs::path& input, cons
   return 1;
 }
 
-// The georeferencing of an archive tile: its source scene's, shifted to the tile's offset.
-std::optional<io::Georef> tile_georef(const io::SourceRecord& src, const ChipMeta& m) {
-  try {
-    const io::GdalRaster raster = io::GdalRaster::open(src.path);
-    auto g = raster.georef();
+// The georeferencing of a source scene, opened once per source however many of its tiles are
+// exported; nullopt when it moved or has none (its chips are still exported).
+class SourceGeorefs {
+ public:
+  std::optional<io::Georef> tile(const io::SourceRecord& src, std::int64_t source_index, const ChipMeta& m) {
+    auto it = cache_.find(source_index);
+    if (it == cache_.end()) it = cache_.emplace(source_index, open(src.path)).first;
+    auto g = it->second;
     if (!g) return std::nullopt;
+    // Shift the origin to the tile's offset within the scene.
     auto& t = g->geotransform;
     t[0] += m.tile_col * t[1] + m.tile_row * t[2];
     t[3] += m.tile_col * t[4] + m.tile_row * t[5];
     return g;
-  } catch (const std::exception&) {
-    return std::nullopt;  // the source moved or is not a raster: the chip is still exported
   }
-}
+
+ private:
+  static std::optional<io::Georef> open(const std::string& path) {
+    try {
+      return io::GdalRaster::open(path).georef();
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  std::map<std::int64_t, std::optional<io::Georef>> cache_;
+};
 
 }  // namespace
 
@@ -159,6 +173,7 @@ ConvertSummary run_convert(const Comm& comm, const ConvertConfig& c) {
     const auto meta = reader.meta(first, count, io::Transfer::independent);
     const auto labels = reader.labels(first, count, io::Transfer::independent);
     const auto valid = reader.valid(first, count, io::Transfer::independent);
+    SourceGeorefs georefs;
     Image img;
     img.rows = layout.rows;
     img.cols = layout.cols;
@@ -181,8 +196,9 @@ ConvertSummary run_convert(const Comm& comm, const ConvertConfig& c) {
       std::snprintf(name, sizeof name, "_%07lld_", static_cast<long long>(first + k));
       const fs::path stem = c.output_dir / (path.stem().string() + name + cls);
       try {
-        write_image(c, stem, img, md,
-                    c.format == ConvertConfig::Format::gtiff ? tile_georef(src, meta[i]) : std::nullopt);
+        write_image(
+            c, stem, img, md,
+            c.format == ConvertConfig::Format::gtiff ? georefs.tile(src, meta[i].source_index, meta[i]) : std::nullopt);
         ++written;
       } catch (const std::exception& e) {
         failed.insert(failed.end(), {stem.string(), e.what()});

@@ -489,16 +489,23 @@ std::string apply_step(const PreprocessStep& step, const float* in, int& rows, i
           if (j > 0)
             for (int u = 0; u < w; ++u) {
               const double* row = pad + static_cast<std::size_t>(i + u) * pc;
-              // Positions by counting (branch-free, vectorisable) rather than binary search: the
-              // comparisons of a binary search on speckle are unpredictable.
+              // Replace `outgoing` by `incoming` in the sorted window. Positions by counting (branch-free,
+              // vectorisable): the comparisons of a binary search on speckle are unpredictable.
               const float outgoing = static_cast<float>(row[j - 1]);
-              std::ptrdiff_t at = 0;
-              for (float x : window) at += x < outgoing;
-              window.erase(window.begin() + at);
               const float incoming = static_cast<float>(row[j + w - 1]);
-              at = 0;
-              for (float x : window) at += x <= incoming;
-              window.insert(window.begin() + at, incoming);
+              std::ptrdiff_t out_at = 0, in_at = 0;
+              for (float x : window) {
+                out_at += x < outgoing;
+                in_at += x <= incoming;
+              }
+              in_at -= outgoing <= incoming;  // position among the values that stay
+              float* sorted = window.data();
+              if (in_at >= out_at) {
+                std::copy(sorted + out_at + 1, sorted + in_at + 1, sorted + out_at);
+              } else {
+                std::copy_backward(sorted + in_at, sorted + out_at, sorted + out_at + 1);
+              }
+              sorted[in_at] = incoming;
             }
           out[static_cast<std::size_t>(i) * cols + j] = window[mid];
         }

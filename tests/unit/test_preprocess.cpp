@@ -2,6 +2,7 @@
 // unusable chips.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -176,6 +177,49 @@ TEST(PreprocessSteps, MeanReflectsBordersAndMedianRemovesImpulse) {
   for (float v : r.image) EXPECT_EQ(v, 2.0f);
   r = run("median(window=5)", flat, 7, 7);
   for (float v : r.image) EXPECT_EQ(v, 2.0f);
+}
+
+// Median and Frost against a direct evaluation (reflected borders, every window recomputed).
+TEST(PreprocessSteps, MedianAndFrostMatchDirectEvaluation) {
+  const int rows = 23, cols = 19;
+  std::mt19937 rng(3);
+  std::exponential_distribution<float> speckle(1.0f);
+  std::vector<float> img(rows * cols);
+  for (float& v : img) v = std::round(speckle(rng) * 8) / 8;  // many ties, to exercise equal values
+  const auto at = [&](int i, int j) {
+    const auto reflect = [](int k, int n) {
+      k %= 2 * n;
+      if (k < 0) k += 2 * n;
+      return k < n ? k : 2 * n - 1 - k;
+    };
+    return static_cast<double>(img[reflect(i, rows) * cols + reflect(j, cols)]);
+  };
+  for (int w : {1, 3, 5, 7, 31}) {
+    const auto med = run("median(window=" + std::to_string(w) + ")", img, rows, cols);
+    const auto frost = run("frost(window=" + std::to_string(w) + ", damping=1.5)", img, rows, cols);
+    const int h = w / 2;
+    for (int i = 0; i < rows; ++i)
+      for (int j = 0; j < cols; ++j) {
+        std::vector<double> win;
+        for (int u = -h; u <= h; ++u)
+          for (int v = -h; v <= h; ++v) win.push_back(at(i + u, j + v));
+        double m = 0, ss = 0;
+        for (double x : win) m += x;
+        m /= static_cast<double>(win.size());
+        for (double x : win) ss += (x - m) * (x - m);
+        const double ci2 = ss == 0 ? 0.0 : ss / static_cast<double>(win.size()) / (m * m);  // flat: a plain mean
+        double sw = 0, swx = 0, k = 0;
+        for (int u = -h; u <= h; ++u)
+          for (int v = -h; v <= h; ++v) {
+            const double wt = std::exp(-1.5 * ci2 * std::hypot(u, v));
+            sw += wt;
+            swx += wt * win[static_cast<std::size_t>(k++)];
+          }
+        std::nth_element(win.begin(), win.begin() + static_cast<std::ptrdiff_t>(win.size() / 2), win.end());
+        ASSERT_EQ(med.image[i * cols + j], win[win.size() / 2]) << "w=" << w << " at " << i << "," << j;
+        ASSERT_NEAR(frost.image[i * cols + j], swx / sw, 1e-5 * (1 + swx / sw)) << "w=" << w << " at " << i << "," << j;
+      }
+  }
 }
 
 TEST(PreprocessSteps, LeeAndFrostKeepFlatRegionsAndPreserveEdges) {

@@ -50,8 +50,10 @@
 //        training ring `train` pixels wide outside a `guard` ring, threshold
 //        N (pfa^(-1/N) - 1) * mean(ring) for N ring cells (exponential clutter). The target is
 //        dilated by `grow` pixels (square neighbourhood).
-//        Shadow: pixels below a second Otsu threshold computed on the non-target pixels and within
-//        `reach` pixels (square neighbourhood) of the dilated target; reach=0 keeps no shadow.
+//        Shadow: pixels at or below a second Otsu threshold computed on the pixels outside the
+//        dilated target, and within `reach` pixels (square neighbourhood) of the dilated target;
+//        reach=0 keeps no shadow. On clutter without a real shadow this keeps the darker half of
+//        the clutter near the target (Otsu always splits); lower `reach` for such scenes.
 //        A chip with no target pixel is flagged.
 //
 // Unusable chips: apply() returns the reason ("" when usable) and writes zeros instead of NaN:
@@ -74,7 +76,7 @@ struct PreprocessStep {
 // Throws ConfigError naming the offending token (unknown step or key, bad number, value out of range,
 // missing required parameter). Empty text gives an empty chain (identity).
 std::vector<PreprocessStep> parse_chain(std::string_view text);
-// Canonical text; numbers printed exactly (shortest round-trip form).
+// Canonical text; numbers printed exactly (shortest round-trip form). ConfigError for an unknown step.
 std::string describe_chain(const std::vector<PreprocessStep>& chain);
 
 // Otsu's threshold with skimage.filters.threshold_otsu(nbins=bins)'s histogram and split, but returning

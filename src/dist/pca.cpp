@@ -1,0 +1,78 @@
+#include "sarscale/dist/pca.hpp"
+
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "sarscale/core/error.hpp"
+
+namespace sarscale::dist {
+
+namespace {
+
+constexpr int kMomentsTag = 4711;
+
+// Agrees on failure across ranks: when any rank recorded a message, every rank throws the
+// first (lowest-rank) one as `Error`.
+template <typename Error>
+void throw_if_any_failed(const Comm& comm, const std::string& local_message) {
+  if (!comm.any(!local_message.empty())) return;
+  const auto messages = comm.allgather_strings({local_message});
+  for (std::size_t r = 0; r < messages.size(); ++r)
+    if (!messages[r].empty()) throw Error("rank " + std::to_string(r) + ": " + messages[r]);
+}
+
+}  // namespace
+
+features::Moments allreduce_moments(const Comm& comm, const features::Moments& local) {
+  const int dim = local.dim();
+  if (comm.min(dim) != comm.max(dim))
+    throw ConfigError("PCA: ranks disagree on the feature dimension (" + std::to_string(comm.min(dim)) + " to " +
+                      std::to_string(comm.max(dim)) + ")");
+  const std::size_t size = features::Moments::serialized_size(dim);
+  if (size > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw ConfigError("PCA: " + std::to_string(dim) + " features is too many to combine across ranks");
+  const int count = static_cast<int>(size);
+
+  // Binomial tree towards rank 0; at every step the receiver holds the lower ranks, so the merge
+  // order is rank order and fixed for a given communicator size.
+  std::vector<double> mine = local.serialize();
+  std::vector<double> theirs(size);
+  for (int step = 1; step < comm.size(); step *= 2) {
+    if (comm.rank() % (2 * step) == 0) {
+      const int partner = comm.rank() + step;
+      if (partner >= comm.size()) continue;
+      Comm::check(MPI_Recv(theirs.data(), count, MPI_DOUBLE, partner, kMomentsTag, comm.raw(), MPI_STATUS_IGNORE),
+                  "MPI_Recv (PCA moments)");
+      auto merged = features::Moments::deserialize(mine.data(), mine.size());
+      merged.merge(features::Moments::deserialize(theirs.data(), theirs.size()));
+      mine = merged.serialize();
+    } else {
+      Comm::check(MPI_Send(mine.data(), count, MPI_DOUBLE, comm.rank() - step, kMomentsTag, comm.raw()),
+                  "MPI_Send (PCA moments)");
+      break;
+    }
+  }
+  comm.broadcast(mine, 0);
+  return features::Moments::deserialize(mine.data(), mine.size());
+}
+
+features::PcaModel fit_pca(const Comm& comm, const float* rows, std::size_t n_local, int dim,
+                           const std::uint8_t* flagged_or_null, const features::PcaOptions& options) {
+  features::validate(options);  // same options on every rank: fails everywhere or nowhere
+  if (comm.min(dim) != comm.max(dim) || dim < 0)
+    throw ConfigError("PCA: ranks disagree on the feature dimension or it is negative (" +
+                      std::to_string(comm.min(dim)) + " to " + std::to_string(comm.max(dim)) + ")");
+  features::Moments local(dim);
+  std::string failure;
+  try {
+    local.add_rows(rows, n_local, dim, flagged_or_null);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  throw_if_any_failed<InputError>(comm, failure);
+  // Every rank holds the same combined moments, so every rank fits (and fails) identically.
+  return features::fit_pca(allreduce_moments(comm, local), options);
+}
+
+}  // namespace sarscale::dist

@@ -19,6 +19,7 @@
 #include "sarscale/features/gabor.hpp"
 #include "sarscale/features/hog.hpp"
 #include "sarscale/features/preprocess.hpp"
+#include "text.hpp"
 
 namespace sarscale::features {
 namespace {
@@ -26,17 +27,8 @@ namespace {
 // Bump when a block's computation changes, so fingerprints of old features no longer match.
 constexpr std::string_view kFormatVersion = "sarscale-feature-chain/1";
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string format_number(double v) {
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, res.ptr);
-}
+using detail::format_number;
+using detail::trim;
 
 // Parsers of one value: return the canonical text or throw ConfigError(reason) (the caller adds context).
 using Canonicaliser = std::function<std::string(std::string_view)>;

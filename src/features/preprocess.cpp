@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "sarscale/core/error.hpp"
+#include "text.hpp"
 
 namespace sarscale::features {
 namespace {
@@ -84,17 +85,8 @@ const ParamSpec* find_param(const StepSpec& spec, std::string_view key) {
   return nullptr;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string format_number(double v) {
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, res.ptr);
-}
+using detail::format_number;
+using detail::trim;
 
 double parse_value(const StepSpec& step, const ParamSpec& p, std::string_view token) {
   for (const auto& [word, value] : p.words)

@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "random_data.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/dist/pca.hpp"
@@ -21,24 +22,8 @@ namespace {
 constexpr std::size_t kRows = 500;
 constexpr int kDim = 20;
 
-// The same correlated dataset on every rank (fixed seed): x = z * mixing + offsets.
-std::vector<float> dataset(std::size_t n, int d) {
-  std::mt19937_64 rng(2024);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::vector<double> mixing(static_cast<std::size_t>(d * d));
-  for (auto& m : mixing) m = normal(rng);
-  std::vector<float> rows(n * static_cast<std::size_t>(d));
-  std::vector<double> z(static_cast<std::size_t>(d));
-  for (std::size_t r = 0; r < n; ++r) {
-    for (auto& v : z) v = normal(rng);
-    for (int j = 0; j < d; ++j) {
-      double x = 100.0 * j - 300.0;
-      for (int i = 0; i < d; ++i) x += z[static_cast<std::size_t>(i)] * mixing[static_cast<std::size_t>(i * d + j)];
-      rows[r * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)] = static_cast<float>(x);
-    }
-  }
-  return rows;
-}
+// The same correlated dataset on every rank (fixed seed), features offset by 100 j - 300.
+std::vector<float> dataset(std::size_t n, int d) { return sarscale::test::correlated_rows(n, d, 2024, -300.0, 100.0); }
 
 PcaModel single_process_fit(const std::vector<float>& rows, int d, const PcaOptions& options) {
   Moments m(d);

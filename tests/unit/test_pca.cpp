@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "random_data.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/features/pca.hpp"
 
@@ -21,23 +22,9 @@ using sarscale::features::PcaOptions;
 
 namespace {
 
-// n x d rows: correlated Gaussian data (x = z * mixing + offset) from a fixed seed.
+// Correlated Gaussian rows whose feature j is offset by `offset + j`.
 std::vector<float> correlated_rows(std::size_t n, int d, unsigned seed, double offset) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::vector<double> mixing(static_cast<std::size_t>(d * d));
-  for (auto& m : mixing) m = normal(rng);
-  std::vector<float> rows(n * static_cast<std::size_t>(d));
-  std::vector<double> z(static_cast<std::size_t>(d));
-  for (std::size_t r = 0; r < n; ++r) {
-    for (auto& v : z) v = normal(rng);
-    for (int j = 0; j < d; ++j) {
-      double x = offset + j;
-      for (int i = 0; i < d; ++i) x += z[static_cast<std::size_t>(i)] * mixing[static_cast<std::size_t>(i * d + j)];
-      rows[r * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)] = static_cast<float>(x);
-    }
-  }
-  return rows;
+  return sarscale::test::correlated_rows(n, d, seed, offset, 1.0);
 }
 
 // Reference moments by two passes in long double.

@@ -1,0 +1,30 @@
+#pragma once
+// Reproducible synthetic data for numerical tests.
+#include <cstddef>
+#include <random>
+#include <vector>
+
+namespace sarscale::test {
+
+// n x d rows (row-major float32) of correlated Gaussian data from a fixed seed:
+// x_j = base + step * j + sum_i z_i * mixing_ij with z ~ N(0, I) per row and a random mixing matrix.
+inline std::vector<float> correlated_rows(std::size_t n, int d, unsigned seed, double base, double step) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const auto dim = static_cast<std::size_t>(d);
+  std::vector<double> mixing(dim * dim);
+  for (auto& m : mixing) m = normal(rng);
+  std::vector<float> rows(n * dim);
+  std::vector<double> z(dim);
+  for (std::size_t r = 0; r < n; ++r) {
+    for (auto& v : z) v = normal(rng);
+    for (std::size_t j = 0; j < dim; ++j) {
+      double x = base + step * static_cast<double>(j);
+      for (std::size_t i = 0; i < dim; ++i) x += z[i] * mixing[i * dim + j];
+      rows[r * dim + j] = static_cast<float>(x);
+    }
+  }
+  return rows;
+}
+
+}  // namespace sarscale::test

@@ -233,17 +233,6 @@ Plan agree_plan(const Comm& comm, const Probe& mine, std::size_t n_inputs) {
   return plan;
 }
 
-// Wall time spent in each phase on this rank (the summary reports the slowest rank's).
-struct PhaseClock {
-  std::chrono::steady_clock::time_point mark = std::chrono::steady_clock::now();
-  double lap() {
-    const auto now = std::chrono::steady_clock::now();
-    const double s = std::chrono::duration<double>(now - mark).count();
-    mark = now;
-    return s;
-  }
-};
-
 // ---- reading and writing ----------------------------------------------------------------
 
 // A run of chips of one input inside a batch.

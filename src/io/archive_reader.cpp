@@ -13,14 +13,6 @@ namespace {
 using h5::Handle;
 using h5::RecordType;
 
-bool link_exists(hid_t file, const char* path) {
-  // H5Lexists needs each intermediate group to exist; archive paths are at most two deep.
-  const std::string p = path;
-  const auto slash = p.find('/', 1);
-  if (slash != std::string::npos && H5Lexists(file, p.substr(0, slash).c_str(), H5P_DEFAULT) <= 0) return false;
-  return H5Lexists(file, path, H5P_DEFAULT) > 0;
-}
-
 // Tables are read in blocks of about this size, so that a table of millions of padded
 // rows never needs its whole padded size in memory.
 constexpr std::int64_t kTableBlockBytes = std::int64_t{64} << 20;
@@ -49,7 +41,7 @@ struct ArchiveReader::State {
   std::string where() const { return "archive " + path.string(); }
   [[noreturn]] void damaged(const std::string& what) const { throw InputError(where() + " is damaged: " + what); }
   Handle open_dataset(const char* name) const {
-    if (!link_exists(file.get(), name)) damaged(std::string("the dataset ") + name + " is missing");
+    if (!h5::link_exists(file.get(), name)) damaged(std::string("the dataset ") + name + " is missing");
     return Handle(H5Dopen2(file.get(), name, H5P_DEFAULT), H5Dclose, where() + ": cannot open " + name);
   }
   const h5::RowTransfer& transfer(Transfer t) const { return t == Transfer::collective ? collective : independent; }
@@ -95,24 +87,7 @@ ArchiveReader ArchiveReader::open(const std::filesystem::path& path, MPI_Comm co
   h5::QuietErrors quiet;
   auto s = std::make_unique<State>(comm);
   s->path = path;
-  std::error_code ec;
-  const bool exists = std::filesystem::is_regular_file(path, ec);
-  if (!h5::all_ranks_ok(comm, exists))
-    throw InputError("cannot open archive " + path.string() +
-                     (exists ? ": it is not visible from every MPI rank" : ": no such file"));
-
-  const Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate(fapl)");
-  h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
-  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
-  if (fid < 0) {
-    const std::string stack = h5::take_error_stack();
-    const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
-    H5Eclear2(H5E_DEFAULT);
-    if (is_hdf5 <= 0) throw InputError("cannot open archive " + path.string() + ": not an HDF5 file");
-    throw InputError("cannot open archive " + path.string() +
-                     ": the HDF5 file is damaged, truncated or was not closed by its writer (" + stack + ")");
-  }
-  s->file = Handle(fid, H5Fclose, "H5Fopen");
+  s->file = h5::open_parallel_file(path, comm, "archive");
   const hid_t f = s->file.get();
 
   s->attributes = h5::read_attributes_as_text(f);
@@ -149,7 +124,7 @@ ArchiveReader ArchiveReader::open(const std::filesystem::path& path, MPI_Comm co
   s->layout.chips = pix.rows;
   s->layout.rows = static_cast<int>(pix.dims[1]);
   s->layout.cols = static_cast<int>(pix.dims[2]);
-  s->layout.has_phase = link_exists(f, kPhase);
+  s->layout.has_phase = h5::link_exists(f, kPhase);
   if (s->layout.has_phase) {
     s->phase = s->open_dataset(kPhase);
     if (h5::dataset_shape(s->phase.get()).dims != pix.dims) s->damaged("phase and magnitude differ in shape");
@@ -183,19 +158,9 @@ ArchiveReader ArchiveReader::open(const std::filesystem::path& path, MPI_Comm co
   s->reject_type = s->reject_record.memory_type();
   s->reject_count = h5::dataset_shape(s->rejects.get()).rows;
 
-  {
-    const Handle names = s->open_dataset(kClassNames);
-    const Handle type(H5Dget_type(names.get()), H5Tclose, "H5Dget_type");
-    if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0)
-      s->damaged(std::string(kClassNames) + " is not a fixed-length string array");
-    const std::size_t width = H5Tget_size(type.get());
-    const std::int64_t n = h5::dataset_shape(names.get()).rows;
-    std::vector<char> buf(static_cast<std::size_t>(n) * width);
-    h5::read_rows(s->independent, names.get(), type.get(), 0, n, buf.data());
-    for (std::int64_t i = 0; i < n; ++i)
-      s->layout.class_names.push_back(h5::get_text(buf.data() + static_cast<std::size_t>(i) * width, width));
-  }
-  if (link_exists(f, kProvenance)) {
+  if (!h5::link_exists(f, kClassNames)) s->damaged(std::string("the dataset ") + kClassNames + " is missing");
+  s->layout.class_names = h5::read_string_array(f, kClassNames, s->independent, s->where());
+  if (h5::link_exists(f, kProvenance)) {
     const Handle group(H5Gopen2(f, kProvenance, H5P_DEFAULT), H5Gclose, "cannot open /provenance");
     s->provenance = h5::read_attributes_as_text(group.get());
   }

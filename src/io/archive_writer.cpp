@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
@@ -20,16 +19,10 @@ using h5::RecordType;
 // Chunks of the chip datasets aim at this size: large enough for efficient MPI-IO and
 // parallel file system stripes, small enough that a reader of one chip reads little.
 constexpr std::int64_t kTargetChunkBytes = std::int64_t{4} << 20;
-// Objects of at least kAlignThreshold bytes (the chip chunks) start on kAlignment
-// boundaries, i.e. on file-system block / stripe boundaries.
+// Large objects (the chip chunks) start on 1 MiB boundaries (h5::create_parallel_file),
+// i.e. on file-system block / stripe boundaries: chunk sizes are chosen to waste little.
 constexpr hsize_t kAlignment = hsize_t{1} << 20;
-constexpr hsize_t kAlignThreshold = hsize_t{512} << 10;
 constexpr int kMaxMetaTextWidth = 4096;
-// Tables (class names, sources, rejects): chunk size, write block size and deflate level
-// (1: fast, and fixed-length padded strings compress well at any level).
-constexpr std::int64_t kTableChunkBytes = std::int64_t{1} << 20;
-constexpr std::int64_t kTableBlockBytes = std::int64_t{64} << 20;
-constexpr unsigned kTableDeflateLevel = 1;
 
 std::int64_t chip_bytes(const ArchiveLayout& l) {
   return static_cast<std::int64_t>(l.rows) * static_cast<std::int64_t>(l.cols) * 4;
@@ -86,53 +79,6 @@ void agree_or_throw(MPI_Comm comm, const std::string& local_problem, const std::
   throw ConfigError(context + ": " + (local_problem.empty() ? "invalid arguments on another MPI rank" : local_problem));
 }
 
-Handle create_dataset(hid_t file, const char* name, hid_t type, const std::vector<hsize_t>& dims,
-                      const std::vector<hsize_t>& chunk, bool compress = false) {
-  const Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose,
-                     "H5Screate_simple");
-  const Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate(dcpl)");
-  if (!chunk.empty()) h5::check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
-  // Allocating at creation lets ranks write any chunk collectively without further
-  // metadata traffic. Every byte is written, so fill values are never written.
-  h5::check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
-  h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
-  if (compress && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0)
-    h5::check(H5Pset_deflate(dcpl.get(), kTableDeflateLevel), "H5Pset_deflate");
-  return Handle(H5Dcreate2(file, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), H5Dclose,
-                std::string("cannot create dataset ") + name);
-}
-
-// Creates a 1-D table of `n` records and writes it collectively. The table is chunked and
-// deflated: its strings are padded to the longest value, which compression makes cheap
-// even when one path is far longer than the rest. Each rank packs and writes whole
-// chunks (parallel filtered writes then need no chunk shared between ranks), in blocks
-// of bounded size so that a table of millions of rows needs little memory.
-void write_table(hid_t file, MPI_Comm comm, const h5::RowTransfer& xfer, const char* name, hid_t file_type,
-                 hid_t memory_type, std::int64_t n, const std::function<void(char*, std::int64_t)>& pack_row) {
-  int rank = 0, size = 1;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  const auto rec = static_cast<std::int64_t>(H5Tget_size(memory_type));
-  const std::int64_t chunk_rows = std::clamp<std::int64_t>(kTableChunkBytes / rec, 1, std::max<std::int64_t>(n, 1));
-  // An empty table cannot be chunked (HDF5 needs chunk <= extent for fixed sizes).
-  const Handle dset = n == 0 ? create_dataset(file, name, file_type, {0}, {})
-                             : create_dataset(file, name, file_type, {static_cast<hsize_t>(n)},
-                                              {static_cast<hsize_t>(chunk_rows)}, true);
-  const std::int64_t chunks = (n + chunk_rows - 1) / chunk_rows;
-  const std::int64_t begin = std::min(n, chunks * rank / size * chunk_rows);
-  const std::int64_t end = std::min(n, chunks * (rank + 1) / size * chunk_rows);
-  const std::int64_t block_rows = std::max<std::int64_t>(1, kTableBlockBytes / (chunk_rows * rec)) * chunk_rows;
-  const std::int64_t rounds = h5::max_over_ranks(comm, (end - begin + block_rows - 1) / block_rows);
-  std::vector<char> buf;
-  for (std::int64_t r = 0; r < rounds; ++r) {
-    const std::int64_t first = std::min(end, begin + r * block_rows);
-    const std::int64_t count = std::min(block_rows, end - first);
-    buf.assign(static_cast<std::size_t>(count * rec), 0);
-    for (std::int64_t i = 0; i < count; ++i) pack_row(buf.data() + i * rec, first + i);
-    h5::write_rows(xfer, dset.get(), memory_type, first, count, buf.data());
-  }
-}
-
 std::size_t longest(std::size_t current, const std::string& s) { return std::max(current, s.size()); }
 
 }  // namespace
@@ -183,19 +129,7 @@ ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm 
   s->chunk_chips = choose_chunk_chips(layout);
   s->meta_record = h5::schema::meta_record(static_cast<std::size_t>(layout.meta_text_width));
 
-  const Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate(fapl)");
-  h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
-  // The 1.10 format (fixed-array chunk indices, compact attribute storage); pinned at both
-  // ends so files do not change with a newer library.
-  h5::check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110), "H5Pset_libver_bounds");
-  h5::check(H5Pset_alignment(fapl.get(), kAlignThreshold, kAlignment), "H5Pset_alignment");
-  // Every writer call is collective, so metadata can be read and written collectively:
-  // one rank reads, and cache flushes are split among ranks in one MPI-IO call.
-  h5::check(H5Pset_all_coll_metadata_ops(fapl.get(), 1), "H5Pset_all_coll_metadata_ops");
-  h5::check(H5Pset_coll_metadata_write(fapl.get(), 1), "H5Pset_coll_metadata_write");
-
-  s->file = Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
-                   "cannot create archive " + path.string());
+  s->file = h5::create_parallel_file(path, comm, "archive");
   const hid_t f = s->file.get();
   h5::write_string_attribute(f, h5::schema::kAttrFormat, kArchiveFormatName);
   h5::write_int_attribute(f, h5::schema::kAttrFormatVersion, kArchiveFormatVersion);
@@ -211,21 +145,15 @@ ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm 
   // HDF5 cannot chunk an empty fixed-size dataset; an archive without chips stays contiguous.
   std::vector<hsize_t> pixel_chunk;
   if (n > 0) pixel_chunk = {static_cast<hsize_t>(s->chunk_chips), pixel_dims[1], pixel_dims[2]};
-  s->magnitude = create_dataset(f, h5::schema::kMagnitude, H5T_IEEE_F32LE, pixel_dims, pixel_chunk);
-  if (layout.has_phase) s->phase = create_dataset(f, h5::schema::kPhase, H5T_IEEE_F32LE, pixel_dims, pixel_chunk);
-  s->label = create_dataset(f, h5::schema::kLabel, H5T_STD_I32LE, {n}, {});
-  s->valid = create_dataset(f, h5::schema::kValid, H5T_STD_U8LE, {n}, {});
+  s->magnitude = h5::create_dataset(f, h5::schema::kMagnitude, H5T_IEEE_F32LE, pixel_dims, pixel_chunk);
+  if (layout.has_phase) s->phase = h5::create_dataset(f, h5::schema::kPhase, H5T_IEEE_F32LE, pixel_dims, pixel_chunk);
+  s->label = h5::create_dataset(f, h5::schema::kLabel, H5T_STD_I32LE, {n}, {});
+  s->valid = h5::create_dataset(f, h5::schema::kValid, H5T_STD_U8LE, {n}, {});
   const Handle meta_file_type = s->meta_record.file_type();
-  s->meta = create_dataset(f, h5::schema::kMeta, meta_file_type.get(), {n}, {});
+  s->meta = h5::create_dataset(f, h5::schema::kMeta, meta_file_type.get(), {n}, {});
   s->meta_memory_type = s->meta_record.memory_type();
 
-  std::size_t name_width = 1;
-  for (const auto& c : layout.class_names) name_width = longest(name_width, c);
-  const Handle name_type = h5::fixed_string_type(name_width);
-  write_table(f, comm, s->collective, h5::schema::kClassNames, name_type.get(), name_type.get(),
-              static_cast<std::int64_t>(layout.class_names.size()), [&](char* rec, std::int64_t i) {
-                h5::put_text(rec, name_width, layout.class_names[static_cast<std::size_t>(i)]);
-              });
+  h5::write_string_array(f, comm, s->collective, h5::schema::kClassNames, layout.class_names);
   // Put the superblock and object headers on disk now, so that a writer killed later
   // leaves a file that HDF5 recognises (and refuses as not closed) rather than garbage.
   h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
@@ -333,16 +261,16 @@ void ArchiveWriter::write_sources(const std::vector<SourceRecord>& sources) {
   const RecordType rt = h5::schema::source_record(wp, wf, wc);
   const Handle file_type = rt.file_type(), mem_type = rt.memory_type();
   using namespace h5::schema;
-  write_table(s.file.get(), s.comm, s.collective, kSources, file_type.get(), mem_type.get(),
-              static_cast<std::int64_t>(sources.size()), [&](char* rec, std::int64_t i) {
-                const SourceRecord& r = sources[static_cast<std::size_t>(i)];
-                rt.put_int64(rec, kSrcBytes, r.bytes);
-                rt.put_int64(rec, kSrcFirstChip, r.first_chip);
-                rt.put_int64(rec, kSrcChipCount, r.chip_count);
-                rt.put_text(rec, kSrcPath, r.path);
-                rt.put_text(rec, kSrcFormat, r.format);
-                rt.put_text(rec, kSrcCalibration, r.calibration);
-              });
+  h5::write_table(s.file.get(), s.comm, s.collective, kSources, file_type.get(), mem_type.get(),
+                  static_cast<std::int64_t>(sources.size()), [&](char* rec, std::int64_t i) {
+                    const SourceRecord& r = sources[static_cast<std::size_t>(i)];
+                    rt.put_int64(rec, kSrcBytes, r.bytes);
+                    rt.put_int64(rec, kSrcFirstChip, r.first_chip);
+                    rt.put_int64(rec, kSrcChipCount, r.chip_count);
+                    rt.put_text(rec, kSrcPath, r.path);
+                    rt.put_text(rec, kSrcFormat, r.format);
+                    rt.put_text(rec, kSrcCalibration, r.calibration);
+                  });
   s.sources_written = true;
 }
 
@@ -362,12 +290,12 @@ void ArchiveWriter::write_rejects(const std::vector<RejectRecord>& rejects) {
   const RecordType rt = h5::schema::reject_record(wp, wr);
   const Handle file_type = rt.file_type(), mem_type = rt.memory_type();
   using namespace h5::schema;
-  write_table(s.file.get(), s.comm, s.collective, kRejects, file_type.get(), mem_type.get(),
-              static_cast<std::int64_t>(rejects.size()), [&](char* rec, std::int64_t i) {
-                const RejectRecord& r = rejects[static_cast<std::size_t>(i)];
-                rt.put_text(rec, kRejPath, r.path);
-                rt.put_text(rec, kRejReason, r.reason);
-              });
+  h5::write_table(s.file.get(), s.comm, s.collective, kRejects, file_type.get(), mem_type.get(),
+                  static_cast<std::int64_t>(rejects.size()), [&](char* rec, std::int64_t i) {
+                    const RejectRecord& r = rejects[static_cast<std::size_t>(i)];
+                    rt.put_text(rec, kRejPath, r.path);
+                    rt.put_text(rec, kRejReason, r.reason);
+                  });
   s.rejects_written = true;
 }
 

@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "pca_compare.hpp"
 #include "random_data.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/dist/partition.hpp"
@@ -16,6 +17,7 @@ using sarscale::dist::Comm;
 using sarscale::features::Moments;
 using sarscale::features::PcaModel;
 using sarscale::features::PcaOptions;
+using sarscale::test::max_difference;
 
 namespace {
 
@@ -29,32 +31,6 @@ PcaModel single_process_fit(const std::vector<float>& rows, int d, const PcaOpti
   Moments m(d);
   m.add_rows(rows.data(), rows.size() / static_cast<std::size_t>(d), d);
   return sarscale::features::fit_pca(m, options);
-}
-
-double relative(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-300); }
-
-// Largest relative difference between two fits (components compared as unit vectors up to sign).
-double max_difference(const PcaModel& a, const PcaModel& b) {
-  EXPECT_EQ(a.dim, b.dim);
-  EXPECT_EQ(a.n_samples, b.n_samples);
-  EXPECT_EQ(a.n_components(), b.n_components());
-  if (a.n_components() != b.n_components()) return std::numeric_limits<double>::infinity();
-  double worst = relative(a.total_variance, b.total_variance);
-  for (std::size_t i = 0; i < a.mean.size(); ++i) {
-    worst = std::max(worst, relative(a.mean[i], b.mean[i]));
-    worst = std::max(worst, relative(a.scale[i], b.scale[i]));
-  }
-  const auto d = static_cast<std::size_t>(a.dim);
-  for (std::size_t j = 0; j < a.eigenvalues.size(); ++j) {
-    worst = std::max(worst, relative(a.eigenvalues[j], b.eigenvalues[j]));
-    worst = std::max(worst, relative(a.explained_variance_ratio[j], b.explained_variance_ratio[j]));
-    double dot = 0;
-    for (std::size_t i = 0; i < d; ++i) dot += a.components[j * d + i] * b.components[j * d + i];
-    const double sign = dot < 0 ? -1.0 : 1.0;
-    for (std::size_t i = 0; i < d; ++i)
-      worst = std::max(worst, std::abs(a.components[j * d + i] - sign * b.components[j * d + i]));
-  }
-  return worst;
 }
 
 // Every rank must hold a bit-identical model: compare with rank 0's.

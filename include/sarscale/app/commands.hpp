@@ -26,6 +26,7 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl);
 int cmd_ingest(const dist::Comm& comm, const CommandLine& cl);
 int cmd_info(const dist::Comm& comm, const CommandLine& cl);
 int cmd_convert(const dist::Comm& comm, const CommandLine& cl);
+int cmd_features(const dist::Comm& comm, const CommandLine& cl);
 
 // Text for `sarscale --version`: sarscale, MPI, HDF5 and GDAL versions in use.
 std::string version_text();

@@ -9,6 +9,18 @@
 
 namespace sarscale::dist {
 
+// Wall time spent in each phase on this rank (stage summaries report the slowest rank's).
+struct PhaseClock {
+  std::chrono::steady_clock::time_point mark = std::chrono::steady_clock::now();
+  // Seconds since the previous lap (or construction).
+  double lap() {
+    const auto now = std::chrono::steady_clock::now();
+    const double s = std::chrono::duration<double>(now - mark).count();
+    mark = now;
+    return s;
+  }
+};
+
 class Progress {
  public:
   Progress(const Comm& comm, bool show_on_root, std::int64_t total_items);

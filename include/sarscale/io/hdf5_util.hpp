@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -177,6 +179,43 @@ void require_identical(MPI_Comm comm, std::uint64_t fingerprint, std::string_vie
 // Collective sum and maximum.
 std::int64_t sum_over_ranks(MPI_Comm comm, std::int64_t v);
 std::int64_t max_over_ranks(MPI_Comm comm, std::int64_t v);
+
+// ---- files, datasets, tables (hdf5_file.cpp) ----
+
+// Collective: creates (truncates) `path` for parallel writing through MPI-IO, in the
+// HDF5 1.10 file format (pinned at both ends so files do not change with a newer
+// library), with large objects aligned to 1 MiB (file-system blocks and stripes) and
+// collective metadata reads and writes (every writer call is collective).
+Handle create_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what);
+// Collective: opens `path` through MPI-IO, read-only. Throws InputError naming `what`
+// for a missing file (or one some rank cannot see), a file that is not HDF5, and a
+// damaged, truncated or unclosed one.
+Handle open_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what);
+// True when `path` (absolute, any depth) names an existing link in `file`.
+bool link_exists(hid_t file, const std::string& path);
+// Creates a dataset with early allocation and no fill pass (each byte is written once,
+// and ranks can then write any chunk without further metadata traffic). `chunk` empty:
+// contiguous. `compress`: deflate level 1, when the filter is available.
+Handle create_dataset(hid_t loc, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
+                      const std::vector<hsize_t>& chunk, bool compress = false);
+// Collective: creates a 1-D table of `n` records and writes it, each rank packing
+// (pack_row(record, row)) and writing whole chunks of its share, in blocks of bounded
+// size, so a table of millions of rows needs little memory. Chunked and deflated: fixed
+// strings are padded to the longest value, which compression makes cheap.
+void write_table(hid_t loc, MPI_Comm comm, const RowTransfer& transfer, const std::string& name, hid_t file_type,
+                 hid_t memory_type, std::int64_t n, const std::function<void(char*, std::int64_t)>& pack_row);
+// Collective: a 1-D fixed-length string array (class names), written whole by the ranks.
+void write_string_array(hid_t loc, MPI_Comm comm, const RowTransfer& transfer, const std::string& name,
+                        const std::vector<std::string>& values);
+// A 1-D fixed-length string array, read whole. InputError naming `where` when it is not one.
+std::vector<std::string> read_string_array(hid_t loc, const std::string& name, const RowTransfer& transfer,
+                                           const std::string& where);
+// Collective: a 1-D float64 dataset holding `values` (written by rank 0's share).
+void write_double_array(hid_t loc, MPI_Comm comm, const RowTransfer& transfer, const std::string& name,
+                        const std::vector<double>& values);
+// Every 1-D float64 dataset of a group, by name.
+std::map<std::string, std::vector<double>> read_double_arrays(hid_t group, const RowTransfer& transfer,
+                                                              const std::string& where);
 
 // The archive's on-disk names and record types (docs/archive-format.md).
 namespace schema {

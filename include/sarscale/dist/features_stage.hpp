@@ -1,0 +1,83 @@
+#pragma once
+// The features stage: an archive's chips into one feature vector per chip slot, written by all
+// ranks into one feature file (io/feature_file.hpp).
+//
+// Plan, identical for any rank count:
+//  1. every rank opens the archive; the chain is built from the configuration (or adopted from
+//     the --pca-from file) and checked against the archive's chip size;
+//  2. slots are split into contiguous, equal ranges (dist/partition.hpp); each rank reads its
+//     range in batches (collective reads, one batch in memory at a time) and computes the
+//     chain with OpenMP over chips (features::FeatureChain::compute_batch);
+//  3. rows are written collectively; slots the archive marks invalid and chips that give no
+//     usable features are flagged (reason in the /flagged table) and excluded from fitting;
+//  4. --fit-pca: per-rank moments of the usable rows are merged in rank order (dist/pca.hpp),
+//     every rank fits the same model, and a second pass projects the stored raw rows;
+//     --pca-from: the stored model of another feature file is applied in the first pass.
+// Per-chip features are bitwise identical for any rank and thread count; a fitted PCA differs
+// between rank counts only by rounding in the merge of moments.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sarscale/core/json.hpp"
+#include "sarscale/dist/comm.hpp"
+#include "sarscale/features/pca.hpp"
+
+namespace sarscale::dist {
+
+struct FeaturesConfig {
+  std::filesystem::path archive;
+  std::filesystem::path output;  // empty: beside the archive, <stem>.features.h5
+  // The chain (features/chain.hpp, features/preprocess.hpp). Unset: the defaults below, or,
+  // with --pca-from, the chain stored in that file.
+  std::optional<std::string> preprocess;
+  std::optional<std::string> blocks;
+  bool fit_pca = false;
+  std::optional<std::filesystem::path> pca_from;
+  features::PcaOptions pca;
+  int threads = 0;               // OpenMP threads per rank (0: omp_get_max_threads())
+  std::int64_t batch_chips = 0;  // chips per rank per collective round (0: about 64 MiB of pixels)
+  bool progress = false;
+  std::string command_line;
+  std::vector<std::string> parameters;
+};
+
+// The chain used when a configuration names none: dB magnitudes, HOG and statistics.
+inline constexpr const char* kDefaultPreprocess = "db";
+inline constexpr const char* kDefaultBlocks = "hog; stats";
+
+struct FeaturesSummary {
+  std::filesystem::path output;
+  std::int64_t rows = 0;  // archive slots
+  std::int64_t usable = 0;
+  std::int64_t invalid_slots = 0;
+  std::int64_t flagged = 0;                                        // unusable chips (not counting invalid slots)
+  std::vector<std::pair<std::string, std::int64_t>> flag_reasons;  // reason -> count, most frequent first
+  std::int64_t dim = 0;                                            // columns of /features
+  std::int64_t raw_dim = 0;                                        // columns of the chain's output
+  std::string chain;
+  std::string fingerprint;
+  int pca_components = 0;
+  double pca_explained = 0;  // fraction of variance kept
+  int threads = 0;
+  double seconds = 0;
+  // Slowest rank's wall time per phase: open, read, compute, write, fit, project, finish.
+  std::vector<std::pair<std::string, double>> phase_seconds;
+
+  json::Value to_json() const;
+};
+
+// Collective over `comm`. ConfigError for bad options or a chain that does not fit the archive,
+// InputError for unreadable inputs (or nothing usable to fit on), IoError when writing fails.
+FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& config);
+
+// The fingerprint that train/evaluate/predict compare: the chain's, combined with the PCA
+// model's arrays when one is applied ("" model: none).
+std::string features_fingerprint(const std::string& chain_fingerprint,
+                                 const std::map<std::string, std::vector<double>>& pca_arrays);
+
+}  // namespace sarscale::dist

@@ -1,0 +1,142 @@
+#pragma once
+// The feature file: one parallel HDF5 file holding a feature vector per chip slot of an
+// archive, the chain that computed them, and the fitted standardisation/PCA, written
+// collectively by N ranks (format: docs/feature-format.md). `train`, `evaluate` and
+// `predict` read it and compare its fingerprint, so a model is never applied to features
+// computed differently.
+//
+// Collective methods must be called by every rank of the communicator in the same order;
+// arguments that must agree across ranks are checked, so a mismatch throws everywhere.
+#include <mpi.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sarscale/io/archive.hpp"
+
+namespace sarscale::io {
+
+inline constexpr int kFeatureFormatVersion = 1;
+inline constexpr const char* kFeatureFormatName = "sarscale-features";
+
+// Row flags: why a row must not be used (0 = usable).
+enum class RowFlag : std::uint8_t {
+  usable = 0,
+  invalid_slot = 1,  // the archive slot has valid=0 (its input was rejected while being read)
+  unusable_chip = 2  // the chip gave no usable features (constant, NaN, no target...): see /flagged
+};
+
+// A contiguous range of columns and what computed it.
+struct FeatureBlock {
+  std::string name;
+  std::int64_t offset = 0;
+  std::int64_t length = 0;
+  std::string params;  // canonical parameter text
+  bool operator==(const FeatureBlock&) const = default;
+};
+
+struct FeatureLayout {
+  std::int64_t rows = 0;                 // N: one per archive slot, in archive order
+  std::int64_t dim = 0;                  // D: columns of /features (0 at creation: define_features later)
+  std::vector<FeatureBlock> blocks;      // columns of /features, covering [0, D)
+  std::int64_t raw_dim = 0;              // > 0: /raw_features [N, raw_dim] exists (pre-PCA vectors)
+  std::vector<FeatureBlock> raw_blocks;  // columns of /raw_features
+  std::vector<std::string> class_names;  // label k names class_names[k]; -1 = unlabelled
+};
+
+// One unusable row and why.
+struct FlaggedRow {
+  std::int64_t row = 0;
+  std::string reason;
+  bool operator==(const FlaggedRow&) const = default;
+};
+
+class FeatureWriter {
+ public:
+  // Collective. Creates (truncates) the file and pre-allocates its datasets. ConfigError for
+  // an inconsistent layout (blocks not covering the columns, different on some rank),
+  // IoError when the file cannot be created.
+  static FeatureWriter create(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout);
+  FeatureWriter(FeatureWriter&&) noexcept;
+  FeatureWriter& operator=(FeatureWriter&&) noexcept;
+  FeatureWriter(const FeatureWriter&) = delete;
+  FeatureWriter& operator=(const FeatureWriter&) = delete;
+  ~FeatureWriter();  // collective; without close() the file stays marked incomplete
+
+  const FeatureLayout& layout() const;
+  std::int64_t chunk_rows() const;  // rows per chunk of /features
+
+  // Collective, any count per rank (0 included). Rows [first, first+count): features hold
+  // count*dim floats, raw_or_null count*raw_dim (must be given exactly when raw_dim > 0 and
+  // this call writes raw rows), labels and flags count values each. Each row must be written
+  // exactly once over the run (checked at close), by one rank.
+  void write_rows(std::int64_t first, std::int64_t count, const float* features, const float* raw_or_null,
+                  const std::int32_t* labels, const std::uint8_t* flags);
+  // Collective: only /raw_features rows (first pass of a PCA fit), then later write_features.
+  void write_raw_rows(std::int64_t first, std::int64_t count, const float* raw);
+  // Collective: reads back raw rows written earlier by this rank (second pass of a PCA fit).
+  void read_raw_rows(std::int64_t first, std::int64_t count, float* raw) const;
+  // Collective, once, when the layout was created with dim 0 (the PCA's size is known only
+  // after a first pass over the raw rows): creates /features with its block description.
+  void define_features(std::int64_t dim, const std::vector<FeatureBlock>& blocks);
+  // Collective: /features, /label and /flag rows (after write_raw_rows).
+  void write_features(std::int64_t first, std::int64_t count, const float* features, const std::int32_t* labels,
+                      const std::uint8_t* flags);
+
+  // Collective, the same complete table on every rank, sorted by row.
+  void write_flagged(const std::vector<FlaggedRow>& flagged);
+  // Collective, same values on every rank: a group of 1-D float64 arrays (e.g. "pca").
+  void write_arrays(const std::string& group, const std::map<std::string, std::vector<double>>& arrays);
+  // Collective, same values on every rank: string attribute on the root group ("chain",
+  // "fingerprint", "archive", "command_line"...). Format names are refused.
+  void set_attribute(const std::string& name, const std::string& value);
+  // Collective: flushes, checks every row was written, then marks the file complete.
+  void close();
+
+ private:
+  struct State;
+  explicit FeatureWriter(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+class FeatureReader {
+ public:
+  // Collective over `comm` (MPI_COMM_SELF for one rank alone). InputError for a missing,
+  // foreign, damaged, newer or incomplete file.
+  static FeatureReader open(const std::filesystem::path& path, MPI_Comm comm);
+  FeatureReader(FeatureReader&&) noexcept;
+  FeatureReader& operator=(FeatureReader&&) noexcept;
+  FeatureReader(const FeatureReader&) = delete;
+  FeatureReader& operator=(const FeatureReader&) = delete;
+  ~FeatureReader();
+
+  const FeatureLayout& layout() const;
+  const std::filesystem::path& path() const;
+  std::int64_t chunk_rows() const;
+  const std::map<std::string, std::string>& attributes() const;
+  std::string attribute(const std::string& name) const;  // InputError when absent
+  bool has_attribute(const std::string& name) const;
+
+  void read_features(std::int64_t first, std::int64_t count, float* out,
+                     Transfer transfer = Transfer::collective) const;
+  void read_raw(std::int64_t first, std::int64_t count, float* out, Transfer transfer = Transfer::collective) const;
+  std::vector<std::int32_t> labels(std::int64_t first, std::int64_t count,
+                                   Transfer transfer = Transfer::collective) const;
+  std::vector<std::uint8_t> flags(std::int64_t first, std::int64_t count,
+                                  Transfer transfer = Transfer::collective) const;
+  std::vector<FlaggedRow> flagged(Transfer transfer = Transfer::independent) const;
+  bool has_arrays(const std::string& group) const;
+  std::map<std::string, std::vector<double>> arrays(const std::string& group,
+                                                    Transfer transfer = Transfer::independent) const;
+
+ private:
+  struct State;
+  explicit FeatureReader(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace sarscale::io

@@ -1,0 +1,337 @@
+#include "sarscale/dist/features_stage.hpp"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "sarscale/core/error.hpp"
+#include "sarscale/core/log.hpp"
+#include "sarscale/dist/partition.hpp"
+#include "sarscale/dist/pca.hpp"
+#include "sarscale/dist/progress.hpp"
+#include "sarscale/features/chain.hpp"
+#include "sarscale/io/archive.hpp"
+#include "sarscale/io/feature_file.hpp"
+#include "sarscale/io/hdf5_util.hpp"
+
+namespace sarscale::dist {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::int64_t kBatchPixelBytes = std::int64_t{64} << 20;
+constexpr const char* kPcaGroup = "pca";
+// 8192^2 doubles = 512 MiB per copy of the co-moments, and an eigen-decomposition of minutes.
+constexpr std::int64_t kMaxPcaDim = 8192;
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// The chain: from the configuration, or adopted from the --pca-from file, whose model only
+// makes sense on the vectors it was fitted on.
+features::ChainSpec choose_chain(const FeaturesConfig& cfg, const io::ArchiveLayout& archive,
+                                 const std::string& pca_chain, const std::string& pca_path) {
+  const bool configured = cfg.preprocess || cfg.blocks;
+  const auto from_config = [&] {
+    return features::make_chain_spec(cfg.preprocess.value_or(kDefaultPreprocess), cfg.blocks.value_or(kDefaultBlocks),
+                                     archive.rows, archive.cols);
+  };
+  if (pca_chain.empty()) return from_config();
+  const features::ChainSpec stored = features::parse_chain_spec(pca_chain);
+  if (configured && from_config() != stored)
+    throw ConfigError("the configured feature chain\n  " + features::describe(from_config()) +
+                      "\ndiffers from the chain the PCA model of " + pca_path + " was fitted on\n  " + pca_chain +
+                      "\n(leave the chain unset to adopt the stored one)");
+  if (stored.rows != archive.rows || stored.cols != archive.cols)
+    throw ConfigError("the PCA model of " + pca_path + " was fitted on " + std::to_string(stored.rows) + "x" +
+                      std::to_string(stored.cols) + " chips, but the archive's chips are " +
+                      std::to_string(archive.rows) + "x" + std::to_string(archive.cols) +
+                      " (ingest with the same --chip-size)");
+  return stored;
+}
+
+std::vector<io::FeatureBlock> to_blocks(const std::vector<features::BlockLayout>& layout) {
+  std::vector<io::FeatureBlock> out;
+  for (const auto& b : layout)
+    out.push_back({b.name, static_cast<std::int64_t>(b.offset), static_cast<std::int64_t>(b.length), b.params});
+  return out;
+}
+
+io::FeatureBlock pca_block(const features::PcaModel& m) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "components=%d, from=%d, whiten=%s, standardise=%s, explained=%.6f", m.n_components(),
+                m.dim, m.options.whiten ? "true" : "false", m.options.standardise ? "true" : "false", [&] {
+                  double e = 0;
+                  for (double r : m.explained_variance_ratio) e += r;
+                  return e;
+                }());
+  return {"pca", 0, m.n_components(), buf};
+}
+
+// Projects usable rows; flagged rows stay zero (a projection of zeros would look like data).
+void project(const features::PcaModel& model, const float* raw, std::int64_t n, const std::uint8_t* flags, float* out) {
+  const auto k = static_cast<std::size_t>(model.n_components());
+  model.apply(raw, static_cast<std::size_t>(n), out);
+  for (std::int64_t i = 0; i < n; ++i)
+    if (flags[i] != 0) std::fill_n(out + static_cast<std::size_t>(i) * k, k, 0.0f);
+}
+
+// Collective: throws on every rank when any rank failed, with this rank's message when it has one.
+void agree(const Comm& comm, const std::string& local_error) {
+  if (comm.all(local_error.empty())) return;
+  throw InputError(local_error.empty() ? "features: another MPI rank failed (see its message)" : local_error);
+}
+
+}  // namespace
+
+std::string features_fingerprint(const std::string& chain_fingerprint,
+                                 const std::map<std::string, std::vector<double>>& pca_arrays) {
+  if (pca_arrays.empty()) return chain_fingerprint;
+  io::h5::Fingerprint fp;
+  fp.add(chain_fingerprint);
+  for (const auto& [name, values] : pca_arrays)
+    fp.add(name).add(std::string_view(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double)));
+  return hex64(fp.value());
+}
+
+json::Value FeaturesSummary::to_json() const {
+  json::Value v = json::Value::object();
+  v["output"] = output.string();
+  v["rows"] = rows;
+  v["usable"] = usable;
+  v["invalid_slots"] = invalid_slots;
+  v["flagged"] = flagged;
+  v["flag_reasons"] = json::Value::object();
+  for (const auto& [reason, n] : flag_reasons) v["flag_reasons"][reason] = n;
+  v["dim"] = dim;
+  v["raw_dim"] = raw_dim;
+  v["pca_components"] = pca_components;
+  v["pca_explained"] = pca_explained;
+  v["chain"] = chain;
+  v["fingerprint"] = fingerprint;
+  v["threads"] = threads;
+  v["seconds"] = seconds;
+  v["chips_per_s"] = seconds > 0 ? static_cast<double>(rows) / seconds : 0.0;
+  v["phase_seconds"] = json::Value::object();
+  for (const auto& [name, secs] : phase_seconds) v["phase_seconds"][name] = secs;
+  return v;
+}
+
+FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
+  PhaseClock total, clock;
+  double t_read = 0, t_compute = 0, t_write = 0, t_fit = 0, t_project = 0;
+  if (cfg.fit_pca && cfg.pca_from) throw ConfigError("--fit-pca and --pca-from exclude each other");
+  if (cfg.fit_pca) features::validate(cfg.pca);
+  if (cfg.archive.empty()) throw ConfigError("--archive: no archive given");
+  if (cfg.threads < 0) throw ConfigError("--threads must be 0 (default) or positive");
+
+  const io::ArchiveReader archive = io::ArchiveReader::open(cfg.archive, comm.raw());
+  const io::ArchiveLayout& al = archive.layout();
+
+  std::optional<features::PcaModel> model;
+  std::map<std::string, std::vector<double>> pca_arrays;
+  std::string pca_chain;
+  if (cfg.pca_from) {
+    const io::FeatureReader source = io::FeatureReader::open(*cfg.pca_from, comm.raw());
+    if (!source.has_arrays(kPcaGroup))
+      throw ConfigError("--pca-from " + cfg.pca_from->string() +
+                        ": the file holds no fitted PCA (write it with `sarscale features --fit-pca`)");
+    pca_arrays = source.arrays(kPcaGroup);
+    model = features::pca_from_arrays(pca_arrays);
+    pca_chain = source.attribute("chain");
+  }
+  const features::FeatureChain chain(choose_chain(cfg, al, pca_chain, cfg.pca_from ? cfg.pca_from->string() : ""));
+  const auto raw_dim = static_cast<std::int64_t>(chain.length());
+  if (model && model->dim != raw_dim)
+    throw InputError("--pca-from: the stored PCA expects " + std::to_string(model->dim) +
+                     " features, the chain gives " + std::to_string(raw_dim));
+
+  if (cfg.fit_pca && raw_dim > kMaxPcaDim)
+    throw ConfigError("--fit-pca: the chain gives " + std::to_string(raw_dim) + " features; PCA is limited to " +
+                      std::to_string(kMaxPcaDim) +
+                      " (its covariance needs dim^2 doubles per rank and an O(dim^3) "
+                      "eigen-decomposition); use coarser blocks, e.g. hog(cell=16, block=2), or a crop");
+  const fs::path output =
+      cfg.output.empty() ? cfg.archive.parent_path() / (cfg.archive.stem().string() + ".features.h5") : cfg.output;
+  {
+    std::error_code ec;
+    if (fs::equivalent(output, cfg.archive, ec) || (cfg.pca_from && fs::equivalent(output, *cfg.pca_from, ec)))
+      throw ConfigError("--output " + output.string() + " would overwrite an input");
+    if (comm.is_root() && !output.parent_path().empty()) fs::create_directories(output.parent_path(), ec);
+  }
+
+  const bool pca = cfg.fit_pca || model.has_value();
+  io::FeatureLayout fl;
+  fl.rows = al.chips;
+  fl.class_names = al.class_names;
+  if (!pca) {
+    fl.dim = raw_dim;
+    fl.blocks = to_blocks(chain.layout());
+  } else {
+    fl.raw_dim = raw_dim;
+    fl.raw_blocks = to_blocks(chain.layout());
+    if (model) {
+      fl.dim = model->n_components();
+      fl.blocks = {pca_block(*model)};
+    }
+  }
+  io::FeatureWriter writer = io::FeatureWriter::create(output, comm.raw(), fl);
+  const double t_open = clock.lap();
+
+  const Range mine = block_range(static_cast<std::size_t>(al.chips), comm.size(), comm.rank());
+  const std::int64_t chip_px = static_cast<std::int64_t>(al.rows) * al.cols;
+  std::int64_t batch =
+      cfg.batch_chips > 0 ? cfg.batch_chips : std::max<std::int64_t>(1, kBatchPixelBytes / (chip_px * 4));
+  // Whole chunks per read when a batch spans several: each chunk is then read once.
+  if (batch > archive.chunk_chips() && archive.chunk_chips() > 0) batch -= batch % archive.chunk_chips();
+  const auto my_count = static_cast<std::int64_t>(mine.size());
+  const std::int64_t rounds = comm.max((my_count + batch - 1) / batch);
+  const int threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
+
+  std::vector<float> pixels, raw, projected;
+  std::vector<std::int32_t> my_labels(static_cast<std::size_t>(my_count));
+  std::vector<std::uint8_t> my_flags(static_cast<std::size_t>(my_count));
+  std::vector<io::FlaggedRow> my_flagged;
+  // Only a fit needs the dim x dim co-moments (a HOG of 128x128 chips alone has ~16,000 columns).
+  features::Moments moments = cfg.fit_pca ? features::Moments(static_cast<int>(raw_dim)) : features::Moments();
+  Progress progress(comm, cfg.progress || (comm.is_root() && isatty(STDERR_FILENO)), al.chips);
+
+  for (std::int64_t r = 0; r < rounds; ++r) {
+    const std::int64_t offset = std::min(my_count, r * batch);
+    const std::int64_t first = static_cast<std::int64_t>(mine.begin) + offset;
+    const std::int64_t count = std::min(batch, my_count - offset);
+    pixels.resize(static_cast<std::size_t>(count * chip_px));
+    archive.read_chips(first, count, pixels.data(), nullptr);
+    const std::vector<std::uint8_t> valid = archive.valid(first, count);
+    const std::vector<std::int32_t> labels = archive.labels(first, count);
+    t_read += clock.lap();
+
+    raw.resize(static_cast<std::size_t>(count * raw_dim));
+    std::string error;
+    std::vector<std::string> reasons;
+    try {
+      reasons = chain.compute_batch(pixels.data(), static_cast<std::size_t>(count), raw.data(), threads);
+    } catch (const std::exception& e) {
+      error = "features of chips [" + std::to_string(first) + ", " + std::to_string(first + count) + ") of " +
+              cfg.archive.string() + ": " + e.what();
+    }
+    agree(comm, error);
+    for (std::int64_t i = 0; i < count; ++i) {
+      const auto li = static_cast<std::size_t>(offset + i);
+      my_labels[li] = labels[static_cast<std::size_t>(i)];
+      std::uint8_t flag = 0;
+      if (valid[static_cast<std::size_t>(i)] == 0) {
+        flag = static_cast<std::uint8_t>(io::RowFlag::invalid_slot);
+      } else if (!reasons[static_cast<std::size_t>(i)].empty()) {
+        flag = static_cast<std::uint8_t>(io::RowFlag::unusable_chip);
+        my_flagged.push_back({first + i, reasons[static_cast<std::size_t>(i)]});
+      }
+      if (flag != 0) std::fill_n(raw.data() + i * raw_dim, raw_dim, 0.0f);
+      my_flags[li] = flag;
+    }
+    if (cfg.fit_pca)
+      moments.add_rows(raw.data(), static_cast<std::size_t>(count), static_cast<int>(raw_dim),
+                       my_flags.data() + offset);
+    if (model) {
+      projected.resize(static_cast<std::size_t>(count * model->n_components()));
+      project(*model, raw.data(), count, my_flags.data() + offset, projected.data());
+    }
+    t_compute += clock.lap();
+
+    if (!pca)
+      writer.write_rows(first, count, raw.data(), nullptr, my_labels.data() + offset, my_flags.data() + offset);
+    else if (model)
+      writer.write_rows(first, count, projected.data(), raw.data(), my_labels.data() + offset,
+                        my_flags.data() + offset);
+    else
+      writer.write_raw_rows(first, count, raw.data());
+    t_write += clock.lap();
+    progress.update(count, static_cast<std::uint64_t>((offset + count) * chip_px * 4));
+  }
+  progress.finish();
+
+  FeaturesSummary summary;
+  if (cfg.fit_pca) {
+    const features::Moments all = allreduce_moments(comm, moments);
+    const features::PcaModel fitted = features::fit_pca(all, cfg.pca);  // same verdict on every rank
+    pca_arrays = features::pca_to_arrays(fitted);
+    model = fitted;
+    writer.define_features(fitted.n_components(), {pca_block(fitted)});
+    t_fit += clock.lap();
+    // Second pass: this rank's raw rows back from the file, projected batch by batch.
+    for (std::int64_t r = 0; r < rounds; ++r) {
+      const std::int64_t offset = std::min(my_count, r * batch);
+      const std::int64_t first = static_cast<std::int64_t>(mine.begin) + offset;
+      const std::int64_t count = std::min(batch, my_count - offset);
+      raw.resize(static_cast<std::size_t>(count * raw_dim));
+      writer.read_raw_rows(first, count, raw.data());
+      projected.resize(static_cast<std::size_t>(count * fitted.n_components()));
+      project(fitted, raw.data(), count, my_flags.data() + offset, projected.data());
+      writer.write_features(first, count, projected.data(), my_labels.data() + offset, my_flags.data() + offset);
+    }
+    t_project += clock.lap();
+  }
+
+  // The flagged table, in row order (ranks hold consecutive ranges).
+  std::vector<std::int64_t> rows_local;
+  std::vector<std::string> reasons_local;
+  for (const auto& f : my_flagged) {
+    rows_local.push_back(f.row);
+    reasons_local.push_back(f.reason);
+  }
+  const std::vector<std::int64_t> rows_all = comm.allgatherv(rows_local);
+  const std::vector<std::string> reasons_all = comm.allgather_strings(reasons_local);
+  std::vector<io::FlaggedRow> flagged;
+  std::map<std::string, std::int64_t> by_reason;
+  for (std::size_t i = 0; i < rows_all.size(); ++i) {
+    flagged.push_back({rows_all[i], reasons_all[i]});
+    ++by_reason[reasons_all[i]];
+  }
+  writer.write_flagged(flagged);
+  if (model) writer.write_arrays(kPcaGroup, pca_arrays);
+  writer.set_attribute("chain", chain.description());
+  writer.set_attribute("chain_fingerprint", chain.fingerprint());
+  writer.set_attribute("fingerprint", features_fingerprint(chain.fingerprint(), pca_arrays));
+  writer.set_attribute("archive", fs::absolute(cfg.archive).lexically_normal().string());
+  if (cfg.pca_from) writer.set_attribute("pca_from", fs::absolute(*cfg.pca_from).lexically_normal().string());
+  if (!cfg.command_line.empty()) writer.set_attribute("command_line", cfg.command_line);
+  std::string params;
+  for (const auto& p : cfg.parameters) params += p + "\n";
+  if (!params.empty()) writer.set_attribute("parameters", params);
+  writer.close();
+
+  std::int64_t invalid = 0;
+  for (const auto f : my_flags) invalid += f == static_cast<std::uint8_t>(io::RowFlag::invalid_slot) ? 1 : 0;
+  summary.output = output;
+  summary.rows = al.chips;
+  summary.invalid_slots = comm.sum(invalid);
+  summary.flagged = static_cast<std::int64_t>(flagged.size());
+  summary.usable = summary.rows - summary.invalid_slots - summary.flagged;
+  summary.flag_reasons.assign(by_reason.begin(), by_reason.end());
+  std::stable_sort(summary.flag_reasons.begin(), summary.flag_reasons.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  summary.raw_dim = raw_dim;
+  summary.dim = model ? model->n_components() : raw_dim;
+  summary.chain = chain.description();
+  summary.fingerprint = features_fingerprint(chain.fingerprint(), pca_arrays);
+  if (model) {
+    summary.pca_components = model->n_components();
+    for (double e : model->explained_variance_ratio) summary.pca_explained += e;
+  }
+  summary.threads = threads;
+  const double t_finish = clock.lap();
+  summary.seconds = comm.max(total.lap());
+  summary.phase_seconds = {{"open", comm.max(t_open)},    {"read", comm.max(t_read)}, {"compute", comm.max(t_compute)},
+                           {"write", comm.max(t_write)},  {"fit", comm.max(t_fit)},   {"project", comm.max(t_project)},
+                           {"finish", comm.max(t_finish)}};
+  return summary;
+}
+
+}  // namespace sarscale::dist

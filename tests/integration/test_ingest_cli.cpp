@@ -17,7 +17,9 @@
 namespace fs = std::filesystem;
 using namespace sarscale;
 using sarscale::test::json_int;
+using sarscale::test::last_json_line;
 using sarscale::test::run_command;
+using sarscale::test::run_expect;
 
 namespace {
 
@@ -33,35 +35,14 @@ void write_file(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary) << bytes;
 }
 
-// Runs a command, failing the test with its output when the status differs from `expect`.
-std::string run(const std::string& cmd, int expect = 0) {
-  std::string out;
-  const int rc = run_command(cmd, &out);
-  EXPECT_EQ(rc, expect) << cmd << "\n" << out;
-  return out;
-}
-// The last line that looks like a JSON object.
-std::string json_line(const std::string& out) {
-  std::string last;
-  std::size_t start = 0;
-  while (start < out.size()) {
-    const auto end = out.find('\n', start);
-    const std::string line = out.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (!line.empty() && line.front() == '{') last = line;
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return last;
-}
-
 class IngestCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     g_dir = sarscale::test::scratch_dir("ingest_cli_" + std::to_string(getpid()));
-    run(sarscale::test::sarscale_mpi(2) + " synth --kind chips --out " + (g_dir / "chips").string() +
-        " --count 36 --classes 4 --seed 11");
-    run(sarscale::test::sarscale_mpi(2) + " synth --kind scene --out " + (g_dir / "scene" / "scene.tif").string() +
-        " --width 700 --height 500 --targets 3 --seed 5");
+    run_expect(sarscale::test::sarscale_mpi(2) + " synth --kind chips --out " + (g_dir / "chips").string() +
+               " --count 36 --classes 4 --seed 11");
+    run_expect(sarscale::test::sarscale_mpi(2) + " synth --kind scene --out " +
+               (g_dir / "scene" / "scene.tif").string() + " --width 700 --height 500 --targets 3 --seed 5");
     for (const auto& e : fs::recursive_directory_iterator(g_dir / "chips"))
       if (e.is_regular_file()) g_phx.push_back(e.path());
     std::sort(g_phx.begin(), g_phx.end());
@@ -84,15 +65,16 @@ class IngestCli : public ::testing::Test {
   }
 
   static std::string ingest(int ranks, const fs::path& out, const std::string& extra = "") {
-    return run(sarscale::test::sarscale_mpi(ranks) + " ingest --input " + (g_dir / "chips").string() + " " +
-               (g_dir / "scene").string() + " " + (g_dir / "bad").string() + " " + (g_dir / "missing.phx").string() +
-               " " + (g_dir / "empty_dir").string() + " --output " + out.string() + " --batch-mb 1 " + extra);
+    return run_expect(sarscale::test::sarscale_mpi(ranks) + " ingest --input " + (g_dir / "chips").string() + " " +
+                      (g_dir / "scene").string() + " " + (g_dir / "bad").string() + " " +
+                      (g_dir / "missing.phx").string() + " " + (g_dir / "empty_dir").string() + " --output " +
+                      out.string() + " --batch-mb 1 " + extra);
   }
 };
 
 TEST_F(IngestCli, EveryInputIsIngestedOrRejectedWithItsReason) {
   const std::string out = ingest(2, g_dir / "accounting.h5");
-  const std::string summary = json_line(out);
+  const std::string summary = last_json_line(out);
   ASSERT_FALSE(summary.empty()) << out;
   // 36 chips + 1 scene ingested; truncated, lying header, NaN pixels, unknown format,
   // empty directory and a missing path rejected; the scene's ground-truth CSV is skipped.
@@ -104,7 +86,7 @@ TEST_F(IngestCli, EveryInputIsIngestedOrRejectedWithItsReason) {
   EXPECT_EQ(json_int(summary, "slots"), 36 + 6 * 4 + 1) << summary;  // the NaN chip keeps an invalid slot
 
   const std::string info =
-      run(sarscale::test::sarscale_binary() + " info --json " + (g_dir / "accounting.h5").string());
+      run_expect(sarscale::test::sarscale_binary() + " info --json " + (g_dir / "accounting.h5").string());
   for (const char* expected : {"truncated.phx", "lying_header.phx", "nan_pixels.phx", "garbage.dat", "empty_dir",
                                "missing.phx", "NaN", "empty directory", "truncated", "does not fit"})
     EXPECT_NE(info.find(expected), std::string::npos) << expected << " not in\n" << info;
@@ -117,8 +99,8 @@ TEST_F(IngestCli, ArchivesAreIdenticalForOneToFourRanks) {
   for (int np = 1; np <= 4; ++np) {
     fs::create_directories(archive(np).parent_path());
     const std::string cwd = "cd " + archive(np).parent_path().string() + " && ";
-    run(cwd + sarscale::test::sarscale_mpi(np) + " ingest --input " + (g_dir / "chips").string() + " " +
-        (g_dir / "scene").string() + " " + (g_dir / "bad").string() + " --output archive.h5 --batch-mb 1");
+    run_expect(cwd + sarscale::test::sarscale_mpi(np) + " ingest --input " + (g_dir / "chips").string() + " " +
+               (g_dir / "scene").string() + " " + (g_dir / "bad").string() + " --output archive.h5 --batch-mb 1");
   }
   for (int np = 2; np <= 4; ++np) {
     // h5diff exits 0 only when every dataset and attribute matches.
@@ -130,8 +112,8 @@ TEST_F(IngestCli, ArchivesAreIdenticalForOneToFourRanks) {
 
 TEST_F(IngestCli, SynthChipsComeBackExactly) {
   const fs::path archive = g_dir / "roundtrip.h5";
-  run(sarscale::test::sarscale_mpi(3) + " ingest --input " + (g_dir / "chips").string() + " --output " +
-      archive.string());
+  run_expect(sarscale::test::sarscale_mpi(3) + " ingest --input " + (g_dir / "chips").string() + " --output " +
+             archive.string());
   const io::ArchiveReader r = io::ArchiveReader::open(archive, MPI_COMM_SELF);
   const auto& layout = r.layout();
   ASSERT_EQ(layout.chips, static_cast<std::int64_t>(g_phx.size()));
@@ -161,9 +143,9 @@ TEST_F(IngestCli, SynthChipsComeBackExactly) {
 
 TEST_F(IngestCli, StrictFailsOnAnyRejectAndWritesNothing) {
   const fs::path archive = g_dir / "strict.h5";
-  const std::string out = run(sarscale::test::sarscale_mpi(2) + " ingest --strict --input " + (g_dir / "bad").string() +
-                                  " --output " + archive.string(),
-                              1);
+  const std::string out = run_expect(sarscale::test::sarscale_mpi(2) + " ingest --strict --input " +
+                                         (g_dir / "bad").string() + " --output " + archive.string(),
+                                     1);
   EXPECT_NE(out.find("--strict"), std::string::npos) << out;
   EXPECT_NE(out.find("truncated.phx"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(archive));
@@ -172,11 +154,11 @@ TEST_F(IngestCli, StrictFailsOnAnyRejectAndWritesNothing) {
 TEST_F(IngestCli, AllInputsRejectedGivesAnEmptyArchive) {
   const fs::path archive = g_dir / "all_rejected.h5";
   const std::string summary =
-      json_line(run(sarscale::test::sarscale_mpi(2) + " ingest --input " + (g_dir / "bad" / "truncated.phx").string() +
-                    " --output " + archive.string()));
+      last_json_line(run_expect(sarscale::test::sarscale_mpi(2) + " ingest --input " +
+                                (g_dir / "bad" / "truncated.phx").string() + " --output " + archive.string()));
   EXPECT_EQ(json_int(summary, "rejected"), 1) << summary;
   EXPECT_EQ(json_int(summary, "chips"), 0) << summary;
-  const std::string info = run(sarscale::test::sarscale_binary() + " info --json " + archive.string());
+  const std::string info = run_expect(sarscale::test::sarscale_binary() + " info --json " + archive.string());
   EXPECT_NE(info.find("\"chips\": 0"), std::string::npos) << info;
   EXPECT_NE(info.find("truncated.phx"), std::string::npos) << info;
 }
@@ -184,10 +166,10 @@ TEST_F(IngestCli, AllInputsRejectedGivesAnEmptyArchive) {
 TEST_F(IngestCli, StrictRemovesTheArchiveWhenAnInputFailsWhileBeingRead) {
   // The NaN chip passes the probe (its header is fine) and fails only when its pixels are read.
   const fs::path archive = g_dir / "strict_late.h5";
-  const std::string out =
-      run(sarscale::test::sarscale_mpi(2) + " ingest --strict --input " + (g_dir / "bad" / "nan_pixels.phx").string() +
-              " " + g_phx.front().string() + " --output " + archive.string(),
-          1);
+  const std::string out = run_expect(sarscale::test::sarscale_mpi(2) + " ingest --strict --input " +
+                                         (g_dir / "bad" / "nan_pixels.phx").string() + " " + g_phx.front().string() +
+                                         " --output " + archive.string(),
+                                     1);
   EXPECT_NE(out.find("failed while being read"), std::string::npos) << out;
   EXPECT_NE(out.find("nan_pixels.phx"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(archive));
@@ -202,9 +184,9 @@ TEST_F(IngestCli, InputListGlobsAndProgress) {
                       << (g_dir / "chips" / "ifv_b").string() << "\n";
   const fs::path archive = g_dir / "list_glob.h5";
   const std::string out =
-      run(sarscale::test::sarscale_mpi(2) + " ingest --progress --input-list " + list.string() + " --input '" +
-          (g_dir / "chips").string() + "/{apc_c,scout_d}/*.phx' --output " + archive.string());
-  const std::string summary = json_line(out);
+      run_expect(sarscale::test::sarscale_mpi(2) + " ingest --progress --input-list " + list.string() + " --input '" +
+                 (g_dir / "chips").string() + "/{apc_c,scout_d}/*.phx' --output " + archive.string());
+  const std::string summary = last_json_line(out);
   EXPECT_EQ(json_int(summary, "ingested"), 36) << summary;
   EXPECT_EQ(json_int(summary, "rejected"), 0) << summary;
   EXPECT_NE(out.find("100.0%"), std::string::npos) << out;  // the progress bar reached the end
@@ -213,8 +195,8 @@ TEST_F(IngestCli, InputListGlobsAndProgress) {
 
 TEST_F(IngestCli, ChipSizeCropsAndPadsKeepingTheOriginalSize) {
   const fs::path archive = g_dir / "new" / "folder" / "crop.h5";  // missing folders are created
-  run(sarscale::test::sarscale_binary() + " ingest --input " + g_phx.front().string() +
-      " --chip-size 64x200 --output " + archive.string());
+  run_expect(sarscale::test::sarscale_binary() + " ingest --input " + g_phx.front().string() +
+             " --chip-size 64x200 --output " + archive.string());
   const io::ArchiveReader r = io::ArchiveReader::open(archive, MPI_COMM_SELF);
   ASSERT_EQ(r.layout().rows, 64);
   ASSERT_EQ(r.layout().cols, 200);
@@ -235,13 +217,13 @@ TEST_F(IngestCli, SynthIsByteIdenticalForAnyRankCount) {
   // Chips and a complex scene at 1 and 3 ranks: the same seed gives the same bytes.
   for (int np : {1, 3}) {
     const fs::path out = g_dir / ("synth_np" + std::to_string(np));
-    run(sarscale::test::sarscale_mpi(np) + " synth --kind chips --out " + (out / "chips").string() +
-        " --count 14 --classes 3 --seed 99 --chip-size 64");
-    run(sarscale::test::sarscale_mpi(np) + " synth --kind scene --out " + (out / "scene.tif").string() +
-        " --width 300 --height 1100 --targets 2 --pixel-type cint16 --seed 99");
+    run_expect(sarscale::test::sarscale_mpi(np) + " synth --kind chips --out " + (out / "chips").string() +
+               " --count 14 --classes 3 --seed 99 --chip-size 64");
+    run_expect(sarscale::test::sarscale_mpi(np) + " synth --kind scene --out " + (out / "scene.tif").string() +
+               " --width 300 --height 1100 --targets 2 --pixel-type cint16 --seed 99");
   }
   // diff -r compares every file, including each scene's ground-truth CSV.
-  run("diff -r " + (g_dir / "synth_np1").string() + " " + (g_dir / "synth_np3").string());
+  run_expect("diff -r " + (g_dir / "synth_np1").string() + " " + (g_dir / "synth_np3").string());
   std::size_t files = 0;
   for (const auto& e : fs::recursive_directory_iterator(g_dir / "synth_np1")) files += e.is_regular_file();
   EXPECT_EQ(files, 14u + 2u);  // 14 chips, scene.tif, scene_targets.csv
@@ -265,7 +247,7 @@ TEST_F(IngestCli, OutputInsideAnInputDirectoryIsNotReadBack) {
   for (std::size_t i = 0; i < 3; ++i) fs::copy_file(g_phx[i], dir / g_phx[i].filename());
   const std::string cmd = sarscale::test::sarscale_binary() + " ingest --input " + dir.string() + " --output " +
                           (dir / "archive.h5").string();
-  const std::string first = json_line(run(cmd)), second = json_line(run(cmd));
+  const std::string first = last_json_line(run_expect(cmd)), second = last_json_line(run_expect(cmd));
   EXPECT_EQ(json_int(first, "skipped"), 0) << first;
   EXPECT_EQ(json_int(second, "skipped"), 1) << second;  // the first run's archive
   EXPECT_EQ(json_int(second, "ingested"), 3) << second;
@@ -276,11 +258,11 @@ TEST_F(IngestCli, ConvertKeepsMetadataAndGeoreferencing) {
   // Scene tiles as float32 GeoTIFF: tile 7 of the 6-wide grid sits at row 128, column 128, so
   // its origin is the scene's (500000, 5000000) moved by 128 pixels of 0.2 m.
   const fs::path archive = g_dir / "scene_tiles.h5";
-  run(sarscale::test::sarscale_binary() + " ingest --input " + (g_dir / "scene" / "scene.tif").string() +
-      " --labels none --output " + archive.string());
-  run(sarscale::test::sarscale_mpi(2) + " convert --input " + archive.string() + " --output " +
-      (g_dir / "tif").string() + " --format gtiff --limit 8");
-  const std::string tile = run("gdalinfo " + (g_dir / "tif" / "scene_tiles_0000007_unlabelled.tif").string());
+  run_expect(sarscale::test::sarscale_binary() + " ingest --input " + (g_dir / "scene" / "scene.tif").string() +
+             " --labels none --output " + archive.string());
+  run_expect(sarscale::test::sarscale_mpi(2) + " convert --input " + archive.string() + " --output " +
+             (g_dir / "tif").string() + " --format gtiff --limit 8");
+  const std::string tile = run_expect("gdalinfo " + (g_dir / "tif" / "scene_tiles_0000007_unlabelled.tif").string());
   double x = 0, y = 0;
   const auto origin = tile.find("Origin = (");
   ASSERT_NE(origin, std::string::npos) << tile;
@@ -292,9 +274,10 @@ TEST_F(IngestCli, ConvertKeepsMetadataAndGeoreferencing) {
   EXPECT_FALSE(fs::exists(g_dir / "tif" / "scene_tiles_0000008_unlabelled.tif"));  // --limit 8
 
   // A Phoenix file as an 8-bit PNG preview, its header fields carried as metadata.
-  run(sarscale::test::sarscale_binary() + " convert --input " + g_phx.front().string() + " --output " +
-      (g_dir / "png").string());
-  const std::string png = run("gdalinfo " + (g_dir / "png" / (g_phx.front().filename().string() + ".png")).string());
+  run_expect(sarscale::test::sarscale_binary() + " convert --input " + g_phx.front().string() + " --output " +
+             (g_dir / "png").string());
+  const std::string png =
+      run_expect("gdalinfo " + (g_dir / "png" / (g_phx.front().filename().string() + ".png")).string());
   EXPECT_NE(png.find("Type=Byte"), std::string::npos) << png;
   EXPECT_NE(png.find("PHOENIX_TargetType=" + io::read_phoenix_header(g_phx.front()).get("TargetType")),
             std::string::npos)
@@ -305,13 +288,13 @@ TEST_F(IngestCli, ConfigFileSectionsAndVersion) {
   const fs::path ini = g_dir / "ingest.ini";
   std::ofstream(ini) << "log-level = warn\n[ingest]\nchip-size = 64\nlabels = dirname\n";
   const fs::path archive = g_dir / "from_config.h5";
-  run(sarscale::test::sarscale_binary() + " ingest --config " + ini.string() + " --input " +
-      (g_dir / "chips").string() + " --output " + archive.string());
-  const std::string info = run(sarscale::test::sarscale_binary() + " info --json " + archive.string());
+  run_expect(sarscale::test::sarscale_binary() + " ingest --config " + ini.string() + " --input " +
+             (g_dir / "chips").string() + " --output " + archive.string());
+  const std::string info = run_expect(sarscale::test::sarscale_binary() + " info --json " + archive.string());
   EXPECT_NE(info.find("\"chip_size\": [64, 64]"), std::string::npos) << info;
   EXPECT_NE(info.find("labels=dirname"), std::string::npos) << info;
 
-  const std::string version = run(sarscale::test::sarscale_binary() + " --version");
+  const std::string version = run_expect(sarscale::test::sarscale_binary() + " --version");
   for (const char* part : {"sarscale 0.", "MPI: Open MPI", "HDF5: 1.", "(parallel)", "GDAL: 3."})
     EXPECT_NE(version.find(part), std::string::npos) << part << "\n" << version;
 }
@@ -321,26 +304,27 @@ TEST_F(IngestCli, ShippedConfigsWork) {
   // Scenes: half-overlapping 128-pixel tiles of the 700-column, 500-row scene start every 64
   // pixels inside it: 11 across (0..640) x 8 down (0..448).
   const fs::path scenes = g_dir / "cfg_scenes.h5";
-  const std::string summary =
-      json_line(run(sarscale::test::sarscale_binary() + " ingest --config " + (configs / "ingest-scenes.ini").string() +
-                    " --input " + (g_dir / "scene" / "scene.tif").string() + " --output " + scenes.string()));
+  const std::string summary = last_json_line(
+      run_expect(sarscale::test::sarscale_binary() + " ingest --config " + (configs / "ingest-scenes.ini").string() +
+                 " --input " + (g_dir / "scene" / "scene.tif").string() + " --output " + scenes.string()));
   EXPECT_EQ(json_int(summary, "chips"), 11 * 8) << summary;
   // MSTAR: the synthetic Phoenix chips, all usable (strict).
   const fs::path mstar = g_dir / "cfg_mstar.h5";
-  const std::string chips =
-      json_line(run(sarscale::test::sarscale_binary() + " ingest --config " + (configs / "ingest-mstar.ini").string() +
-                    " --input " + (g_dir / "chips").string() + " --output " + mstar.string()));
+  const std::string chips = last_json_line(run_expect(sarscale::test::sarscale_binary() + " ingest --config " +
+                                                      (configs / "ingest-mstar.ini").string() + " --input " +
+                                                      (g_dir / "chips").string() + " --output " + mstar.string()));
   EXPECT_EQ(json_int(chips, "chips"), 36) << chips;
 }
 
 TEST_F(IngestCli, RealMstarJpegChipsWithTheShippedConfig) {
   SARSCALE_REQUIRE_SHARED(train, "data/mstar10-train");
   const fs::path archive = g_dir / "mstar10.h5";
-  const std::string summary = json_line(run(sarscale::test::sarscale_mpi(2) + " ingest --config " +
-                                            (fs::path(SARSCALE_SOURCE_DIR) / "configs" / "ingest-mstar.ini").string() +
-                                            " --input " + train.string() + " --output " + archive.string()));
+  const std::string summary =
+      last_json_line(run_expect(sarscale::test::sarscale_mpi(2) + " ingest --config " +
+                                (fs::path(SARSCALE_SOURCE_DIR) / "configs" / "ingest-mstar.ini").string() +
+                                " --input " + train.string() + " --output " + archive.string()));
   EXPECT_EQ(json_int(summary, "chips"), 2746) << summary;
-  const std::string info = run(sarscale::test::sarscale_binary() + " info --json " + archive.string());
+  const std::string info = run_expect(sarscale::test::sarscale_binary() + " info --json " + archive.string());
   // The class counts ../shared/README.md lists.
   for (const char* c : {"\"2S1\": 299", "\"BMP2\": 233", "\"BRDM_2\": 298", "\"BTR60\": 256", "\"BTR70\": 233",
                         "\"D7\": 299", "\"T62\": 298", "\"T72\": 232", "\"ZIL131\": 299", "\"ZSU_23_4\": 299"})
@@ -351,11 +335,11 @@ TEST_F(IngestCli, RealMstarAndScenesFromShared) {
   SARSCALE_REQUIRE_SHARED(raw, "data/mstar-raw");
   SARSCALE_REQUIRE_SHARED(scenes, "data/scenes");
   const fs::path archive = g_dir / "shared.h5";
-  const std::string out = run("timeout 300 " + sarscale::test::sarscale_mpi(2) + " ingest --input " + raw.string() +
-                              " " + scenes.string() + " --output " + archive.string());
-  const std::string summary = json_line(out);
+  const std::string out = run_expect("timeout 300 " + sarscale::test::sarscale_mpi(2) + " ingest --input " +
+                                     raw.string() + " " + scenes.string() + " --output " + archive.string());
+  const std::string summary = last_json_line(out);
   EXPECT_EQ(json_int(summary, "ingested") + json_int(summary, "rejected"), json_int(summary, "discovered")) << summary;
-  const std::string info = run(sarscale::test::sarscale_binary() + " info --json " + archive.string());
+  const std::string info = run_expect(sarscale::test::sarscale_binary() + " info --json " + archive.string());
   // The six Phoenix chips are there under their header labels; the truncated products are not.
   for (const char* label : {"\"bmp2_tank\": 3", "\"btr70_transport\": 1", "\"t72_tank\": 1", "\"slicey\": 1"})
     EXPECT_NE(info.find(label), std::string::npos) << label << "\n" << info;

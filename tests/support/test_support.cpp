@@ -64,6 +64,26 @@ std::string sarscale_mpi(int ranks) {
          sarscale_binary();
 }
 
+std::string run_expect(const std::string& command, int expect) {
+  std::string out;
+  const int rc = run_command(command, &out);
+  EXPECT_EQ(rc, expect) << command << "\n" << out;
+  return out;
+}
+
+std::string last_json_line(const std::string& output) {
+  std::string last;
+  std::size_t start = 0;
+  while (start < output.size()) {
+    const auto end = output.find('\n', start);
+    const std::string line = output.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (!line.empty() && line.front() == '{') last = line;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return last;
+}
+
 long long json_int(const std::string& json, const std::string& key) {
   const std::string needle = "\"" + key + "\": ";
   const auto at = json.find(needle);

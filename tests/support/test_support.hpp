@@ -40,6 +40,13 @@ std::string sarscale_mpi(int ranks);
 // is captured into *output when given.
 int run_command(const std::string& command, std::string* output = nullptr, bool merge_stderr = true);
 
+// Runs a command, recording a test failure with its output when the exit status differs
+// from `expect`; returns the output (stdout and stderr).
+std::string run_expect(const std::string& command, int expect = 0);
+
+// The last line of `output` that looks like a JSON object ("" when none).
+std::string last_json_line(const std::string& output);
+
 // The integer value of "key": N in a one-line JSON object (-1 when absent).
 long long json_int(const std::string& json, const std::string& key);
 

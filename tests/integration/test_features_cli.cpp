@@ -1,0 +1,92 @@
+// End-to-end tests of `sarscale features`: synth -> ingest -> features (train with --fit-pca from
+// a config file, test with --pca-from), at 1 and 3 ranks; the output is checked with h5diff
+// (HDF5's own tool) and the feature reader; usage errors exit with status 2.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "sarscale/io/feature_file.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using sarscale::test::json_int;
+using sarscale::test::last_json_line;
+using sarscale::test::run_expect;
+using sarscale::test::sarscale_binary;
+using sarscale::test::sarscale_mpi;
+
+namespace {
+
+fs::path g_dir;
+
+class FeaturesCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    g_dir = sarscale::test::scratch_dir("features_cli_" + std::to_string(getpid()));
+    for (const char* set : {"train", "test"}) {
+      run_expect(sarscale_mpi(2) + " synth --kind chips --out " + (g_dir / set).string() +
+                 " --count 40 --classes 4 --chip-size 64 --seed " + (std::string(set) == "train" ? "1" : "2"));
+      run_expect(sarscale_mpi(2) + " ingest --input " + (g_dir / set).string() + " --output " +
+                 (g_dir / (std::string(set) + ".h5")).string() + " --chip-size 64");
+    }
+    std::ofstream(g_dir / "chain.ini")
+        << "# a chain as users write it\n"
+           "[features]\n"
+           "preprocess = db(floor=-50); crop(48)\n"
+           "blocks = hog(cell=8, block=2); gabor(frequencies=0.2, orientations=4); stats\n"
+           "fit-pca = true\n"
+           "pca-variance = 0.9\n";
+  }
+};
+
+}  // namespace
+
+TEST_F(FeaturesCli, TrainAndTestFeaturesAreIdenticalAtAnyRankCount) {
+  std::string json[2];
+  for (const int np : {1, 3}) {
+    const fs::path train = g_dir / ("train." + std::to_string(np) + ".h5");
+    const fs::path test = g_dir / ("test." + std::to_string(np) + ".h5");
+    const std::string out =
+        run_expect(sarscale_mpi(np) + " features --archive " + (g_dir / "train.h5").string() + " --output " +
+                   train.string() + " --config " + (g_dir / "chain.ini").string() + " --batch-chips 6");
+    json[np == 1 ? 0 : 1] = last_json_line(out);
+    EXPECT_EQ(json_int(last_json_line(out), "rows"), 40) << out;
+    EXPECT_EQ(json_int(last_json_line(out), "usable"), 40) << out;
+    EXPECT_GT(json_int(last_json_line(out), "pca_components"), 1) << out;
+    const std::string applied = run_expect(sarscale_mpi(np) + " features --archive " + (g_dir / "test.h5").string() +
+                                           " --output " + test.string() + " --pca-from " + train.string());
+    EXPECT_EQ(json_int(last_json_line(applied), "dim"), json_int(last_json_line(out), "dim")) << applied;
+  }
+  // Raw (per-chip) features: bitwise equal. The PCA fit may differ by rounding between rank
+  // counts (merge order of the moments): within 1e-9 relative, and far less in practice.
+  for (const char* set : {"train", "test"}) {
+    const std::string a = (g_dir / (std::string(set) + ".1.h5")).string();
+    const std::string b = (g_dir / (std::string(set) + ".3.h5")).string();
+    run_expect("h5diff " + a + " " + b + " /raw_features /raw_features");
+    run_expect("h5diff " + a + " " + b + " /label /label");
+    run_expect("h5diff " + a + " " + b + " /flag /flag");
+    run_expect("h5diff --relative=1e-9 " + a + " " + b + " /pca/eigenvalues /pca/eigenvalues");
+    run_expect("h5diff --relative=1e-9 " + a + " " + b + " /pca/mean /pca/mean");
+  }
+  const auto r = sarscale::io::FeatureReader::open(g_dir / "test.3.h5", MPI_COMM_SELF);
+  EXPECT_EQ(r.layout().raw_blocks.size(), 3u);
+  EXPECT_EQ(r.layout().blocks.at(0).name, "pca");
+  EXPECT_NE(r.attribute("chain").find("crop(rows=48, cols=48)"), std::string::npos) << r.attribute("chain");
+  EXPECT_NE(r.attribute("pca_from").find("train.3.h5"), std::string::npos);
+}
+
+TEST_F(FeaturesCli, UsageErrorsExitWithStatusTwo) {
+  const std::string bin = sarscale_binary() + " features ";
+  const std::string archive = " --archive " + (g_dir / "train.h5").string();
+  std::string out = run_expect(bin + archive + " --blocks 'hog(cel=8)'", 2);
+  EXPECT_NE(out.find("cel"), std::string::npos) << out;
+  out = run_expect(bin + archive + " --fit-pca --pca-from x.h5", 2);
+  EXPECT_NE(out.find("exclude"), std::string::npos) << out;
+  out = run_expect(bin + archive + " --whiten", 2);
+  EXPECT_NE(out.find("need --fit-pca"), std::string::npos) << out;
+  out = run_expect(bin + " --archive " + (g_dir / "missing.h5").string(), 1);
+  EXPECT_NE(out.find("no such file"), std::string::npos) << out;
+  out = run_expect(bin + archive + " --pca-from " + (g_dir / "train.h5").string(), 1);
+  EXPECT_NE(out.find("not a sarscale feature file"), std::string::npos) << out;
+}

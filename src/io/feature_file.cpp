@@ -118,6 +118,24 @@ std::vector<FeatureBlock> read_block_attributes(hid_t dataset, const std::string
 
 }  // namespace
 
+std::string file_format(const std::filesystem::path& path) {
+  h5::QuietErrors quiet;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec) || H5Fis_hdf5(path.c_str()) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return {};
+  }
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return {};
+  }
+  const Handle file(f, H5Fclose, "H5Fopen");
+  const auto attrs = h5::read_attributes_as_text(f);
+  const auto it = attrs.find(kAttrFormat);
+  return it == attrs.end() ? std::string() : it->second;
+}
+
 // ---- writer ------------------------------------------------------------------------
 
 struct FeatureWriter::State {

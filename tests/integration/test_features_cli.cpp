@@ -74,6 +74,13 @@ TEST_F(FeaturesCli, TrainAndTestFeaturesAreIdenticalAtAnyRankCount) {
   EXPECT_EQ(r.layout().blocks.at(0).name, "pca");
   EXPECT_NE(r.attribute("chain").find("crop(rows=48, cols=48)"), std::string::npos) << r.attribute("chain");
   EXPECT_NE(r.attribute("pca_from").find("train.3.h5"), std::string::npos);
+
+  // `info` recognises feature files.
+  const std::string info =
+      last_json_line(run_expect(sarscale_binary() + " info --json " + (g_dir / "test.3.h5").string()));
+  EXPECT_EQ(json_int(info, "rows"), 40) << info;
+  EXPECT_EQ(json_int(info, "usable"), 40) << info;
+  EXPECT_EQ(json_int(info, "dim"), r.layout().dim) << info;
 }
 
 TEST_F(FeaturesCli, UsageErrorsExitWithStatusTwo) {

@@ -55,6 +55,10 @@ struct FlaggedRow {
   bool operator==(const FlaggedRow&) const = default;
 };
 
+// The root 'format' attribute of a sarscale HDF5 file ("sarscale-archive",
+// "sarscale-features", ...), "" when the file is not HDF5 or has none. Local (one process).
+std::string file_format(const std::filesystem::path& path);
+
 class FeatureWriter {
  public:
   // Collective. Creates (truncates) the file and pre-allocates its datasets. ConfigError for

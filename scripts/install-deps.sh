@@ -11,9 +11,10 @@ packages=(
   libgdal-dev gdal-bin
   libeigen3-dev libboost-program-options-dev libgtest-dev
   libfftw3-dev   # FFT convolution of the Gabor filter bank (features layer)
+  liblapacke-dev libopenblas-dev  # PCA's eigen-decomposition (LAPACK dsyevd: 7x Eigen's solver at 2,148 features)
 )
 if [[ "${1:-}" == "--with-tools" ]]; then
-  packages+=(libsvm-tools python3-numpy)
+  packages+=(libsvm-tools python3-numpy python3-h5py)
 fi
 
 missing=()

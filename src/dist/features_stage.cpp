@@ -259,8 +259,7 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
 
   FeaturesSummary summary;
   if (cfg.fit_pca) {
-    const features::Moments all = allreduce_moments(comm, moments);
-    const features::PcaModel fitted = features::fit_pca(all, cfg.pca);  // same verdict on every rank
+    const features::PcaModel fitted = fit_pca(comm, moments, cfg.pca);  // same verdict on every rank
     pca_arrays = features::pca_to_arrays(fitted);
     model = fitted;
     writer.define_features(fitted.n_components(), {pca_block(fitted)});

@@ -1,6 +1,7 @@
 #include "sarscale/dist/pca.hpp"
 
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,11 @@ void throw_if_any_failed(const Comm& comm, const std::string& local_message) {
 
 }  // namespace
 
-features::Moments allreduce_moments(const Comm& comm, const features::Moments& local) {
+namespace {
+
+// The tree merge of allreduce_moments, ending on rank 0: rank 0's result is the combined
+// moments (serialized); other ranks' results are meaningless.
+std::vector<double> reduce_moments_to_root(const Comm& comm, const features::Moments& local) {
   const int dim = local.dim();
   if (comm.min(dim) != comm.max(dim))
     throw ConfigError("PCA: ranks disagree on the feature dimension (" + std::to_string(comm.min(dim)) + " to " +
@@ -53,8 +58,46 @@ features::Moments allreduce_moments(const Comm& comm, const features::Moments& l
       break;
     }
   }
-  comm.broadcast(mine, 0);
-  return features::Moments::deserialize(mine.data(), mine.size());
+  return mine;
+}
+
+}  // namespace
+
+features::Moments allreduce_moments(const Comm& comm, const features::Moments& local) {
+  std::vector<double> combined = reduce_moments_to_root(comm, local);
+  comm.broadcast(combined, 0);
+  return features::Moments::deserialize(combined.data(), combined.size());
+}
+
+features::PcaModel fit_pca(const Comm& comm, const features::Moments& local, const features::PcaOptions& options) {
+  features::validate(options);  // same options on every rank: fails everywhere or nowhere
+  const std::vector<double> combined = reduce_moments_to_root(comm, local);
+  // Rank 0 alone decomposes (LAPACK may use every core of its node), then sends the model,
+  // which is k x dim numbers rather than the dim x dim moments.
+  std::map<std::string, std::vector<double>> arrays;
+  std::string failure;
+  int kind = 0;  // 1: ConfigError, 2: InputError
+  if (comm.is_root()) {
+    try {
+      arrays = features::pca_to_arrays(
+          features::fit_pca(features::Moments::deserialize(combined.data(), combined.size()), options));
+    } catch (const ConfigError& e) {
+      kind = 1;
+      failure = e.what();
+    } catch (const std::exception& e) {
+      kind = 2;
+      failure = e.what();
+    }
+  }
+  comm.broadcast(kind, 0);
+  comm.broadcast(failure, 0);
+  if (kind == 1) throw ConfigError(failure);
+  if (kind == 2) throw InputError(failure);
+  std::vector<std::string> keys;
+  for (const auto& [key, values] : arrays) keys.push_back(key);
+  comm.broadcast(keys, 0);
+  for (const auto& key : keys) comm.broadcast(arrays[key], 0);
+  return features::pca_from_arrays(arrays);
 }
 
 features::PcaModel fit_pca(const Comm& comm, const float* rows, std::size_t n_local, int dim,
@@ -71,8 +114,7 @@ features::PcaModel fit_pca(const Comm& comm, const float* rows, std::size_t n_lo
     failure = e.what();
   }
   throw_if_any_failed<InputError>(comm, failure);
-  // Every rank holds the same combined moments, so every rank fits (and fails) identically.
-  return features::fit_pca(allreduce_moments(comm, local), options);
+  return fit_pca(comm, local, options);
 }
 
 }  // namespace sarscale::dist

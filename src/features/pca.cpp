@@ -1,5 +1,7 @@
 #include "sarscale/features/pca.hpp"
 
+#include <lapacke.h>
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -218,19 +220,27 @@ PcaModel fit_pca(const Moments& moments, const PcaOptions& options) {
     }
   }
 
-  const Eigen::Map<const Eigen::VectorXd> scale(model.scale.data(), d);
-  const Eigen::MatrixXd inv_scale = scale.cwiseInverse().asDiagonal();
-  const Eigen::MatrixXd covariance = inv_scale * (m2 / (count - 1.0)) * inv_scale;
-  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(covariance);
-  if (solver.info() != Eigen::Success)
+  // Covariance of the standardised features, row-major (= column-major: it is symmetric).
+  std::vector<double> a(static_cast<std::size_t>(dim) * static_cast<std::size_t>(dim));
+  {
+    Eigen::Map<MatrixRM> covariance(a.data(), d, d);
+    const Eigen::Map<const Eigen::VectorXd> scale(model.scale.data(), d);
+    const Eigen::VectorXd inv = scale.cwiseInverse();
+    covariance = inv.asDiagonal() * (m2 / (count - 1.0)) * inv.asDiagonal();
+  }
+  // LAPACK's divide and conquer: eigenvalues ascending, eigenvectors in the columns of `a`.
+  std::vector<double> w(static_cast<std::size_t>(dim));
+  const lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', dim, a.data(), dim, w.data());
+  if (info != 0)
     throw InputError("PCA: the eigen-decomposition of the " + std::to_string(dim) + "x" + std::to_string(dim) +
-                     " covariance matrix did not converge");
+                     " covariance matrix failed (LAPACK dsyevd info " + std::to_string(info) + ")");
+  const Eigen::Map<const Eigen::MatrixXd> vectors(a.data(), d, d);
 
-  // Eigen sorts ascending; round-off can make zero eigenvalues slightly negative.
+  // Sorted descending; round-off can make zero eigenvalues slightly negative.
   std::vector<double> values(static_cast<std::size_t>(dim));
   double total = 0.0;
   for (Eigen::Index j = 0; j < d; ++j) {
-    values[static_cast<std::size_t>(j)] = std::max(0.0, solver.eigenvalues()[d - 1 - j]);
+    values[static_cast<std::size_t>(j)] = std::max(0.0, w[static_cast<std::size_t>(d - 1 - j)]);
     total += values[static_cast<std::size_t>(j)];
   }
   if (!(total > 0.0))
@@ -254,7 +264,7 @@ PcaModel fit_pca(const Moments& moments, const PcaOptions& options) {
   for (int j = 0; j < k; ++j) {
     const auto ju = static_cast<std::size_t>(j);
     model.explained_variance_ratio[ju] = values[ju] / total;
-    const Eigen::VectorXd v = solver.eigenvectors().col(d - 1 - j);
+    const Eigen::VectorXd v = vectors.col(d - 1 - j);
     Eigen::Index largest = 0;
     for (Eigen::Index i = 1; i < d; ++i)
       if (std::abs(v[i]) > std::abs(v[largest])) largest = i;

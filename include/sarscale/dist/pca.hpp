@@ -24,6 +24,12 @@ namespace sarscale::dist {
 // otherwise); throws ConfigError when dim^2 is too large to send (above 46340).
 features::Moments allreduce_moments(const Comm& comm, const features::Moments& local);
 
+// Fits on the union of every rank's moments: they are merged along the same tree to rank 0
+// alone, which fits and broadcasts the model (k x dim numbers, not the dim x dim moments).
+// Collective; errors are thrown on every rank alike. The model is identical on every rank and
+// equal to fit_pca(allreduce_moments(comm, local), options).
+features::PcaModel fit_pca(const Comm& comm, const features::Moments& local, const features::PcaOptions& options);
+
 // Fits on the union of every rank's rows: rank-local `rows` holds n_local x dim floats
 // (row-major); rows whose flag is nonzero (flagged_or_null may be null) are excluded. Collective;
 // errors (a NaN in an unflagged row, too few rows, bad options) are thrown on every rank alike,

@@ -8,6 +8,8 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(GDAL 3.0 REQUIRED)
+# zlib: LIBSVM-format data files are often distributed gzipped (read directly).
+find_package(ZLIB REQUIRED)
 # FFTW (double and single precision) for FFT convolution in the features layer.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET fftw3 fftw3f)

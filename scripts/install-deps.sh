@@ -11,6 +11,7 @@ packages=(
   libgdal-dev gdal-bin
   libeigen3-dev libboost-program-options-dev libgtest-dev
   libfftw3-dev   # FFT convolution of the Gabor filter bank (features layer)
+  zlib1g-dev     # gzipped LIBSVM data files (svm layer)
   liblapacke-dev libopenblas-dev  # PCA's eigen-decomposition (LAPACK dsyevd: 7x Eigen's solver at 2,148 features)
 )
 if [[ "${1:-}" == "--with-tools" ]]; then

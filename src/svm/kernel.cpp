@@ -1,0 +1,66 @@
+#include "sarscale/svm/kernel.hpp"
+
+#include <cmath>
+
+#include "sarscale/core/error.hpp"
+
+namespace sarscale::svm {
+
+KernelType parse_kernel(const std::string& text) {
+  if (text == "linear") return KernelType::linear;
+  if (text == "polynomial" || text == "poly") return KernelType::polynomial;
+  if (text == "rbf") return KernelType::rbf;
+  if (text == "sigmoid") return KernelType::sigmoid;
+  throw ConfigError("unknown kernel '" + text + "' (linear, poly, rbf or sigmoid)");
+}
+
+std::string to_string(KernelType type) {
+  switch (type) {
+    case KernelType::linear:
+      return "linear";
+    case KernelType::polynomial:
+      return "polynomial";
+    case KernelType::rbf:
+      return "rbf";
+    case KernelType::sigmoid:
+      return "sigmoid";
+  }
+  return "?";
+}
+
+void validate(const KernelParams& params) {
+  if (params.degree < 0) throw ConfigError("kernel degree must not be negative");
+  if (!std::isfinite(params.gamma) || params.gamma < 0) throw ConfigError("kernel gamma must be finite and >= 0");
+  if (!std::isfinite(params.coef0)) throw ConfigError("kernel coef0 must be finite");
+}
+
+double dot(const double* u, const double* v, int dim) {
+  double s = 0.0;
+  for (int k = 0; k < dim; ++k) s += u[k] * v[k];
+  return s;
+}
+
+double powi(double base, int times) {
+  double tmp = base, ret = 1.0;
+  for (int t = times; t > 0; t /= 2) {
+    if (t % 2 == 1) ret *= tmp;
+    tmp = tmp * tmp;
+  }
+  return ret;
+}
+
+double kernel_value(const KernelParams& p, const double* u, const double* v, int dim, double uu, double vv) {
+  switch (p.type) {
+    case KernelType::linear:
+      return dot(u, v, dim);
+    case KernelType::polynomial:
+      return powi(p.gamma * dot(u, v, dim) + p.coef0, p.degree);
+    case KernelType::rbf:
+      return std::exp(-p.gamma * (uu + vv - 2.0 * dot(u, v, dim)));
+    case KernelType::sigmoid:
+      return std::tanh(p.gamma * dot(u, v, dim) + p.coef0);
+  }
+  return 0.0;
+}
+
+}  // namespace sarscale::svm

@@ -1,0 +1,185 @@
+#include "kernel_cache.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <exception>
+#include <new>
+#include <utility>
+
+namespace sarscale::svm::detail {
+
+ColumnCache::ColumnCache(int l, std::size_t bytes) : head_(static_cast<std::size_t>(l)) {
+  // As LIBSVM: the budget minus the headers, and never less than two full columns.
+  size_ = static_cast<std::int64_t>(bytes / sizeof(float));
+  size_ -= static_cast<std::int64_t>(l) * static_cast<std::int64_t>(sizeof(Head) / sizeof(float));
+  size_ = std::max<std::int64_t>(size_, 2 * static_cast<std::int64_t>(l));
+  lru_head_.next = lru_head_.prev = &lru_head_;
+}
+
+ColumnCache::~ColumnCache() {
+  for (Head* h = lru_head_.next; h != &lru_head_; h = h->next) std::free(h->data);
+}
+
+void ColumnCache::lru_delete(Head* h) {
+  h->prev->next = h->next;
+  h->next->prev = h->prev;
+}
+
+void ColumnCache::lru_insert(Head* h) {
+  h->next = &lru_head_;
+  h->prev = lru_head_.prev;
+  h->prev->next = h;
+  h->next->prev = h;
+}
+
+int ColumnCache::get_data(int index, float** data, int len) {
+  Head* h = &head_[static_cast<std::size_t>(index)];
+  if (h->len) lru_delete(h);
+  const int more = len - h->len;
+  if (more > 0) {
+    while (size_ < more) {  // evict least recently used columns
+      Head* old = lru_head_.next;
+      lru_delete(old);
+      std::free(old->data);
+      size_ += old->len;
+      old->data = nullptr;
+      old->len = 0;
+    }
+    auto* grown = static_cast<float*>(std::realloc(h->data, sizeof(float) * static_cast<std::size_t>(len)));
+    if (!grown) throw std::bad_alloc();
+    h->data = grown;
+    size_ -= more;
+    std::swap(h->len, len);
+  }
+  lru_insert(h);
+  *data = h->data;
+  return len;
+}
+
+void ColumnCache::swap_index(int i, int j) {
+  if (i == j) return;
+  Head& hi = head_[static_cast<std::size_t>(i)];
+  Head& hj = head_[static_cast<std::size_t>(j)];
+  if (hi.len) lru_delete(&hi);
+  if (hj.len) lru_delete(&hj);
+  std::swap(hi.data, hj.data);
+  std::swap(hi.len, hj.len);
+  if (hi.len) lru_insert(&hi);
+  if (hj.len) lru_insert(&hj);
+  if (i > j) std::swap(i, j);
+  for (Head* h = lru_head_.next; h != &lru_head_;) {
+    Head* next = h->next;
+    if (h->len > i) {
+      if (h->len > j) {
+        std::swap(h->data[i], h->data[j]);
+      } else {  // the column covers i but not j: drop it (LIBSVM's "give up")
+        lru_delete(h);
+        std::free(h->data);
+        size_ += h->len;
+        h->data = nullptr;
+        h->len = 0;
+      }
+    }
+    h = next;
+  }
+}
+
+SvcQ::SvcQ(const double* x, int l, int dim, const std::vector<signed char>& y, const KernelParams& kernel,
+           std::size_t cache_bytes, int threads)
+    : x_(l, dim),
+      xx_(l),
+      y_(y),
+      qd_(static_cast<std::size_t>(l)),
+      kernel_(kernel),
+      cache_(l, cache_bytes),
+      threads_(std::max(1, threads)) {
+  if (l > 0 && dim > 0)
+    x_ = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(x, l, dim);
+  xx_ = x_.rowwise().squaredNorm();
+  for (int i = 0; i < l; ++i) qd_[static_cast<std::size_t>(i)] = kernel_diagonal(i);
+}
+
+double SvcQ::kernel_diagonal(int i) const {
+  const double d = xx_[i];
+  switch (kernel_.type) {
+    case KernelType::linear:
+      return d;
+    case KernelType::polynomial:
+      return powi(kernel_.gamma * d + kernel_.coef0, kernel_.degree);
+    case KernelType::rbf:
+      return 1.0;
+    case KernelType::sigmoid:
+      return std::tanh(kernel_.gamma * d + kernel_.coef0);
+  }
+  return 0.0;
+}
+
+// Q values of column i for rows [start, len): one matrix-vector product for the dot products,
+// then the kernel's transform, in row blocks over OpenMP threads.
+void SvcQ::compute(int i, int start, int len, float* out) {
+  const int n = len - start;
+  if (n <= 0) return;
+  evaluations_ += n;
+  const Eigen::VectorXd xi = x_.row(i).transpose();
+  const double yi = y_[static_cast<std::size_t>(i)];
+  const auto block = [&](int b0, int b1) {
+    Eigen::VectorXd d = x_.middleRows(b0, b1 - b0) * xi;
+    switch (kernel_.type) {
+      case KernelType::linear:
+        break;
+      case KernelType::polynomial:
+        for (auto& v : d) v = powi(kernel_.gamma * v + kernel_.coef0, kernel_.degree);
+        break;
+      case KernelType::rbf:
+        d = (-kernel_.gamma * (xx_[i] + xx_.segment(b0, b1 - b0).array() - 2.0 * d.array())).exp().matrix();
+        break;
+      case KernelType::sigmoid:
+        d = (kernel_.gamma * d.array() + kernel_.coef0).tanh().matrix();
+        break;
+    }
+    for (int j = b0; j < b1; ++j) out[j] = static_cast<float>(yi * y_[static_cast<std::size_t>(j)] * d[j - b0]);
+  };
+  // Threads only pay off on long columns: below ~64k multiply-adds one thread is faster.
+  const std::int64_t work = static_cast<std::int64_t>(n) * std::max<Eigen::Index>(x_.cols(), 1);
+  const int threads = work < 65536 ? 1 : threads_;
+  if (threads == 1) {
+    block(start, len);
+    return;
+  }
+  // Threads: the solver's option (its caller's thread count). An exception (allocation
+  // failure) is carried out of the region and rethrown.
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int b0 = start + static_cast<int>(static_cast<std::int64_t>(n) * t / nt);
+    const int b1 = start + static_cast<int>(static_cast<std::int64_t>(n) * (t + 1) / nt);
+    try {
+      if (b1 > b0) block(b0, b1);
+    } catch (...) {
+#pragma omp critical(sarscale_svm_q_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+const float* SvcQ::get_Q(int i, int len) {
+  float* data = nullptr;
+  const int start = cache_.get_data(i, &data, len);
+  if (start < len) compute(i, start, len, data);
+  return data;
+}
+
+void SvcQ::swap_index(int i, int j) {
+  cache_.swap_index(i, j);
+  x_.row(i).swap(x_.row(j));
+  std::swap(xx_[i], xx_[j]);
+  std::swap(y_[static_cast<std::size_t>(i)], y_[static_cast<std::size_t>(j)]);
+  std::swap(qd_[static_cast<std::size_t>(i)], qd_[static_cast<std::size_t>(j)]);
+}
+
+}  // namespace sarscale::svm::detail

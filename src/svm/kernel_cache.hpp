@@ -1,0 +1,70 @@
+#pragma once
+// The solver's view of the kernel: Q_ij = y_i y_j K(x_i, x_j) for a binary problem, columns
+// computed on demand (OpenMP over rows, Eigen-vectorised dot products in double) and kept in
+// an LRU cache bounded in bytes, as LIBSVM's Cache and SVC_Q. Rows can be swapped (shrinking
+// moves inactive variables to the end), which the cache follows.
+#include <Eigen/Dense>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "sarscale/svm/kernel.hpp"
+
+namespace sarscale::svm::detail {
+
+// LIBSVM's Cache: columns of variable length (the active size when they were computed), in a
+// circular LRU list; a request for a longer column extends it.
+class ColumnCache {
+ public:
+  ColumnCache(int l, std::size_t bytes);
+  ~ColumnCache();
+  ColumnCache(const ColumnCache&) = delete;
+  ColumnCache& operator=(const ColumnCache&) = delete;
+
+  // Points *data at column `index` with room for `len` values; returns the position from which
+  // values still have to be computed (len when the column was complete).
+  int get_data(int index, float** data, int len);
+  void swap_index(int i, int j);
+
+ private:
+  struct Head {
+    Head* prev = nullptr;
+    Head* next = nullptr;
+    float* data = nullptr;
+    int len = 0;
+  };
+  void lru_delete(Head* h);
+  void lru_insert(Head* h);
+
+  std::vector<Head> head_;
+  Head lru_head_;
+  std::int64_t size_;  // free space, in floats
+};
+
+class SvcQ {
+ public:
+  // x: l rows of dim values (copied: rows are swapped while shrinking); y: +1/-1.
+  SvcQ(const double* x, int l, int dim, const std::vector<signed char>& y, const KernelParams& kernel,
+       std::size_t cache_bytes, int threads);
+
+  // Column i, rows [0, len).
+  const float* get_Q(int i, int len);
+  const double* get_QD() const { return qd_.data(); }
+  void swap_index(int i, int j);
+  std::int64_t kernel_evaluations() const { return evaluations_; }
+
+ private:
+  double kernel_diagonal(int i) const;
+  void compute(int i, int start, int len, float* out);
+
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> x_;
+  Eigen::VectorXd xx_;  // |x_i|^2
+  std::vector<signed char> y_;
+  std::vector<double> qd_;
+  KernelParams kernel_;
+  ColumnCache cache_;
+  int threads_;
+  std::int64_t evaluations_ = 0;
+};
+
+}  // namespace sarscale::svm::detail

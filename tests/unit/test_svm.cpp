@@ -1,0 +1,198 @@
+// The SVM layer on generated data: warm starts, weights, cache and thread invariance, class
+// order and voting, probabilities, cross-validation folds, and refusals.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "sarscale/core/error.hpp"
+#include "sarscale/svm/predict.hpp"
+#include "sarscale/svm/solver.hpp"
+#include "sarscale/svm/train.hpp"
+
+using namespace sarscale::svm;
+
+namespace {
+
+// Gaussian blobs, one per class, overlapping enough that some alphas reach C.
+Dataset blobs(int n_per_class, const std::vector<std::int32_t>& classes, int dim, unsigned seed, double spread = 1.2) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, spread);
+  Dataset d;
+  d.dim = dim;
+  for (int i = 0; i < n_per_class; ++i)
+    for (std::size_t c = 0; c < classes.size(); ++c) {
+      for (int k = 0; k < dim; ++k)
+        d.x.push_back(normal(rng) + (k % static_cast<int>(classes.size()) == static_cast<int>(c) ? 2.0 : 0.0));
+      d.labels.push_back(classes[c]);
+      ++d.rows;
+    }
+  return d;
+}
+
+BinaryProblem binary_problem(const Dataset& d, double C) {
+  BinaryProblem p;
+  p.x = d.x.data();
+  p.n = d.rows;
+  p.dim = d.dim;
+  for (const auto l : d.labels) p.y.push_back(l > 0 ? 1 : -1);
+  p.C.assign(static_cast<std::size_t>(d.rows), C);
+  p.kernel.gamma = 0.5;
+  return p;
+}
+
+}  // namespace
+
+TEST(SvmSolver, WarmStartFromTheOptimumConvergesAtOnce) {
+  const Dataset d = blobs(150, {1, -1}, 4, 7);
+  BinaryProblem p = binary_problem(d, 2.0);
+  const BinarySolution cold = solve_c_svc(p, {});
+  EXPECT_GT(cold.iterations, 100);
+  EXPECT_GT(cold.n_bsv, 0);
+  p.initial_alpha = cold.alpha;
+  const BinarySolution warm = solve_c_svc(p, {});
+  EXPECT_LE(warm.iterations, 5);
+  EXPECT_NEAR(warm.objective, cold.objective, 1e-9 * std::abs(cold.objective));
+  EXPECT_NEAR(warm.rho, cold.rho, 1e-3);
+
+  // From a start that is not optimal (half the alphas), the same optimum in fewer steps.
+  for (std::size_t i = 0; i < p.initial_alpha.size(); i += 2) p.initial_alpha[i] = 0;
+  const BinarySolution partial = solve_c_svc(p, {});
+  EXPECT_NEAR(partial.objective, cold.objective, 1e-3 * std::abs(cold.objective));
+}
+
+TEST(SvmSolver, TinyCacheAndOneThreadGiveTheSameSolution) {
+  const Dataset d = blobs(200, {1, -1}, 6, 8);
+  const BinaryProblem p = binary_problem(d, 1.0);
+  SolverOptions big;
+  big.threads = 2;
+  SolverOptions tiny;
+  tiny.cache_bytes = 1;  // two columns: every swap and eviction path of the LRU cache runs
+  tiny.threads = 1;
+  const BinarySolution a = solve_c_svc(p, big), b = solve_c_svc(p, tiny);
+  EXPECT_EQ(a.alpha, b.alpha);
+  EXPECT_EQ(a.iterations, b.iterations);
+  EXPECT_EQ(a.rho, b.rho);
+  EXPECT_GT(b.kernel_evaluations, a.kernel_evaluations);
+
+  SolverOptions no_shrink;
+  no_shrink.shrinking = false;
+  const BinarySolution c = solve_c_svc(p, no_shrink);
+  EXPECT_NEAR(c.objective, a.objective, 1e-3 * std::abs(a.objective));
+}
+
+TEST(SvmSolver, KktConditionsHoldAtTheSolution) {
+  const Dataset d = blobs(120, {1, -1}, 3, 9);
+  const BinaryProblem p = binary_problem(d, 3.0);
+  const BinarySolution s = solve_c_svc(p, {});
+  // y_i G_i vs rho: free variables sit at rho, bounded ones on their side (within eps).
+  for (std::size_t i = 0; i < s.alpha.size(); ++i) {
+    const double yg = p.y[i] * s.gradient[i];
+    if (s.alpha[i] > 0 && s.alpha[i] < p.C[i]) EXPECT_NEAR(yg, s.rho, 1e-3) << i;
+    if (s.alpha[i] == 0) EXPECT_TRUE(p.y[i] > 0 ? yg >= s.rho - 1e-3 : yg <= s.rho + 1e-3) << i;
+  }
+  double sum = 0;
+  for (std::size_t i = 0; i < s.alpha.size(); ++i) sum += p.y[i] * s.alpha[i];
+  EXPECT_NEAR(sum, 0.0, 1e-9);
+}
+
+TEST(SvmTrain, ClassWeightsEqualSampleWeights) {
+  const Dataset d = blobs(80, {3, 5}, 4, 10);
+  TrainParams by_class;
+  by_class.kernel.gamma = 0.3;
+  by_class.class_weights[5] = 3.0;
+  TrainParams by_sample = by_class;
+  by_sample.class_weights.clear();
+  for (const auto l : d.labels) by_sample.sample_weights.push_back(l == 5 ? 3.0 : 1.0);
+  const SvmModel a = train(d, by_class), b = train(d, by_sample);
+  EXPECT_EQ(a.sv_coef, b.sv_coef);
+  EXPECT_EQ(a.rho, b.rho);
+  // Heavier class 5: more of its training rows end up on its side.
+  const SvmModel plain = train(d, TrainParams{.kernel = by_class.kernel});
+  const auto count5 = [&](const SvmModel& m) {
+    const auto pr = predict(m, d.x.data(), d.rows).labels;
+    return std::count(pr.begin(), pr.end(), 5);
+  };
+  EXPECT_GE(count5(a), count5(plain));
+}
+
+TEST(SvmTrain, ClassOrderVotingAndThreadInvariance) {
+  const Dataset d = blobs(40, {7, 2, 9, 4}, 5, 11);
+  TrainParams p;
+  p.solver.threads = 1;
+  TrainReport report;
+  const SvmModel one = train(d, p, &report);
+  EXPECT_EQ(one.labels, (std::vector<std::int32_t>{7, 2, 9, 4}));  // order of first appearance
+  ASSERT_EQ(report.machines.size(), 6u);
+  EXPECT_EQ(report.machines[0].label_i, 7);
+  EXPECT_EQ(report.machines[0].label_j, 2);
+  EXPECT_NEAR(one.kernel.gamma, 1.0 / 5, 1e-15);  // default gamma: 1 / features
+  p.solver.threads = 3;
+  const SvmModel three = train(d, p);
+  EXPECT_EQ(one.sv_coef, three.sv_coef);
+  EXPECT_EQ(one.support_vectors, three.support_vectors);
+  const Predictions a = predict(one, d.x.data(), d.rows, false, 1), b = predict(one, d.x.data(), d.rows, false, 3);
+  EXPECT_EQ(a.decision_values, b.decision_values);
+  EXPECT_GT(accuracy(a.labels, d.labels), 0.8);
+  // Votes from the decision values: the label with the most positive votes, ties to the first.
+  for (std::int64_t r = 0; r < d.rows; ++r) {
+    std::vector<int> votes(4, 0);
+    std::size_t q = 0;
+    for (int i = 0; i < 4; ++i)
+      for (int j = i + 1; j < 4; ++j, ++q) ++votes[a.decision_values[static_cast<std::size_t>(r) * 6 + q] > 0 ? i : j];
+    const auto best = std::max_element(votes.begin(), votes.end()) - votes.begin();
+    EXPECT_EQ(a.labels[static_cast<std::size_t>(r)], one.labels[static_cast<std::size_t>(best)]);
+  }
+}
+
+TEST(SvmTrain, MinusOneFirstIsSwappedAsLibsvmDoes) {
+  Dataset d = blobs(30, {-1, 1}, 3, 12);
+  const SvmModel m = train(d, TrainParams{});
+  EXPECT_EQ(m.labels, (std::vector<std::int32_t>{1, -1}));
+}
+
+TEST(SvmTrain, ProbabilitiesAreDistributions) {
+  const Dataset d = blobs(60, {0, 1, 2}, 4, 13);
+  TrainParams p;
+  p.probability = true;
+  const SvmModel m = train(d, p);
+  ASSERT_TRUE(m.has_probability());
+  const Predictions pr = predict(m, d.x.data(), d.rows, true);
+  ASSERT_EQ(pr.probabilities.size(), static_cast<std::size_t>(d.rows) * 3);
+  double confident = 0;
+  for (std::int64_t r = 0; r < d.rows; ++r) {
+    const double* pp = pr.probabilities.data() + r * 3;
+    EXPECT_NEAR(pp[0] + pp[1] + pp[2], 1.0, 1e-6);
+    for (int c = 0; c < 3; ++c) EXPECT_TRUE(pp[c] >= 0 && pp[c] <= 1);
+    confident += *std::max_element(pp, pp + 3);
+  }
+  EXPECT_GT(confident / d.rows, 0.6);
+  EXPECT_GT(accuracy(pr.labels, d.labels), 0.8);
+}
+
+TEST(SvmTrain, StratifiedFoldsAndCrossValidation) {
+  const Dataset d = blobs(50, {1, 2, 3}, 4, 14, 0.5);
+  const auto folds = stratified_folds(d.labels, 5, 42);
+  std::map<std::pair<int, int>, int> per;
+  for (std::size_t i = 0; i < folds.size(); ++i) ++per[{folds[i], d.labels[i]}];
+  for (const auto& [key, n] : per) EXPECT_EQ(n, 10) << "fold " << key.first << " class " << key.second;
+  EXPECT_EQ(stratified_folds(d.labels, 5, 42), folds);  // seeded
+  const auto predicted = cross_validate(d, TrainParams{}, folds);
+  EXPECT_GT(accuracy(predicted, d.labels), 0.9);
+}
+
+TEST(SvmTrain, RefusesWhatCannotBeTrained) {
+  Dataset one_class = blobs(10, {4}, 3, 15);
+  EXPECT_THROW(train(one_class, TrainParams{}), sarscale::InputError);
+  Dataset nan = blobs(10, {1, 2}, 3, 16);
+  nan.x[5] = std::nan("");
+  EXPECT_THROW(train(nan, TrainParams{}), sarscale::InputError);
+  TrainParams bad;
+  bad.C = 0;
+  EXPECT_THROW(train(blobs(10, {1, 2}, 3, 17), bad), sarscale::ConfigError);
+  Dataset broken = blobs(10, {1, 2}, 3, 18);
+  broken.labels.pop_back();
+  EXPECT_THROW(train(broken, TrainParams{}), sarscale::ConfigError);
+  EXPECT_THROW(stratified_folds({1, 2}, 1, 0), sarscale::ConfigError);
+}

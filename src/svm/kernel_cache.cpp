@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
@@ -142,21 +143,28 @@ void SvcQ::compute(int i, int start, int len, float* out) {
     }
     for (int j = b0; j < b1; ++j) out[j] = static_cast<float>(yi * y_[static_cast<std::size_t>(j)] * d[j - b0]);
   };
-  // Threads only pay off on long columns: below ~64k multiply-adds one thread is faster.
+  // Below ~64k multiply-adds a column is too short for threads whatever the machine does.
   const std::int64_t work = static_cast<std::int64_t>(n) * std::max<Eigen::Index>(x_.cols(), 1);
-  const int threads = work < 65536 ? 1 : threads_;
-  if (threads == 1) {
+  const bool parallel = threads_ > 1 && work >= 65536 && choice_.parallel_next();
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!parallel) {
     block(start, len);
+    if (threads_ > 1 && work >= 65536)
+      choice_.record(false, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), n);
     return;
   }
   // Threads: the solver's option (its caller's thread count). An exception (allocation
   // failure) is carried out of the region and rethrown.
   std::exception_ptr error;
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads_)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const int b0 = start + static_cast<int>(static_cast<std::int64_t>(n) * t / nt);
-    const int b1 = start + static_cast<int>(static_cast<std::int64_t>(n) * (t + 1) / nt);
+    // Split points on multiples of 8 rows from `start`: Eigen's vectorised loops then see the
+    // same packets and the same tail as one thread does, so the values are bitwise identical.
+    const auto split = [&](int k) {
+      return k == nt ? len : start + static_cast<int>(static_cast<std::int64_t>(n) * k / nt / 8 * 8);
+    };
+    const int b0 = split(t), b1 = split(t + 1);
     try {
       if (b1 > b0) block(b0, b1);
     } catch (...) {
@@ -165,6 +173,22 @@ void SvcQ::compute(int i, int start, int len, float* out) {
     }
   }
   if (error) std::rethrow_exception(error);
+  choice_.record(true, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), n);
+}
+
+// The first 16 columns alternate between the two ways; then the faster is used, and every 512
+// columns the other way is tried 8 times (its cost may have changed with the machine's load).
+bool SvcQ::ThreadChoice::parallel_next() {
+  const std::int64_t c = calls_++;
+  if (c < 16) return c % 2 == 1;
+  const bool faster_parallel = rate_[1] < rate_[0];
+  return c % 512 < 8 ? !faster_parallel : faster_parallel;
+}
+
+void SvcQ::ThreadChoice::record(bool parallel, double seconds, std::int64_t elements) {
+  const double rate = seconds / static_cast<double>(std::max<std::int64_t>(elements, 1));
+  double& r = rate_[parallel ? 1 : 0];
+  r = r == 0 ? rate : 0.75 * r + 0.25 * rate;
 }
 
 const float* SvcQ::get_Q(int i, int len) {

@@ -57,6 +57,21 @@ class SvcQ {
   double kernel_diagonal(int i) const;
   void compute(int i, int start, int len, float* out);
 
+  // Whether a column is computed by one thread or by all: measured, not assumed. A parallel
+  // region per column (~0.1-1 ms of work) pays off on idle cores, but when the cores are shared
+  // (ctest -j, oversubscribed ranks, other jobs) each fork/join can wait a scheduler tick for a
+  // descheduled thread: ijcnn1 took 60 s with 2 threads against 6.8 s with 1 on a loaded
+  // 2-core machine. So both ways are timed at first and re-probed now and then; the faster wins.
+  class ThreadChoice {
+   public:
+    bool parallel_next();
+    void record(bool parallel, double seconds, std::int64_t elements);
+
+   private:
+    double rate_[2] = {0, 0};  // seconds per element, smoothed (0: not measured yet)
+    std::int64_t calls_ = 0;
+  };
+
   Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> x_;
   Eigen::VectorXd xx_;  // |x_i|^2
   std::vector<signed char> y_;
@@ -64,6 +79,7 @@ class SvcQ {
   KernelParams kernel_;
   ColumnCache cache_;
   int threads_;
+  ThreadChoice choice_;
   std::int64_t evaluations_ = 0;
 };
 

@@ -1,5 +1,5 @@
 #pragma once
-// SVM kernels on dense float32 rows, as LIBSVM defines them:
+// SVM kernels on dense rows of doubles, as LIBSVM defines them:
 //   linear     u.v
 //   polynomial (gamma u.v + coef0)^degree
 //   rbf        exp(-gamma |u - v|^2)
@@ -28,7 +28,7 @@ struct KernelParams {
 // ConfigError for a negative degree or a non-finite/negative gamma.
 void validate(const KernelParams& params);
 
-// u.v of two rows of `dim` floats, accumulated in double.
+// u.v of two rows of `dim` values.
 double dot(const double* u, const double* v, int dim);
 
 // K(u, v); `uu` and `vv` are dot(u, u) and dot(v, v) (used by the RBF kernel only).

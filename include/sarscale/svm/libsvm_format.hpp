@@ -19,7 +19,8 @@ namespace sarscale::svm {
 // Files ending in .gz are decompressed on the fly.
 Dataset read_libsvm_data(const std::filesystem::path& path, int min_dim = 0);
 Dataset parse_libsvm_data(std::string_view text, const std::string& where, int min_dim = 0);
-// Zeros omitted, values with 9 significant digits (float32 round-trips exactly).
+// Zeros omitted, each value in the shortest text that reads back as the same double (float32
+// features come out in their full double expansion, e.g. 0.10000000149011612).
 void write_libsvm_data(std::ostream& out, const Dataset& data);
 
 // Models: C-SVC models in svm_save_model's format (svm_type c_svc only; other types are

@@ -1,0 +1,63 @@
+#pragma once
+// The train stage: data from a feature file (or LIBSVM text), an optional grid search with
+// stratified k-fold cross-validation whose (parameter, fold) jobs are spread over the ranks, and
+// the final model trained with the best parameters and written by rank 0 (HDF5 model file, or
+// LIBSVM's text format). Until the cascade (dist/cascade) lands, every rank holds the whole
+// training set: the grid's jobs need all of it.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "sarscale/core/json.hpp"
+#include "sarscale/dist/comm.hpp"
+#include "sarscale/svm/train.hpp"
+
+namespace sarscale::dist {
+
+// A grid: every combination of the C and gamma values (gamma 0 = 1/features).
+struct Grid {
+  std::vector<double> C;
+  std::vector<double> gamma;
+  // "C=1,10,100 gamma=auto,0.01" (values: numbers, 2^k, or auto for gamma); ConfigError.
+  static Grid parse(const std::string& text);
+  bool empty() const { return C.empty() && gamma.empty(); }
+};
+
+struct TrainConfig {
+  std::filesystem::path features;  // a feature file (sarscale features), or
+  std::filesystem::path data;      // LIBSVM/svmlight text
+  std::filesystem::path model;     // output
+  bool libsvm_model = false;       // write LIBSVM's text format instead of the HDF5 model file
+  svm::TrainParams params;
+  Grid grid;  // empty: no search, params as given
+  int folds = 5;
+  std::uint64_t seed = 1;
+  bool balanced = false;  // class weights n / (k n_c)
+  std::string command_line;
+};
+
+struct GridPoint {
+  double C = 0, gamma = 0;
+  double cv_accuracy = 0;
+  double seconds = 0;  // summed over its folds
+};
+
+struct TrainSummary {
+  std::int64_t rows = 0;
+  int dim = 0;
+  int classes = 0;
+  std::vector<GridPoint> grid;
+  double best_C = 0, best_gamma = 0, best_cv_accuracy = -1;
+  svm::TrainReport report;  // of the final model
+  double cv_seconds = 0, train_seconds = 0, seconds = 0;
+  std::filesystem::path model;
+
+  json::Value to_json() const;
+  std::string table() const;  // readable CV table and the chosen values
+};
+
+// Collective. ConfigError for bad options, InputError for unusable data.
+TrainSummary run_train(const Comm& comm, const TrainConfig& config);
+
+}  // namespace sarscale::dist

@@ -1,0 +1,71 @@
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "sarscale/app/commands.hpp"
+#include "sarscale/core/error.hpp"
+#include "sarscale/core/log.hpp"
+#include "sarscale/io/feature_file.hpp"
+#include "sarscale/io/model_file.hpp"
+#include "sarscale/svm/libsvm_format.hpp"
+#include "sarscale/svm/predict.hpp"
+
+namespace sarscale::app {
+
+int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc("sarscale predict: apply a model to LIBSVM/svmlight text data");
+  // clang-format off
+  desc.add_options()
+    ("data,d", po::value<std::string>(), "LIBSVM/svmlight text data (.gz read directly)")
+    ("model,m", po::value<std::string>(), "model: sarscale HDF5, or LIBSVM's text format")
+    ("output,o", po::value<std::string>(), "predicted labels, one per line in input order (as svm-predict writes them)")
+    ("probability", po::bool_switch(), "write probability estimates too (as svm-predict -b 1)")
+    ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS, else cores per rank)");
+  // clang-format on
+  const auto vm = parse_command(cl, "sarscale predict --data FILE --model M --output PRED", desc);
+  if (!vm) return 0;
+  for (const char* required : {"data", "model", "output"})
+    if (!vm->count(required)) throw ConfigError(std::string("--") + required + " is required");
+  const std::string data_path = (*vm)["data"].as<std::string>(), model_path = (*vm)["model"].as<std::string>();
+  const std::string out_path = (*vm)["output"].as<std::string>();
+  const bool probability = (*vm)["probability"].as<bool>();
+  if (!comm.is_root()) return 0;  // text data: one rank, OpenMP inside
+
+  const svm::SvmModel model = io::file_format(model_path) == io::kModelFormatName ? io::read_model_file(model_path).svm
+                                                                                  : svm::read_libsvm_model(model_path);
+  const svm::Dataset data = svm::read_libsvm_data(data_path, model.dim);
+  if (data.dim > model.dim)
+    log::warn(data_path, " has ", data.dim, " features, the model ", model.dim, ": the extra ones are ignored");
+  // Rows of the model's width (extra trailing features dropped, as LIBSVM ignores them).
+  std::vector<double> x(static_cast<std::size_t>(data.rows) * static_cast<std::size_t>(model.dim));
+  for (std::int64_t r = 0; r < data.rows; ++r)
+    std::copy_n(data.row(r), model.dim, x.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(model.dim));
+  if (probability && !model.has_probability())
+    throw ConfigError("--probability: the model has no probability estimates (train with --probability)");
+  const svm::Predictions p = svm::predict(model, x.data(), data.rows, probability, (*vm)["threads"].as<int>());
+
+  std::ofstream out(out_path);
+  if (!out) throw IoError("cannot write " + out_path);
+  if (probability) {
+    out << "labels";
+    for (const auto l : model.labels) out << " " << l;
+    out << "\n";
+  }
+  char buf[32];
+  for (std::int64_t r = 0; r < data.rows; ++r) {
+    out << p.labels[static_cast<std::size_t>(r)];
+    if (probability)
+      for (int c = 0; c < model.classes(); ++c) {
+        std::snprintf(buf, sizeof buf, " %g", p.probabilities[static_cast<std::size_t>(r * model.classes() + c)]);
+        out << buf;
+      }
+    out << "\n";
+  }
+  if (!out.flush()) throw IoError("cannot write " + out_path);
+  const double acc = svm::accuracy(p.labels, data.labels);
+  const auto hits = static_cast<long long>(std::llround(acc * static_cast<double>(data.rows)));
+  std::printf("Accuracy = %g%% (%lld/%lld) (classification)\n", 100.0 * acc, hits, static_cast<long long>(data.rows));
+  return 0;
+}
+
+}  // namespace sarscale::app

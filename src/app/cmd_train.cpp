@@ -1,0 +1,103 @@
+#include <iostream>
+#include <sstream>
+
+#include "sarscale/app/commands.hpp"
+#include "sarscale/app/parse.hpp"
+#include "sarscale/core/error.hpp"
+#include "sarscale/core/log.hpp"
+#include "sarscale/dist/train_stage.hpp"
+
+namespace sarscale::app {
+
+namespace {
+
+// "LABEL:W,LABEL:W" -> class weights (LIBSVM's -wLABEL W).
+std::map<std::int32_t, double> parse_class_weights(const std::string& text) {
+  std::map<std::int32_t, double> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto colon = item.find(':');
+    try {
+      if (colon == std::string::npos) throw std::invalid_argument(item);
+      out[std::stoi(item.substr(0, colon))] = std::stod(item.substr(colon + 1));
+    } catch (const std::exception&) {
+      throw ConfigError("--class-weights: '" + item + "' is not LABEL:WEIGHT");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc("sarscale train: a multi-class C-SVC (LIBSVM's SMO) with an optional CV grid search");
+  // clang-format off
+  desc.add_options()
+    ("features,f", po::value<std::string>(), "feature file written by `sarscale features`")
+    ("archive,a", po::value<std::string>(), "same as --features")
+    ("data,d", po::value<std::string>(), "LIBSVM/svmlight text data instead (.gz read directly)")
+    ("model,m", po::value<std::string>(), "model to write (HDF5; LIBSVM text with --model-format libsvm)")
+    ("model-format", po::value<std::string>()->default_value("hdf5"), "hdf5 | libsvm")
+    ("kernel", po::value<std::string>()->default_value("rbf"), "linear | poly | rbf | sigmoid")
+    ("C", po::value<double>()->default_value(1.0), "cost (LIBSVM -c)")
+    ("gamma", po::value<double>()->default_value(0.0), "kernel gamma (0: 1 / features, LIBSVM -g)")
+    ("degree", po::value<int>()->default_value(3), "polynomial degree (LIBSVM -d)")
+    ("coef0", po::value<double>()->default_value(0.0), "kernel coef0 (LIBSVM -r)")
+    ("eps", po::value<double>()->default_value(1e-3), "stopping tolerance (LIBSVM -e)")
+    ("cache-mb", po::value<double>()->default_value(100), "kernel cache in MiB (LIBSVM -m)")
+    ("shrinking", po::value<int>()->default_value(1), "1 | 0 (LIBSVM -h)")
+    ("probability", po::bool_switch(), "fit Platt-scaled probability estimates (LIBSVM -b 1)")
+    ("class-weights", po::value<std::string>(), "LABEL:W,... multiply C per class (LIBSVM -wLABEL)")
+    ("balanced", po::bool_switch(), "class weights n / (classes x n_class)")
+    ("grid", po::value<std::string>(), "search, e.g. \"C=1,10,100 gamma=auto,0.01\" (2^k allowed)")
+    ("folds", po::value<int>()->default_value(5), "stratified cross-validation folds of the grid search")
+    ("seed", po::value<unsigned long long>()->default_value(1), "seed of the fold assignment")
+    ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores per rank)");
+  // clang-format on
+  const auto vm = parse_command(cl, "sarscale train --features F.h5 | --data FILE  --model M.h5 [options]", desc);
+  if (!vm) return 0;
+
+  dist::TrainConfig cfg;
+  if (vm->count("features") && vm->count("archive")) throw ConfigError("--features and --archive are the same option");
+  if (vm->count("features")) cfg.features = (*vm)["features"].as<std::string>();
+  if (vm->count("archive")) cfg.features = (*vm)["archive"].as<std::string>();
+  if (vm->count("data")) cfg.data = (*vm)["data"].as<std::string>();
+  if (vm->count("model")) cfg.model = (*vm)["model"].as<std::string>();
+  const std::string format = (*vm)["model-format"].as<std::string>();
+  if (format != "hdf5" && format != "libsvm")
+    throw ConfigError("--model-format: '" + format + "' is not hdf5 or libsvm");
+  cfg.libsvm_model = format == "libsvm";
+  svm::TrainParams& p = cfg.params;
+  p.kernel.type = svm::parse_kernel((*vm)["kernel"].as<std::string>());
+  p.C = (*vm)["C"].as<double>();
+  p.kernel.gamma = (*vm)["gamma"].as<double>();
+  p.kernel.degree = (*vm)["degree"].as<int>();
+  p.kernel.coef0 = (*vm)["coef0"].as<double>();
+  p.solver.eps = (*vm)["eps"].as<double>();
+  const double cache_mb = (*vm)["cache-mb"].as<double>();
+  if (!(cache_mb > 0)) throw ConfigError("--cache-mb must be positive");
+  p.solver.cache_bytes = static_cast<std::size_t>(cache_mb * 1048576.0);
+  p.solver.shrinking = (*vm)["shrinking"].as<int>() != 0;
+  p.solver.threads = (*vm)["threads"].as<int>();
+  p.probability = (*vm)["probability"].as<bool>();
+  if (vm->count("class-weights")) p.class_weights = parse_class_weights((*vm)["class-weights"].as<std::string>());
+  cfg.balanced = (*vm)["balanced"].as<bool>();
+  if (cfg.balanced && !p.class_weights.empty()) throw ConfigError("--balanced and --class-weights exclude each other");
+  if (vm->count("grid")) cfg.grid = dist::Grid::parse((*vm)["grid"].as<std::string>());
+  cfg.folds = (*vm)["folds"].as<int>();
+  cfg.seed = (*vm)["seed"].as<unsigned long long>();
+  if (!(p.C > 0)) throw ConfigError("--C must be positive");
+  svm::validate(p.kernel);
+  cfg.command_line = join_command_line(cl.command, cl.args);
+
+  const dist::TrainSummary s = dist::run_train(comm, cfg);
+  if (comm.is_root()) {
+    std::cerr << s.table() << "\n";
+    log::info("wrote ", cfg.model.string());
+    std::cout << s.to_json().dump() << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace sarscale::app

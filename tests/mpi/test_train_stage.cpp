@@ -1,0 +1,79 @@
+// `train` across ranks: the grid search's (point, fold) jobs are spread over the ranks, and the
+// cross-validation table and the final model must be those of one process.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+
+#include "mpi_test_support.hpp"
+#include "sarscale/dist/train_stage.hpp"
+#include "sarscale/io/model_file.hpp"
+#include "sarscale/svm/libsvm_format.hpp"
+#include "sarscale/svm/predict.hpp"
+
+namespace fs = std::filesystem;
+using namespace sarscale;
+
+namespace {
+
+svm::Dataset blobs(unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  svm::Dataset d;
+  d.dim = 6;
+  for (int i = 0; i < 70; ++i)
+    for (int c = 0; c < 3; ++c) {
+      for (int k = 0; k < d.dim; ++k) d.x.push_back(normal(rng) + (k % 3 == c ? 1.5 : 0.0));
+      d.labels.push_back(c * 2 - 1);  // -1, 1, 3
+      ++d.rows;
+    }
+  return d;
+}
+
+}  // namespace
+
+TEST(TrainStage, GridSearchEqualsOneProcessAtAnyRankCount) {
+  const dist::Comm comm(MPI_COMM_WORLD);
+  const fs::path dir = test::shared_scratch_dir(comm, "train_stage");
+  const svm::Dataset d = blobs(5);
+  if (comm.is_root()) {
+    std::ofstream out(dir / "train.txt");
+    svm::write_libsvm_data(out, d);
+  }
+  comm.barrier();
+
+  dist::TrainConfig cfg;
+  cfg.data = dir / "train.txt";
+  cfg.model = dir / "model.h5";
+  cfg.grid = dist::Grid::parse("C=0.5,2^3 gamma=auto,0.5");
+  cfg.folds = 4;
+  cfg.seed = 9;
+  cfg.params.solver.threads = 1;
+  const dist::TrainSummary s = dist::run_train(comm, cfg);
+  ASSERT_EQ(s.grid.size(), 4u);
+
+  const svm::Dataset read = svm::read_libsvm_data(cfg.data);  // what the stage trained on
+  const auto folds = svm::stratified_folds(read.labels, 4, 9);
+  double best = -1;
+  for (const auto& g : s.grid) {
+    svm::TrainParams p = cfg.params;
+    p.C = g.C;
+    p.kernel.gamma = g.gamma;
+    const double expected = svm::accuracy(svm::cross_validate(read, p, folds), read.labels);
+    EXPECT_DOUBLE_EQ(g.cv_accuracy, expected)
+        << "C " << g.C << " gamma " << g.gamma << " at " << comm.size() << " ranks";
+    best = std::max(best, expected);
+  }
+  EXPECT_DOUBLE_EQ(s.best_cv_accuracy, best);
+  EXPECT_GT(best, 0.8);
+
+  // The model rank 0 wrote is the one-process model of the best point.
+  const io::ModelFile m = io::read_model_file(cfg.model);
+  svm::TrainParams p = cfg.params;
+  p.C = s.best_C;
+  p.kernel.gamma = s.best_gamma;
+  const svm::SvmModel expected = svm::train(read, p);
+  EXPECT_EQ(m.svm.sv_coef, expected.sv_coef);
+  EXPECT_EQ(m.svm.rho, expected.rho);
+  EXPECT_EQ(m.svm.labels, (std::vector<std::int32_t>{-1, 1, 3}));
+}

@@ -13,5 +13,7 @@ fi
 # sarscale_mpirun NP ARGS...: mpirun that also works with more ranks than cores.
 sarscale_mpirun() {
   local np="$1"; shift
-  mpirun --oversubscribe -np "$np" "$@"
+  # --bind-to none: Open MPI binds each rank to one core by default (np <= 2), which would leave a
+  # rank's OpenMP threads sharing that core (1 rank x 2 threads measured no faster than 1 x 1).
+  mpirun --oversubscribe --bind-to none -np "$np" "$@"
 }

@@ -42,7 +42,15 @@ namespace {
 // that `mpirun -np N` on a workstation does not oversubscribe it N times over.
 void set_default_threads(const dist::Comm& comm) {
   const char* env = std::getenv("OMP_NUM_THREADS");
-  if (env && *env) return;
+  if (env && *env) {
+    // omp_get_num_procs() counts the cores this process may run on: a launcher that binds each
+    // rank to one core (Open MPI's default for small runs) makes extra threads share it.
+    if (omp_get_max_threads() > omp_get_num_procs() && comm.is_root())
+      log::warn("OMP_NUM_THREADS=", env, " but this rank may only run on ", omp_get_num_procs(),
+                " core(s): the threads will share them (launch with mpirun --bind-to none, or --map-by slot:PE=",
+                omp_get_max_threads(), "; srun --cpus-per-task)");
+    return;
+  }
   MPI_Comm node = MPI_COMM_NULL;
   dist::Comm::check(MPI_Comm_split_type(comm.raw(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node),
                     "MPI_Comm_split_type");

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <exception>
 #include <new>
+#include <numeric>
 #include <utility>
 
 namespace sarscale::svm::detail {
@@ -90,16 +91,41 @@ void ColumnCache::swap_index(int i, int j) {
 
 SvcQ::SvcQ(const double* x, int l, int dim, const std::vector<signed char>& y, const KernelParams& kernel,
            std::size_t cache_bytes, int threads)
-    : x_(l, dim),
-      xx_(l),
+    : xx_(l),
       y_(y),
       qd_(static_cast<std::size_t>(l)),
       kernel_(kernel),
       cache_(l, cache_bytes),
-      threads_(std::max(1, threads)) {
-  if (l > 0 && dim > 0)
-    x_ = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(x, l, dim);
-  xx_ = x_.rowwise().squaredNorm();
+      threads_(std::max(1, threads)),
+      dim_(dim) {
+  const auto total = static_cast<std::size_t>(l) * static_cast<std::size_t>(dim);
+  const auto nonzero = static_cast<std::size_t>(std::count_if(x, x + total, [](double v) { return v != 0.0; }));
+  sparse_ = total > 0 && static_cast<double>(nonzero) < kSparseDensity * static_cast<double>(total);
+  if (sparse_) {
+    row_start_.reserve(static_cast<std::size_t>(l) + 1);
+    values_.reserve(nonzero);
+    columns_.reserve(nonzero);
+    row_start_.push_back(0);
+    for (int i = 0; i < l; ++i) {
+      double norm = 0;
+      for (int k = 0; k < dim; ++k) {
+        const double v = x[static_cast<std::size_t>(i) * static_cast<std::size_t>(dim) + static_cast<std::size_t>(k)];
+        if (v == 0.0) continue;
+        values_.push_back(v);
+        columns_.push_back(k);
+        norm += v * v;
+      }
+      xx_[i] = norm;
+      row_start_.push_back(values_.size());
+    }
+    position_row_.resize(static_cast<std::size_t>(l));
+    std::iota(position_row_.begin(), position_row_.end(), 0);
+  } else {
+    x_.resize(l, dim);
+    if (l > 0 && dim > 0)
+      x_ = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(x, l, dim);
+    xx_ = x_.rowwise().squaredNorm();
+  }
   for (int i = 0; i < l; ++i) qd_[static_cast<std::size_t>(i)] = kernel_diagonal(i);
 }
 
@@ -124,10 +150,28 @@ void SvcQ::compute(int i, int start, int len, float* out) {
   const int n = len - start;
   if (n <= 0) return;
   evaluations_ += n;
-  const Eigen::VectorXd xi = x_.row(i).transpose();
   const double yi = y_[static_cast<std::size_t>(i)];
+  Eigen::VectorXd xi;
+  if (sparse_) {  // row i scattered into a dense vector: each other row's nonzeros gather from it
+    xi = Eigen::VectorXd::Zero(dim_);
+    const auto r = static_cast<std::size_t>(position_row_[static_cast<std::size_t>(i)]);
+    for (std::size_t k = row_start_[r]; k < row_start_[r + 1]; ++k) xi[columns_[k]] = values_[k];
+  } else {
+    xi = x_.row(i).transpose();
+  }
   const auto block = [&](int b0, int b1) {
-    Eigen::VectorXd d = x_.middleRows(b0, b1 - b0) * xi;
+    Eigen::VectorXd d(b1 - b0);
+    if (sparse_) {
+      // Products summed in increasing feature order, as LIBSVM's sparse dot does.
+      for (int p = b0; p < b1; ++p) {
+        const auto r = static_cast<std::size_t>(position_row_[static_cast<std::size_t>(p)]);
+        double sum = 0;
+        for (std::size_t k = row_start_[r]; k < row_start_[r + 1]; ++k) sum += values_[k] * xi[columns_[k]];
+        d[p - b0] = sum;
+      }
+    } else {
+      d.noalias() = x_.middleRows(b0, b1 - b0) * xi;
+    }
     switch (kernel_.type) {
       case KernelType::linear:
         break;
@@ -144,7 +188,11 @@ void SvcQ::compute(int i, int start, int len, float* out) {
     for (int j = b0; j < b1; ++j) out[j] = static_cast<float>(yi * y_[static_cast<std::size_t>(j)] * d[j - b0]);
   };
   // Below ~64k multiply-adds a column is too short for threads whatever the machine does.
-  const std::int64_t work = static_cast<std::int64_t>(n) * std::max<Eigen::Index>(x_.cols(), 1);
+  const std::int64_t per_row =
+      sparse_
+          ? std::max<std::int64_t>(1, static_cast<std::int64_t>(values_.size()) / std::max<Eigen::Index>(xx_.size(), 1))
+          : std::max<std::int64_t>(dim_, 1);
+  const std::int64_t work = static_cast<std::int64_t>(n) * per_row;
   const bool parallel = threads_ > 1 && work >= 65536 && choice_.parallel_next();
   const auto t0 = std::chrono::steady_clock::now();
   if (!parallel) {
@@ -200,7 +248,10 @@ const float* SvcQ::get_Q(int i, int len) {
 
 void SvcQ::swap_index(int i, int j) {
   cache_.swap_index(i, j);
-  x_.row(i).swap(x_.row(j));
+  if (sparse_)
+    std::swap(position_row_[static_cast<std::size_t>(i)], position_row_[static_cast<std::size_t>(j)]);
+  else
+    x_.row(i).swap(x_.row(j));
   std::swap(xx_[i], xx_[j]);
   std::swap(y_[static_cast<std::size_t>(i)], y_[static_cast<std::size_t>(j)]);
   std::swap(qd_[static_cast<std::size_t>(i)], qd_[static_cast<std::size_t>(j)]);

@@ -195,3 +195,22 @@ TEST(SvmExactness, HeartScaleDefaultsMatchLibsvmFaq) {
   const auto predicted = predict(model, data.x.data(), data.rows).labels;
   EXPECT_NEAR(accuracy(predicted, data.labels), 0.866667, 1e-6);  // 86.6667% on the training data
 }
+
+// a9a's rows are sparse (14 of 123 features): this runs the CSR path of the kernel columns.
+TEST(SvmExactness, A9aSparseRowsMatchLibsvm) {
+  SARSCALE_REQUIRE_SHARED(dir, "data/libsvm-benchmarks/a9a.gz");
+  const Dataset train_set = read_libsvm_data(dir);
+  const Dataset test = read_libsvm_data(dir.parent_path() / "a9a.t.gz", train_set.dim);
+  TrainParams params;  // svm-train -c 1 -g 0.05 -m 200 (README of the benchmark sets)
+  params.C = 1;
+  params.kernel.gamma = static_cast<double>(0.05f);  // as Debian's svm-train stores -g
+  params.solver.cache_bytes = std::size_t{200} << 20;
+  params.solver.threads = 1;
+  TrainReport report;
+  const SvmModel model = train(train_set, params, &report);
+  expect_machines_match(report, {{-10725.850863, 0.370663, 11621, 0}}, "a9a -c 1 -g 0.05");
+  const auto predicted = predict(model, test.x.data(), test.rows).labels;
+  std::size_t hit = 0;
+  for (std::size_t i = 0; i < predicted.size(); ++i) hit += predicted[i] == test.labels[i] ? 1 : 0;
+  EXPECT_EQ(hit, 13853u);  // svm-predict: 85.0869% (13853/16281)
+}

@@ -97,3 +97,19 @@ TEST_F(FeaturesCli, UsageErrorsExitWithStatusTwo) {
   out = run_expect(bin + archive + " --pca-from " + (g_dir / "train.h5").string(), 1);
   EXPECT_NE(out.find("not a sarscale feature file"), std::string::npos) << out;
 }
+
+// The shipped MSTAR chain (configs/mstar10-soc.ini) parses, runs on raw Phoenix magnitudes and
+// separates the synthetic classes, and its [train] section drives a grid search.
+TEST_F(FeaturesCli, ShippedMstarConfigTrainsAModel) {
+  const std::string config = std::string(SARSCALE_SOURCE_DIR) + "/configs/mstar10-soc.ini";
+  const fs::path features = g_dir / "soc.features.h5", model = g_dir / "soc.model.h5";
+  run_expect(sarscale_mpi(2) + " features --archive " + (g_dir / "train.h5").string() + " --output " +
+             features.string() + " --config " + config);
+  const std::string out = last_json_line(run_expect(sarscale_mpi(2) + " train --features " + features.string() +
+                                                    " --model " + model.string() + " --config " + config));
+  const auto at = out.find("\"cv_accuracy\": ", out.rfind("\"gamma\""));
+  ASSERT_NE(at, std::string::npos) << out;
+  const double cv = std::stod(out.substr(at + 15));
+  EXPECT_GT(cv, 0.6) << out;  // 4 classes: chance is 0.25
+  EXPECT_TRUE(fs::exists(model));
+}

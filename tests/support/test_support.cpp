@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <vector>
 
 namespace sarscale::test {
@@ -65,10 +67,18 @@ std::string sarscale_mpi(int ranks) {
 }
 
 std::string run_expect(const std::string& command, int expect) {
+  // stdout and stderr apart: mpirun forwards the ranks' streams in chunks, and a stderr line can
+  // land inside a long stdout line (a JSON summary) when both go to one pipe.
+  char name[] = "/tmp/sarscale-test-stderr-XXXXXX";
+  const int fd = mkstemp(name);
+  if (fd >= 0) close(fd);
   std::string out;
-  const int rc = run_command(command, &out);
-  EXPECT_EQ(rc, expect) << command << "\n" << out;
-  return out;
+  const int rc = run_command("(" + command + ") 2>" + name, &out, false);
+  std::ifstream in(name);
+  const std::string err{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::remove(name);
+  EXPECT_EQ(rc, expect) << command << "\n" << out << err;
+  return out + err;
 }
 
 std::string last_json_line(const std::string& output) {

@@ -1,0 +1,73 @@
+#pragma once
+// The cascade SVM (Graf, Cosatto, Bottou, Durdanovic & Vapnik, "Parallel Support Vector
+// Machines: The Cascade SVM", NIPS 2004) for one binary C-SVC problem over MPI, layered on the
+// single-node solver (svm::solve_c_svc), which every rank calls as one process would:
+//   1. each rank solves its own rows (plus, after the first pass, the previous top level's
+//      support vectors, warm-started with their alphas);
+//   2. support vectors (rows, labels, bounds, alphas, global ids) merge pairwise up a binary tree
+//      of ranks (cascade_plan: any rank count); each receiver solves the union, warm-started;
+//   3. the top level's support vectors go back to every rank (feedback), which counts the KKT
+//      violators among its rows; passes repeat until no row violates the top solution's KKT
+//      conditions (the global optimum, to eps) and the objective stops changing, or max_passes.
+#include <cstdint>
+#include <vector>
+
+#include "sarscale/dist/comm.hpp"
+#include "sarscale/svm/solver.hpp"
+
+namespace sarscale::dist {
+
+// One merge: `sender` sends its support vectors to `receiver`, at tree level `level` (0 first).
+struct CascadeMerge {
+  int level = 0;
+  int receiver = 0;
+  int sender = 0;
+  bool operator==(const CascadeMerge&) const = default;
+};
+
+// Pure: the merges of a binary tree over `ranks` ranks, level by level. At level k, rank r with
+// r % 2^(k+1) == 0 receives from r + 2^k when that rank exists; a rank without a partner passes
+// its set up unchanged. Rank 0 ends with the top level. ceil(log2(ranks)) levels.
+std::vector<CascadeMerge> cascade_plan(int ranks);
+int cascade_levels(int ranks);
+
+struct CascadeOptions {
+  svm::SolverOptions solver;
+  int max_passes = 10;
+  double tolerance = 1e-3;  // relative objective change between passes counted as "stopped"
+};
+
+struct CascadePass {
+  int pass = 0;
+  double objective = 0;        // of the top level's problem
+  std::int64_t n_sv = 0;       // top level's support vectors
+  std::int64_t violators = 0;  // rows (all ranks) violating the top solution's KKT conditions
+  double seconds = 0;
+  std::uint64_t bytes_sent = 0;  // by all ranks, this pass
+};
+
+// The top level's solution, identical on every rank.
+struct CascadeResult {
+  int dim = 0;
+  std::vector<double> sv_x;  // n_sv x dim
+  std::vector<signed char> sv_y;
+  std::vector<double> sv_c;
+  std::vector<double> sv_alpha;
+  std::vector<std::int64_t> sv_id;  // global row ids
+  double rho = 0;
+  double objective = 0;
+  bool converged = false;
+  std::vector<CascadePass> passes;
+};
+
+// Collective. Each rank passes its own rows: x (n_local x dim), y (+1/-1), C per row, and global
+// row ids (distinct across ranks). `kernel.gamma` must be set.
+CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_local, int dim,
+                             const std::vector<signed char>& y, const std::vector<double>& C,
+                             const std::vector<std::int64_t>& ids, const svm::KernelParams& kernel,
+                             const CascadeOptions& options);
+
+// Decision value sum alpha_i y_i K(sv_i, x) - rho of a cascade result at one row.
+double cascade_decision(const CascadeResult& r, const svm::KernelParams& kernel, const double* row);
+
+}  // namespace sarscale::dist

@@ -1,0 +1,234 @@
+#include "sarscale/dist/cascade.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+#include "sarscale/core/error.hpp"
+
+namespace sarscale::dist {
+
+namespace {
+
+constexpr int kCascadeTag = 4712;
+
+// A set of rows of a binary problem with their alphas, as it travels between ranks.
+struct RowSet {
+  int dim = 0;
+  std::vector<double> x;
+  std::vector<signed char> y;
+  std::vector<double> c, alpha;
+  std::vector<std::int64_t> id;
+
+  std::size_t size() const { return y.size(); }
+  void add(const double* row, signed char label, double bound, double a, std::int64_t gid) {
+    x.insert(x.end(), row, row + dim);
+    y.push_back(label);
+    c.push_back(bound);
+    alpha.push_back(a);
+    id.push_back(gid);
+  }
+  // Flat doubles: [n, then per row: y, c, alpha, id, x...]. Ids stay exact below 2^53.
+  std::vector<double> pack() const {
+    std::vector<double> out;
+    out.reserve(1 + size() * (4 + static_cast<std::size_t>(dim)));
+    out.push_back(static_cast<double>(size()));
+    for (std::size_t i = 0; i < size(); ++i) {
+      out.insert(out.end(), {static_cast<double>(y[i]), c[i], alpha[i], static_cast<double>(id[i])});
+      out.insert(out.end(), x.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                 x.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+    }
+    return out;
+  }
+  static RowSet unpack(const std::vector<double>& in, int dim) {
+    RowSet s;
+    s.dim = dim;
+    const auto n = static_cast<std::size_t>(in.at(0));
+    std::size_t at = 1;
+    for (std::size_t i = 0; i < n; ++i, at += 4 + static_cast<std::size_t>(dim))
+      s.add(in.data() + at + 4, static_cast<signed char>(in[at]), in[at + 1], in[at + 2],
+            static_cast<std::int64_t>(in[at + 3]));
+    return s;
+  }
+  // Rows of `other` whose id is not here yet (the same row can reach a rank twice after feedback).
+  void merge(const RowSet& other) {
+    std::unordered_map<std::int64_t, std::size_t> seen;
+    for (std::size_t i = 0; i < size(); ++i) seen.emplace(id[i], i);
+    for (std::size_t i = 0; i < other.size(); ++i)
+      if (!seen.count(other.id[i]))
+        add(other.x.data() + i * static_cast<std::size_t>(dim), other.y[i], other.c[i], other.alpha[i], other.id[i]);
+  }
+};
+
+struct Solved {
+  RowSet sv;  // rows with alpha > 0, alphas from the solution
+  double rho = 0, objective = 0;
+};
+
+Solved solve(const RowSet& rows, const svm::KernelParams& kernel, const svm::SolverOptions& options) {
+  Solved out;
+  out.sv.dim = rows.dim;
+  if (rows.size() == 0) return out;
+  svm::BinaryProblem p;
+  p.x = rows.x.data();
+  p.n = static_cast<std::int64_t>(rows.size());
+  p.dim = rows.dim;
+  p.y = rows.y;
+  p.C = rows.c;
+  p.kernel = kernel;
+  p.initial_alpha = rows.alpha;
+  const bool one_class = std::all_of(rows.y.begin(), rows.y.end(), [&](signed char v) { return v == rows.y[0]; });
+  if (one_class) return out;  // no margin to find: every alpha stays 0 (y^T alpha = 0)
+  const svm::BinarySolution s = svm::solve_c_svc(p, options);
+  out.rho = s.rho;
+  out.objective = s.objective;
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    if (s.alpha[i] > 0)
+      out.sv.add(rows.x.data() + i * static_cast<std::size_t>(rows.dim), rows.y[i], rows.c[i], s.alpha[i], rows.id[i]);
+  return out;
+}
+
+void send_set(const Comm& comm, const RowSet& s, int to, std::uint64_t& bytes) {
+  const std::vector<double> buf = s.pack();
+  const auto n = static_cast<std::uint64_t>(buf.size());
+  Comm::check(MPI_Send(&n, 1, MPI_UINT64_T, to, kCascadeTag, comm.raw()), "MPI_Send (cascade size)");
+  if (n > static_cast<std::uint64_t>(std::numeric_limits<int>::max()))
+    throw ConfigError("cascade: a support-vector set above 2^31 doubles cannot be sent in one message");
+  Comm::check(MPI_Send(buf.data(), static_cast<int>(n), MPI_DOUBLE, to, kCascadeTag, comm.raw()), "MPI_Send (cascade)");
+  bytes += n * sizeof(double);
+}
+
+RowSet recv_set(const Comm& comm, int from, int dim) {
+  std::uint64_t n = 0;
+  Comm::check(MPI_Recv(&n, 1, MPI_UINT64_T, from, kCascadeTag, comm.raw(), MPI_STATUS_IGNORE), "MPI_Recv (cascade)");
+  std::vector<double> buf(n);
+  Comm::check(MPI_Recv(buf.data(), static_cast<int>(n), MPI_DOUBLE, from, kCascadeTag, comm.raw(), MPI_STATUS_IGNORE),
+              "MPI_Recv (cascade)");
+  return RowSet::unpack(buf, dim);
+}
+
+double decision(const RowSet& sv, double rho, const svm::KernelParams& kernel, const double* row) {
+  const double rr = svm::dot(row, row, sv.dim);
+  double sum = 0;
+  for (std::size_t i = 0; i < sv.size(); ++i) {
+    const double* xi = sv.x.data() + i * static_cast<std::size_t>(sv.dim);
+    sum += sv.alpha[i] * sv.y[i] * svm::kernel_value(kernel, xi, row, sv.dim, svm::dot(xi, xi, sv.dim), rr);
+  }
+  return sum - rho;
+}
+
+}  // namespace
+
+std::vector<CascadeMerge> cascade_plan(int ranks) {
+  if (ranks < 1) throw ConfigError("cascade_plan: at least one rank");
+  std::vector<CascadeMerge> plan;
+  for (int level = 0, step = 1; step < ranks; ++level, step *= 2)
+    for (int r = 0; r + step < ranks; r += 2 * step) plan.push_back({level, r, r + step});
+  return plan;
+}
+
+int cascade_levels(int ranks) {
+  int levels = 0;
+  for (int step = 1; step < ranks; step *= 2) ++levels;
+  return levels;
+}
+
+double cascade_decision(const CascadeResult& r, const svm::KernelParams& kernel, const double* row) {
+  RowSet sv;
+  sv.dim = r.dim;
+  sv.x = r.sv_x;
+  sv.y = r.sv_y;
+  sv.alpha = r.sv_alpha;
+  return decision(sv, r.rho, kernel, row);
+}
+
+CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_local, int dim,
+                             const std::vector<signed char>& y, const std::vector<double>& C,
+                             const std::vector<std::int64_t>& ids, const svm::KernelParams& kernel,
+                             const CascadeOptions& options) {
+  const auto n = static_cast<std::size_t>(n_local);
+  if (y.size() != n || C.size() != n || ids.size() != n)
+    throw ConfigError("cascade: y, C and ids need one value per row");
+  if (comm.min(dim) != comm.max(dim)) throw ConfigError("cascade: ranks disagree on the feature dimension");
+  RowSet local;
+  local.dim = dim;
+  for (std::size_t i = 0; i < n; ++i) local.add(x + i * static_cast<std::size_t>(dim), y[i], C[i], 0.0, ids[i]);
+  const std::vector<CascadeMerge> plan = cascade_plan(comm.size());
+
+  CascadeResult result;
+  result.dim = dim;
+  RowSet top;  // the previous pass's top-level support vectors (feedback)
+  top.dim = dim;
+  double previous_objective = std::numeric_limits<double>::quiet_NaN();
+  for (int pass = 1; pass <= options.max_passes; ++pass) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::uint64_t bytes = 0;
+    // Leaf: own rows plus the feedback, warm-started from the feedback's alphas.
+    RowSet leaf = local;
+    std::unordered_map<std::int64_t, std::size_t> at;
+    for (std::size_t i = 0; i < leaf.size(); ++i) at.emplace(leaf.id[i], i);
+    for (std::size_t i = 0; i < top.size(); ++i) {
+      const auto it = at.find(top.id[i]);
+      if (it != at.end())
+        leaf.alpha[it->second] = top.alpha[i];
+      else
+        leaf.add(top.x.data() + i * static_cast<std::size_t>(dim), top.y[i], top.c[i], top.alpha[i], top.id[i]);
+    }
+    Solved mine = solve(leaf, kernel, options.solver);
+    // Up the tree: merge, then solve the union warm-started from both sides' alphas.
+    for (const CascadeMerge& m : plan) {
+      if (comm.rank() == m.sender) send_set(comm, mine.sv, m.receiver, bytes);
+      if (comm.rank() == m.receiver) {
+        RowSet both = mine.sv;
+        both.merge(recv_set(comm, m.sender, dim));
+        mine = solve(both, kernel, options.solver);
+      }
+    }
+    // Feedback: the top level to every rank.
+    std::vector<double> packed = comm.is_root() ? mine.sv.pack() : std::vector<double>{};
+    comm.broadcast(packed, 0);
+    double top_values[2] = {mine.rho, mine.objective};
+    Comm::check(MPI_Bcast(top_values, 2, MPI_DOUBLE, 0, comm.raw()), "MPI_Bcast (cascade)");
+    bytes += packed.size() * sizeof(double) * static_cast<std::uint64_t>(comm.size() - 1);
+    top = RowSet::unpack(packed, dim);
+    const double rho = top_values[0], objective = top_values[1];
+
+    // KKT check of the top solution on this rank's rows outside it: y f(x) >= 1 - eps for alpha 0.
+    std::unordered_map<std::int64_t, bool> in_top;
+    for (const auto id : top.id) in_top.emplace(id, true);
+    std::int64_t violators = 0;
+    for (std::size_t i = 0; i < local.size(); ++i)
+      if (!in_top.count(local.id[i]) &&
+          local.y[i] * decision(top, rho, kernel, local.x.data() + i * static_cast<std::size_t>(dim)) <
+              1.0 - options.solver.eps)
+        ++violators;
+    violators = comm.sum(violators);
+
+    CascadePass record;
+    record.pass = pass;
+    record.objective = objective;
+    record.n_sv = static_cast<std::int64_t>(top.size());
+    record.violators = violators;
+    record.bytes_sent = comm.sum(bytes);
+    record.seconds = comm.max(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    result.passes.push_back(record);
+    result.rho = rho;
+    result.objective = objective;
+    const bool stable = std::abs(objective - previous_objective) <= options.tolerance * std::abs(objective);
+    previous_objective = objective;
+    if (violators == 0 && (stable || comm.size() == 1)) {
+      result.converged = true;
+      break;
+    }
+  }
+  result.sv_x = top.x;
+  result.sv_y = top.y;
+  result.sv_c = top.c;
+  result.sv_alpha = top.alpha;
+  result.sv_id = top.id;
+  return result;
+}
+
+}  // namespace sarscale::dist

@@ -1,0 +1,46 @@
+#pragma once
+// Multi-class training with the training rows spread over the ranks (no rank holds the whole
+// set): LIBSVM's one-vs-one decomposition (svm/train.hpp), each binary machine solved either
+//   - on one rank, when the pair is small (rows x features below CascadeTrainOptions::
+//     gather_below): the pair's rows are gathered to the rank that owns the pair (pairs are
+//     dealt round-robin), which runs the single-node solver; or
+//   - by the cascade over all ranks (dist/cascade.hpp), when it is large.
+// Small pairs gain nothing from a cascade (its passes cost more than the solve), large ones
+// cannot be gathered without holding most of the set on one rank. The model is LIBSVM's layout,
+// assembled identically on every rank: class order by first appearance (global row id order),
+// support vectors grouped by class in row-id order.
+#include <cstdint>
+#include <vector>
+
+#include "sarscale/dist/cascade.hpp"
+#include "sarscale/dist/comm.hpp"
+#include "sarscale/svm/dataset.hpp"
+#include "sarscale/svm/model.hpp"
+#include "sarscale/svm/train.hpp"
+
+namespace sarscale::dist {
+
+struct CascadeTrainOptions {
+  CascadeOptions cascade;
+  double gather_below = 2e6;  // rows x features of a pair under which it is solved on one rank
+};
+
+struct PairReport {
+  std::int32_t label_i = 0, label_j = 0;
+  std::int64_t rows = 0;
+  bool cascaded = false;
+  int owner = 0;  // the rank that solved it (gathered pairs)
+  double objective = 0, rho = 0;
+  std::int64_t n_sv = 0;
+  std::vector<CascadePass> passes;  // cascaded pairs
+  double seconds = 0;
+};
+
+// Collective. `local` holds this rank's rows, `ids` their global row ids (distinct, any order
+// across ranks). params.probability is not supported here (ConfigError). params.kernel.gamma 0
+// means 1 / features.
+svm::SvmModel train_distributed(const Comm& comm, const svm::Dataset& local, const std::vector<std::int64_t>& ids,
+                                const svm::TrainParams& params, const CascadeTrainOptions& options,
+                                std::vector<PairReport>* report = nullptr);
+
+}  // namespace sarscale::dist

@@ -53,6 +53,10 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
     ("grid", po::value<std::string>(), "search, e.g. \"C=1,10,100 gamma=auto,0.01\" (2^k allowed)")
     ("folds", po::value<int>()->default_value(5), "stratified cross-validation folds of the grid search")
     ("seed", po::value<unsigned long long>()->default_value(1), "seed of the fold assignment")
+    ("cascade", po::bool_switch(), "rows spread over the ranks: small one-vs-one machines solved on one rank, large ones by the cascade SVM")
+    ("cascade-passes", po::value<int>()->default_value(10), "cascade: at most this many feedback passes")
+    ("cascade-tolerance", po::value<double>()->default_value(1e-3), "cascade: relative objective change counted as converged")
+    ("gather-below", po::value<double>()->default_value(2e6), "cascade: machines of fewer rows x features go to one rank")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on
   const auto vm = parse_command(cl, "sarscale train --features F.h5 | --data FILE  --model M.h5 [options]", desc);
@@ -89,6 +93,11 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
   cfg.seed = (*vm)["seed"].as<unsigned long long>();
   if (!(p.C > 0)) throw ConfigError("--C must be positive");
   svm::validate(p.kernel);
+  cfg.cascade = (*vm)["cascade"].as<bool>();
+  cfg.cascade_options.cascade.max_passes = (*vm)["cascade-passes"].as<int>();
+  cfg.cascade_options.cascade.tolerance = (*vm)["cascade-tolerance"].as<double>();
+  cfg.cascade_options.gather_below = (*vm)["gather-below"].as<double>();
+  if (cfg.cascade_options.cascade.max_passes < 1) throw ConfigError("--cascade-passes must be at least 1");
   cfg.command_line = join_command_line(cl.command, cl.args);
 
   const dist::TrainSummary s = dist::run_train(comm, cfg);

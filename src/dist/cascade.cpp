@@ -80,7 +80,13 @@ Solved solve(const RowSet& rows, const svm::KernelParams& kernel, const svm::Sol
   p.kernel = kernel;
   p.initial_alpha = rows.alpha;
   const bool one_class = std::all_of(rows.y.begin(), rows.y.end(), [&](signed char v) { return v == rows.y[0]; });
-  if (one_class) return out;  // no margin to find: every alpha stays 0 (y^T alpha = 0)
+  // One class alone has no margin (y^T alpha = 0 keeps every alpha at 0), so it cannot say which
+  // of its rows will matter: they all go up, to be solved where the other class is. (A rank
+  // holding one class is common: archives are sorted by class.)
+  if (one_class) {
+    out.sv = rows;
+    return out;
+  }
   const svm::BinarySolution s = svm::solve_c_svc(p, options);
   out.rho = s.rho;
   out.objective = s.objective;

@@ -8,6 +8,7 @@
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
+#include "sarscale/dist/partition.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/model_file.hpp"
 #include "sarscale/svm/libsvm_format.hpp"
@@ -40,17 +41,26 @@ struct TrainingData {
   std::map<std::string, std::vector<double>> pca;
 };
 
-TrainingData load(const Comm& comm, const TrainConfig& cfg) {
+// `ids` (when given) receives the global row id of each row kept; with `share`, a rank keeps
+// only its share of the rows (a contiguous block of a feature file; every size-th row of text).
+TrainingData load(const Comm& comm, const TrainConfig& cfg, bool share, std::vector<std::int64_t>* ids) {
   TrainingData t;
   if (!cfg.data.empty()) {
+    // Text has no random access: every rank parses the file and, with `share`, keeps its rows.
     t.data = svm::read_libsvm_data(cfg.data);
+    std::vector<std::int64_t> keep;
+    for (std::int64_t i = 0; i < t.data.rows; ++i)
+      if (!share || i % comm.size() == comm.rank()) keep.push_back(i);
+    if (share) t.data = t.data.subset(keep);
+    if (ids) *ids = keep;
     return t;
   }
   if (io::file_format(cfg.features) == io::kArchiveFormatName)
     throw ConfigError("--features " + cfg.features.string() +
                       " is a chip archive: compute its features first (sarscale features --archive " +
                       cfg.features.string() + ")");
-  // Every rank reads every row (independent reads): the grid's jobs need the whole set.
+  // Every rank reads every row (independent reads: the grid's jobs need the whole set), or only
+  // its contiguous share with --cascade.
   const io::FeatureReader r = io::FeatureReader::open(cfg.features, comm.raw());
   const io::FeatureLayout& l = r.layout();
   t.class_names = l.class_names;
@@ -60,8 +70,11 @@ TrainingData load(const Comm& comm, const TrainConfig& cfg) {
   t.data.dim = static_cast<int>(l.dim);
   constexpr std::int64_t kBlock = 4096;
   std::vector<float> buf;
-  for (std::int64_t first = 0; first < l.rows; first += kBlock) {
-    const std::int64_t n = std::min(kBlock, l.rows - first);
+  const Range range = share ? block_range(static_cast<std::size_t>(l.rows), comm.size(), comm.rank())
+                            : Range{0, static_cast<std::size_t>(l.rows)};
+  const auto end = static_cast<std::int64_t>(range.end);
+  for (auto first = static_cast<std::int64_t>(range.begin); first < end; first += kBlock) {
+    const std::int64_t n = std::min(kBlock, end - first);
     buf.resize(static_cast<std::size_t>(n * l.dim));
     r.read_features(first, n, buf.data(), io::Transfer::independent);
     const auto flags = r.flags(first, n, io::Transfer::independent);
@@ -71,9 +84,11 @@ TrainingData load(const Comm& comm, const TrainConfig& cfg) {
       t.data.x.insert(t.data.x.end(), buf.begin() + i * l.dim, buf.begin() + (i + 1) * l.dim);
       t.data.labels.push_back(labels[static_cast<std::size_t>(i)]);
       ++t.data.rows;
+      if (ids) ids->push_back(first + i);
     }
   }
-  if (t.data.rows == 0) throw InputError(cfg.features.string() + " holds no usable labelled rows to train on");
+  if (comm.sum(t.data.rows) == 0)
+    throw InputError(cfg.features.string() + " holds no usable labelled rows to train on");
   return t;
 }
 
@@ -127,13 +142,37 @@ json::Value TrainSummary::to_json() const {
   v["gamma"] = best_gamma;
   if (best_cv_accuracy >= 0) v["cv_accuracy"] = best_cv_accuracy;
   v["total_sv"] = report.total_sv;
-  v["machines"] = static_cast<std::int64_t>(report.machines.size());
+  v["machines"] = static_cast<std::int64_t>(pairs.empty() ? report.machines.size() : pairs.size());
   std::int64_t iterations = 0;
   for (const auto& m : report.machines) iterations += m.iterations;
   v["iterations"] = iterations;
   if (report.machines.size() == 1) {
     v["objective"] = report.machines[0].objective;
     v["rho"] = report.machines[0].rho;
+  }
+  if (!pairs.empty()) {
+    v["pairs"] = json::Value::array();
+    for (const auto& p : pairs) {
+      json::Value q = json::Value::object();
+      q["labels"] = std::to_string(p.label_i) + "-" + std::to_string(p.label_j);
+      q["rows"] = p.rows;
+      q["mode"] = p.cascaded ? "cascade" : "rank " + std::to_string(p.owner);
+      q["objective"] = p.objective;
+      q["n_sv"] = p.n_sv;
+      q["seconds"] = p.seconds;
+      json::Value passes = json::Value::array();
+      for (const auto& c : p.passes) {
+        json::Value r = json::Value::object();
+        r["objective"] = c.objective;
+        r["n_sv"] = c.n_sv;
+        r["violators"] = c.violators;
+        r["seconds"] = c.seconds;
+        r["bytes"] = c.bytes_sent;
+        passes.push_back(r);
+      }
+      q["passes"] = passes;
+      v["pairs"].push_back(q);
+    }
   }
   v["cv_seconds"] = cv_seconds;
   v["train_seconds"] = train_seconds;
@@ -149,8 +188,14 @@ std::string TrainSummary::table() const {
       os << fmt("%11.5g", p.C) << "  " << fmt("%11.5g", p.gamma) << "  " << fmt("%10.4f%%", 100 * p.cv_accuracy) << "  "
          << fmt("%8.2f", p.seconds) << (p.C == best_C && p.gamma == best_gamma ? "   <- best" : "") << "\n";
   }
+  for (const auto& p : pairs)
+    os << "machine " << p.label_i << " vs " << p.label_j << ": " << p.rows << " rows, "
+       << (p.cascaded ? "cascade, " + std::to_string(p.passes.size()) + " pass(es)"
+                      : "on rank " + std::to_string(p.owner))
+       << ", objective " << fmt("%.6f", p.objective) << ", " << p.n_sv << " SVs, " << fmt("%.2f", p.seconds) << " s\n";
   os << "model: C " << best_C << ", gamma " << best_gamma << ", " << report.total_sv << " support vectors, "
-     << report.machines.size() << " binary machine(s), trained in " << fmt("%.2f", train_seconds) << " s";
+     << (pairs.empty() ? report.machines.size() : pairs.size()) << " binary machine(s), trained in "
+     << fmt("%.2f", train_seconds) << " s";
   return os.str();
 }
 
@@ -159,16 +204,31 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   if (cfg.features.empty() == cfg.data.empty()) throw ConfigError("give exactly one of --features and --data");
   if (cfg.model.empty()) throw ConfigError("--model: no output given");
   if (!cfg.grid.empty() && cfg.folds < 2) throw ConfigError("--folds must be at least 2 for a grid search");
-  const TrainingData t = load(comm, cfg);
+  if (cfg.cascade && !cfg.grid.empty())
+    throw ConfigError(
+        "--grid with --cascade is not supported yet: search the grid on a sample without --cascade, "
+        "then train on all rows with --cascade and the chosen --C and --gamma");
+  std::vector<std::int64_t> ids;
+  const TrainingData t = load(comm, cfg, cfg.cascade, cfg.cascade ? &ids : nullptr);
   const svm::Dataset& d = t.data;
 
   svm::TrainParams base = cfg.params;
   if (cfg.balanced) {  // n / (k n_c): every class weighs the same in total
     std::map<std::int32_t, std::int64_t> count;
     for (const auto l : d.labels) ++count[l];
+    if (cfg.cascade) {  // counts over every rank's share
+      struct LabelCount {
+        std::int32_t label;
+        std::int64_t n;
+      };
+      std::vector<LabelCount> mine;
+      for (const auto& [l, n] : count) mine.push_back({l, n});
+      count.clear();
+      for (const auto& c : comm.allgatherv(mine)) count[c.label] += c.n;
+    }
     for (const auto& [label, n] : count)
-      base.class_weights[label] =
-          static_cast<double>(d.rows) / (static_cast<double>(count.size()) * static_cast<double>(n));
+      base.class_weights[label] = static_cast<double>(cfg.cascade ? comm.sum(d.rows) : d.rows) /
+                                  (static_cast<double>(count.size()) * static_cast<double>(n));
   }
   TrainSummary s;
   s.rows = d.rows;
@@ -246,9 +306,16 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   // The final model: rank 0 trains and writes it; the others wait for its verdict.
   const auto tt0 = Clock::now();
   std::string error;
+  svm::SvmModel distributed;
+  if (cfg.cascade) {
+    distributed = train_distributed(comm, d, ids, base, cfg.cascade_options, &s.pairs);
+    s.rows = comm.sum(d.rows);
+    s.dim = distributed.dim;
+  }
   if (comm.is_root()) {
     try {
-      const svm::SvmModel m = svm::train(d, base, &s.report);
+      const svm::SvmModel m = cfg.cascade ? distributed : svm::train(d, base, &s.report);
+      if (cfg.cascade) s.report.total_sv = m.total_sv();
       s.classes = m.classes();
       if (cfg.libsvm_model) {
         svm::write_libsvm_model(cfg.model, m);
@@ -262,7 +329,7 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
         f.provenance["command_line"] = cfg.command_line;
         f.provenance["training_data"] =
             std::filesystem::absolute(cfg.features.empty() ? cfg.data : cfg.features).string();
-        f.provenance["training_rows"] = std::to_string(d.rows);
+        f.provenance["training_rows"] = std::to_string(s.rows);
         f.provenance["C"] = fmt("%.17g", base.C);
         f.provenance["cv"] = s.to_json().dump();
         write_model_file(cfg.model, f);

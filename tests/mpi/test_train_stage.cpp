@@ -6,6 +6,7 @@
 #include <random>
 
 #include "mpi_test_support.hpp"
+#include "sarscale/core/error.hpp"
 #include "sarscale/dist/train_stage.hpp"
 #include "sarscale/io/model_file.hpp"
 #include "sarscale/svm/libsvm_format.hpp"
@@ -13,6 +14,7 @@
 
 namespace fs = std::filesystem;
 using namespace sarscale;
+using sarscale::ConfigError;
 
 namespace {
 
@@ -76,4 +78,43 @@ TEST(TrainStage, GridSearchEqualsOneProcessAtAnyRankCount) {
   EXPECT_EQ(m.svm.sv_coef, expected.sv_coef);
   EXPECT_EQ(m.svm.rho, expected.rho);
   EXPECT_EQ(m.svm.labels, (std::vector<std::int32_t>{-1, 1, 3}));
+}
+
+TEST(TrainStage, CascadeModeHoldsASharePerRankAndMatchesOneProcess) {
+  const dist::Comm comm(MPI_COMM_WORLD);
+  const fs::path dir = test::shared_scratch_dir(comm, "train_stage_cascade");
+  const svm::Dataset d = blobs(6);
+  if (comm.is_root()) {
+    std::ofstream out(dir / "train.txt");
+    svm::write_libsvm_data(out, d);
+  }
+  comm.barrier();
+  dist::TrainConfig cfg;
+  cfg.data = dir / "train.txt";
+  cfg.model = dir / "model.h5";
+  cfg.cascade = true;
+  cfg.cascade_options.gather_below = 500;  // 140 rows x 6: cascaded; keeps the test small
+  cfg.params.C = 2;
+  cfg.params.solver.threads = 1;
+  const dist::TrainSummary s = dist::run_train(comm, cfg);
+  EXPECT_EQ(s.rows, d.rows);
+  ASSERT_EQ(s.pairs.size(), 3u);
+  for (const auto& p : s.pairs) EXPECT_EQ(p.cascaded, comm.size() > 1);
+
+  const svm::Dataset read = svm::read_libsvm_data(cfg.data);
+  svm::TrainParams p = cfg.params;
+  const svm::SvmModel expected = svm::train(read, p);
+  const io::ModelFile m = io::read_model_file(cfg.model);
+  const auto a = svm::predict(m.svm, read.x.data(), read.rows).labels;
+  const auto b = svm::predict(expected, read.x.data(), read.rows).labels;
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) same += a[i] == b[i] ? 1 : 0;
+  EXPECT_GE(static_cast<double>(same) / a.size(), 0.995);
+  EXPECT_THROW(
+      {
+        dist::TrainConfig bad = cfg;
+        bad.grid = dist::Grid::parse("C=1,2");
+        dist::run_train(comm, bad);
+      },
+      ConfigError);
 }

@@ -2,14 +2,16 @@
 // The train stage: data from a feature file (or LIBSVM text), an optional grid search with
 // stratified k-fold cross-validation whose (parameter, fold) jobs are spread over the ranks, and
 // the final model trained with the best parameters and written by rank 0 (HDF5 model file, or
-// LIBSVM's text format). Until the cascade (dist/cascade) lands, every rank holds the whole
-// training set: the grid's jobs need all of it.
+// LIBSVM's text format). Without --cascade every rank holds the whole training set (the grid's
+// jobs need all of it) and rank 0 trains; with --cascade each rank holds only its share of the
+// rows and the ranks train together (no grid search in that mode yet).
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "sarscale/core/json.hpp"
+#include "sarscale/dist/cascade_train.hpp"
 #include "sarscale/dist/comm.hpp"
 #include "sarscale/svm/train.hpp"
 
@@ -34,6 +36,10 @@ struct TrainConfig {
   int folds = 5;
   std::uint64_t seed = 1;
   bool balanced = false;  // class weights n / (k n_c)
+  // Rows spread over the ranks (each reads only its share of a feature file); one-vs-one
+  // machines gathered to one rank when small, cascaded when large (dist/cascade_train.hpp).
+  bool cascade = false;
+  CascadeTrainOptions cascade_options;
   std::string command_line;
 };
 
@@ -49,7 +55,8 @@ struct TrainSummary {
   int classes = 0;
   std::vector<GridPoint> grid;
   double best_C = 0, best_gamma = 0, best_cv_accuracy = -1;
-  svm::TrainReport report;  // of the final model
+  svm::TrainReport report;        // of the final model (single-node training)
+  std::vector<PairReport> pairs;  // of the final model (--cascade)
   double cv_seconds = 0, train_seconds = 0, seconds = 0;
   std::filesystem::path model;
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "sarscale/core/error.hpp"
+#include "sarscale/svm/predict.hpp"
 
 namespace sarscale::dist {
 
@@ -125,6 +126,30 @@ double decision(const RowSet& sv, double rho, const svm::KernelParams& kernel, c
   return sum - rho;
 }
 
+// Decision values of the top solution at every row of `rows`, batched: the top set as a two-class
+// model (positive rows first, LIBSVM's layout), so svm::predict's blocked kernel products do it.
+std::vector<double> decisions(const RowSet& top, double rho, const svm::KernelParams& kernel, const RowSet& rows,
+                              int threads) {
+  std::vector<double> out(rows.size(), -rho);
+  if (top.size() == 0 || rows.size() == 0) return out;
+  svm::SvmModel m;
+  m.kernel = kernel;
+  m.dim = top.dim;
+  m.labels = {1, -1};
+  m.sv_count = {0, 0};
+  for (const signed char side : {1, -1})
+    for (std::size_t i = 0; i < top.size(); ++i)
+      if (top.y[i] == side) {
+        m.support_vectors.insert(m.support_vectors.end(), top.x.begin() + static_cast<std::ptrdiff_t>(i * top.dim),
+                                 top.x.begin() + static_cast<std::ptrdiff_t>((i + 1) * top.dim));
+        m.sv_coef.push_back(top.alpha[i] * side);
+        ++m.sv_count[side > 0 ? 0 : 1];
+      }
+  m.rho = {rho};
+  const svm::Predictions p = svm::predict(m, rows.x.data(), static_cast<std::int64_t>(rows.size()), false, threads);
+  return p.decision_values;
+}
+
 }  // namespace
 
 std::vector<CascadeMerge> cascade_plan(int ranks) {
@@ -204,12 +229,10 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
     // KKT check of the top solution on this rank's rows outside it: y f(x) >= 1 - eps for alpha 0.
     std::unordered_map<std::int64_t, bool> in_top;
     for (const auto id : top.id) in_top.emplace(id, true);
+    const std::vector<double> f = decisions(top, rho, kernel, local, options.solver.threads);
     std::int64_t violators = 0;
     for (std::size_t i = 0; i < local.size(); ++i)
-      if (!in_top.count(local.id[i]) &&
-          local.y[i] * decision(top, rho, kernel, local.x.data() + i * static_cast<std::size_t>(dim)) <
-              1.0 - options.solver.eps)
-        ++violators;
+      if (!in_top.count(local.id[i]) && local.y[i] * f[i] < 1.0 - options.solver.eps) ++violators;
     violators = comm.sum(violators);
 
     CascadePass record;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
@@ -43,19 +44,85 @@ PairSolution unpack_solution(const std::vector<double>& in) {
   return s;
 }
 
+// Deals every row to rank hash(id) % size, so that each rank holds about 1/size of every class
+// whatever the input order (archives are sorted by class: contiguous shares would give each
+// rank one class, and a cascade of one-class leaves degenerates into gathering everything).
+// One all-to-all of the rows; the hash keeps it deterministic for a given rank count.
+void redistribute(const Comm& comm, const svm::Dataset& in, const std::vector<std::int64_t>& in_ids, int dim,
+                  svm::Dataset& out, std::vector<std::int64_t>& out_ids, std::vector<double>& weights) {
+  const int size = comm.size();
+  const std::size_t width = 3 + static_cast<std::size_t>(dim);  // id, label, weight, x
+  std::vector<std::vector<double>> to(static_cast<std::size_t>(size));
+  for (std::int64_t r = 0; r < in.rows; ++r) {
+    const auto id = in_ids[static_cast<std::size_t>(r)];
+    std::uint64_t h = static_cast<std::uint64_t>(id) + 0x9E3779B97F4A7C15ULL;  // splitmix64
+    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    h = (h ^ (h >> 27)) * 0x94D049BB133111EBULL;
+    h ^= h >> 31;
+    auto& buf = to[static_cast<std::size_t>(h % static_cast<std::uint64_t>(size))];
+    buf.insert(buf.end(), {static_cast<double>(id), static_cast<double>(in.labels[static_cast<std::size_t>(r)]),
+                           weights.empty() ? 1.0 : weights[static_cast<std::size_t>(r)]});
+    buf.insert(buf.end(), in.row(r), in.row(r) + dim);
+  }
+  std::vector<long long> send_counts(static_cast<std::size_t>(size)), recv_counts(static_cast<std::size_t>(size));
+  for (int q = 0; q < size; ++q)
+    send_counts[static_cast<std::size_t>(q)] = static_cast<long long>(to[static_cast<std::size_t>(q)].size());
+  Comm::check(MPI_Alltoall(send_counts.data(), 1, MPI_LONG_LONG, recv_counts.data(), 1, MPI_LONG_LONG, comm.raw()),
+              "MPI_Alltoall (row counts)");
+  std::vector<int> sc(static_cast<std::size_t>(size)), sd(static_cast<std::size_t>(size)),
+      rc(static_cast<std::size_t>(size)), rd(static_cast<std::size_t>(size));
+  std::vector<double> send, recv;
+  long long total_recv = 0;
+  for (int q = 0; q < size; ++q) {
+    const auto u = static_cast<std::size_t>(q);
+    if (send.size() + to[u].size() > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
+        total_recv + recv_counts[u] > std::numeric_limits<int>::max())
+      throw ConfigError("train_distributed: a rank's rows exceed 2^31 values; use more ranks");
+    sd[u] = static_cast<int>(send.size());
+    sc[u] = static_cast<int>(to[u].size());
+    send.insert(send.end(), to[u].begin(), to[u].end());
+    rd[u] = static_cast<int>(total_recv);
+    rc[u] = static_cast<int>(recv_counts[u]);
+    total_recv += recv_counts[u];
+  }
+  recv.resize(static_cast<std::size_t>(total_recv));
+  Comm::check(MPI_Alltoallv(send.data(), sc.data(), sd.data(), MPI_DOUBLE, recv.data(), rc.data(), rd.data(),
+                            MPI_DOUBLE, comm.raw()),
+              "MPI_Alltoallv (rows)");
+  const bool weighted = comm.any(!weights.empty());  // then every rank carries weights (1 where none)
+  out = svm::Dataset{};
+  out.dim = dim;
+  out_ids.clear();
+  weights.clear();
+  for (std::size_t at = 0; at + width <= recv.size(); at += width) {
+    out_ids.push_back(static_cast<std::int64_t>(recv[at]));
+    out.labels.push_back(static_cast<std::int32_t>(recv[at + 1]));
+    if (weighted) weights.push_back(recv[at + 2]);
+    out.x.insert(out.x.end(), recv.begin() + static_cast<std::ptrdiff_t>(at + 3),
+                 recv.begin() + static_cast<std::ptrdiff_t>(at + width));
+    ++out.rows;
+  }
+}
+
 }  // namespace
 
-svm::SvmModel train_distributed(const Comm& comm, const svm::Dataset& local, const std::vector<std::int64_t>& ids,
-                                const svm::TrainParams& params, const CascadeTrainOptions& options,
+svm::SvmModel train_distributed(const Comm& comm, const svm::Dataset& given, const std::vector<std::int64_t>& given_ids,
+                                const svm::TrainParams& given_params, const CascadeTrainOptions& options,
                                 std::vector<PairReport>* report) {
-  local.check();
-  if (ids.size() != static_cast<std::size_t>(local.rows)) throw ConfigError("train_distributed: one id per row");
-  if (params.probability) throw ConfigError("probability estimates are not available with distributed training yet");
-  if (!params.sample_weights.empty() && params.sample_weights.size() != static_cast<std::size_t>(local.rows))
+  given.check();
+  if (given_ids.size() != static_cast<std::size_t>(given.rows)) throw ConfigError("train_distributed: one id per row");
+  if (given_params.probability)
+    throw ConfigError("probability estimates are not available with distributed training yet");
+  if (!given_params.sample_weights.empty() &&
+      given_params.sample_weights.size() != static_cast<std::size_t>(given.rows))
     throw ConfigError("train_distributed: sample weights: one per local row");
-  const int dim = comm.max(local.dim);
-  if (comm.min(local.rows > 0 ? local.dim : dim) != dim)
+  const int dim = comm.max(given.dim);
+  if (comm.min(given.rows > 0 ? given.dim : dim) != dim)
     throw ConfigError("train_distributed: ranks disagree on the dimension");
+  svm::TrainParams params = given_params;
+  svm::Dataset local;
+  std::vector<std::int64_t> ids;
+  redistribute(comm, given, given_ids, dim, local, ids, params.sample_weights);
   bool finite = true;
   for (const double v : local.x) finite = finite && std::isfinite(v);
   if (!comm.all(finite)) throw InputError("training data contain NaN or infinite features");

@@ -146,8 +146,17 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
     pca_arrays = source.arrays(kPcaGroup);
     model = features::pca_from_arrays(pca_arrays);
     pca_chain = source.attribute("chain");
+  } else if (cfg.stored_chain) {
+    pca_chain = *cfg.stored_chain;
+    if (!cfg.stored_pca.empty()) {
+      pca_arrays = cfg.stored_pca;
+      model = features::pca_from_arrays(pca_arrays);
+    }
   }
-  const features::FeatureChain chain(choose_chain(cfg, al, pca_chain, cfg.pca_from ? cfg.pca_from->string() : ""));
+  if (cfg.stored_chain && (cfg.pca_from || cfg.fit_pca))
+    throw ConfigError("a stored chain excludes --pca-from and --fit-pca");
+  const features::FeatureChain chain(
+      choose_chain(cfg, al, pca_chain, cfg.pca_from ? cfg.pca_from->string() : cfg.stored_source));
   const auto raw_dim = static_cast<std::int64_t>(chain.length());
   if (model && model->dim != raw_dim)
     throw InputError("--pca-from: the stored PCA expects " + std::to_string(model->dim) +

@@ -113,3 +113,42 @@ TEST_F(FeaturesCli, ShippedMstarConfigTrainsAModel) {
   EXPECT_GT(cv, 0.6) << out;  // 4 classes: chance is 0.25
   EXPECT_TRUE(fs::exists(model));
 }
+
+// evaluate: the model's chain applied to a test archive, a report with every chip accounted for,
+// and the features reused when they match the model.
+TEST_F(FeaturesCli, EvaluateReportsEveryChip) {
+  const std::string config = std::string(SARSCALE_SOURCE_DIR) + "/configs/mstar10-soc.ini";
+  const fs::path features = g_dir / "eval.train.features.h5", model = g_dir / "eval.model.h5",
+                 report = g_dir / "report";
+  run_expect(sarscale_mpi(2) + " features --archive " + (g_dir / "train.h5").string() + " --output " +
+             features.string() + " --config " + config);
+  run_expect(sarscale_mpi(2) + " train --features " + features.string() + " --model " + model.string() + " --config " +
+             config);
+  for (const int np : {3, 1}) {  // the second run reuses report/features.h5
+    const std::string out =
+        last_json_line(run_expect(sarscale_mpi(np) + " evaluate --archive " + (g_dir / "test.h5").string() +
+                                  " --model " + model.string() + " --report " + report.string()));
+    EXPECT_EQ(json_int(out, "slots"), 40) << out;
+    EXPECT_EQ(json_int(out, "evaluated") + json_int(out, "flagged_chips") + json_int(out, "invalid_slots") +
+                  json_int(out, "unlabelled") + json_int(out, "unknown_class"),
+              40)
+        << out;
+    const auto at = out.find("\"accuracy\": ");
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_GT(std::stod(out.substr(at + 12)), 0.6) << out;  // 4 classes
+  }
+  for (const char* f : {"report.json", "report.md", "predictions.csv", "features.h5"})
+    EXPECT_TRUE(fs::exists(report / f)) << f;
+  std::ifstream csv(report / "predictions.csv");
+  std::string line;
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  EXPECT_EQ(lines, 41);  // header + one per chip
+  // A feature file computed differently (the default chain) is refused.
+  const fs::path other = g_dir / "eval.other.features.h5";
+  run_expect(sarscale_binary() + " features --archive " + (g_dir / "test.h5").string() + " --output " + other.string());
+  const std::string refused = run_expect(sarscale_binary() + " evaluate --features " + other.string() + " --model " +
+                                             model.string() + " --report " + (g_dir / "r2").string(),
+                                         2);
+  EXPECT_NE(refused.find("another chain"), std::string::npos) << refused;
+}

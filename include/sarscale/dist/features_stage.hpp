@@ -38,6 +38,12 @@ struct FeaturesConfig {
   std::optional<std::string> blocks;
   bool fit_pca = false;
   std::optional<std::filesystem::path> pca_from;
+  // Or the chain and fitted PCA given directly (e.g. from a model file, to compute a test set's
+  // features exactly as the training set's): `stored_chain` is a whole-chain text
+  // (features/chain.hpp); `stored_pca` may be empty (no PCA).
+  std::optional<std::string> stored_chain;
+  std::map<std::string, std::vector<double>> stored_pca;
+  std::string stored_source;  // where they come from, for messages
   features::PcaOptions pca;
   int threads = 0;               // OpenMP threads per rank (0: omp_get_max_threads())
   std::int64_t batch_chips = 0;  // chips per rank per collective round (0: about 64 MiB of pixels)

@@ -1,0 +1,189 @@
+#include "sarscale/dist/evaluate_stage.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+
+#include "sarscale/core/error.hpp"
+#include "sarscale/core/log.hpp"
+#include "sarscale/dist/features_stage.hpp"
+#include "sarscale/dist/partition.hpp"
+#include "sarscale/io/feature_file.hpp"
+#include "sarscale/io/model_file.hpp"
+#include "sarscale/svm/predict.hpp"
+
+namespace sarscale::dist {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// One row's outcome, gathered to rank 0.
+struct Outcome {
+  std::int64_t row;
+  std::int32_t truth;      // model class index; -1 no label, -2 unknown class, -3 flagged, -4 invalid slot
+  std::int32_t predicted;  // model class index, -1 when not predicted
+};
+
+std::string existing_fingerprint(const Comm& comm, const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec) || io::file_format(path) != io::kFeatureFormatName) return {};
+  try {
+    const io::FeatureReader r = io::FeatureReader::open(path, comm.raw());
+    return r.has_attribute("fingerprint") ? r.attribute("fingerprint") : std::string();
+  } catch (const InputError&) {
+    return {};  // incomplete or damaged: recompute
+  }
+}
+
+}  // namespace
+
+json::Value EvaluateSummary::to_json() const {
+  json::Value v = metrics.to_json();
+  v["slots"] = rows;
+  v["evaluated"] = evaluated;
+  v["flagged_chips"] = flagged;
+  v["invalid_slots"] = invalid_slots;
+  v["unlabelled"] = unlabelled;
+  v["unknown_class"] = unknown_class;
+  v["stage_seconds"] = json::Value::object();
+  for (const auto& [name, s] : stage_seconds) v["stage_seconds"][name] = s;
+  v["report"] = report_json.string();
+  return v;
+}
+
+EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
+  if (cfg.archive.empty() == cfg.features.empty()) throw ConfigError("give exactly one of --archive and --features");
+  if (cfg.model.empty()) throw ConfigError("--model: no model given");
+  if (cfg.report_dir.empty()) throw ConfigError("--report: no report directory given");
+  const io::ModelFile model = io::read_model_file(cfg.model);  // small: every rank reads it
+  if (model.chain.empty() || model.class_names.empty())
+    throw ConfigError("model " + cfg.model.string() +
+                      " carries no feature chain (trained on LIBSVM text data?): evaluate needs a model trained "
+                      "on a feature file; use `sarscale predict --data` for text data");
+  if (comm.is_root()) fs::create_directories(cfg.report_dir);
+  comm.barrier();
+
+  EvaluateSummary s;
+  auto t = Clock::now();
+  fs::path features = cfg.features;
+  if (features.empty()) {
+    features = cfg.report_dir / "features.h5";
+    if (existing_fingerprint(comm, features) != model.fingerprint) {
+      FeaturesConfig fc;
+      fc.archive = cfg.archive;
+      fc.output = features;
+      fc.stored_chain = model.chain;
+      fc.stored_pca = model.pca;
+      fc.stored_source = "model " + cfg.model.string();
+      fc.threads = cfg.threads;
+      fc.command_line = cfg.command_line;
+      run_features(comm, fc);
+    } else if (comm.is_root()) {
+      log::info("reusing ", features.string(), " (same fingerprint as the model)");
+    }
+  }
+  s.stage_seconds.emplace_back("features", comm.max(since(t)));
+
+  t = Clock::now();
+  const io::FeatureReader r = io::FeatureReader::open(features, comm.raw());
+  const std::string fp = r.has_attribute("fingerprint") ? r.attribute("fingerprint") : "";
+  if (fp != model.fingerprint)
+    throw ConfigError(features.string() + " was computed with another chain or PCA than the model (fingerprint " + fp +
+                      ", model " + model.fingerprint + "); recompute it from the archive with --archive");
+  std::map<std::string, std::int32_t> model_class;
+  for (std::size_t c = 0; c < model.class_names.size(); ++c)
+    model_class[model.class_names[c]] = static_cast<std::int32_t>(c);
+  const io::FeatureLayout& l = r.layout();
+  const Range mine = block_range(static_cast<std::size_t>(l.rows), comm.size(), comm.rank());
+  const auto first = static_cast<std::int64_t>(mine.begin), n = static_cast<std::int64_t>(mine.size());
+  std::vector<float> x(static_cast<std::size_t>(n * l.dim));
+  r.read_features(first, n, x.data());
+  const auto flags = r.flags(first, n);
+  const auto labels = r.labels(first, n);
+  const svm::Predictions p = svm::predict(model.svm, x.data(), n, false, cfg.threads);
+  std::vector<Outcome> outcomes;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto u = static_cast<std::size_t>(i);
+    Outcome o{first + i, -1, -1};
+    if (flags[u] == static_cast<std::uint8_t>(io::RowFlag::invalid_slot)) {
+      o.truth = -4;
+    } else if (flags[u] != 0) {
+      o.truth = -3;
+    } else {
+      o.predicted = p.labels[u];  // training labels are indices into the model's class names
+      if (labels[u] >= 0) {
+        const auto it = model_class.find(l.class_names.at(static_cast<std::size_t>(labels[u])));
+        o.truth = it == model_class.end() ? -2 : it->second;
+      }
+    }
+    outcomes.push_back(o);
+  }
+  const std::vector<Outcome> all = comm.gatherv(outcomes, 0);
+  s.stage_seconds.emplace_back("predict", comm.max(since(t)));
+
+  t = Clock::now();
+  s.rows = l.rows;
+  s.report_json = cfg.report_dir / "report.json";
+  if (comm.is_root()) {
+    std::vector<std::int32_t> truth, predicted;
+    for (const auto& o : all) {
+      switch (o.truth) {
+        case -1:
+          ++s.unlabelled;
+          break;
+        case -2:
+          ++s.unknown_class;
+          break;
+        case -3:
+          ++s.flagged;
+          break;
+        case -4:
+          ++s.invalid_slots;
+          break;
+        default:
+          truth.push_back(o.truth);
+          predicted.push_back(o.predicted);
+      }
+    }
+    s.evaluated = static_cast<std::int64_t>(truth.size());
+    s.metrics = svm::compute_metrics(truth, predicted, model.class_names);
+    std::ofstream csv(cfg.report_dir / "predictions.csv");
+    csv << "row,true_class,predicted_class,status\n";
+    const auto name = [&](std::int32_t c) { return c >= 0 ? model.class_names[static_cast<std::size_t>(c)] : ""; };
+    for (const auto& o : all) {
+      const char* status = o.truth >= 0    ? "evaluated"
+                           : o.truth == -1 ? "unlabelled"
+                           : o.truth == -2 ? "unknown class"
+                           : o.truth == -3 ? "flagged chip"
+                                           : "invalid slot";
+      csv << o.row << "," << name(o.truth) << "," << name(o.predicted) << "," << status << "\n";
+    }
+    if (!csv.flush()) throw IoError("cannot write " + (cfg.report_dir / "predictions.csv").string());
+  }
+  s.stage_seconds.emplace_back("report", since(t));
+  if (comm.is_root()) {
+    json::Value v = s.to_json();
+    v["model"] = fs::absolute(cfg.model).string();
+    v["features"] = fs::absolute(features).string();
+    v["fingerprint"] = model.fingerprint;
+    v["chain"] = model.chain;
+    std::ofstream(s.report_json) << v.dump() << "\n";
+    std::ofstream md(cfg.report_dir / "report.md");
+    md << "# Evaluation of " << cfg.model.filename().string() << "\n\n"
+       << "Test data: " << (cfg.archive.empty() ? features : cfg.archive).string() << " (" << s.rows
+       << " slots: " << s.evaluated << " evaluated, " << s.flagged << " flagged chips, " << s.invalid_slots
+       << " invalid slots, " << s.unlabelled << " unlabelled, " << s.unknown_class
+       << " of classes the model does not know)\n\n"
+       << "Feature chain: `" << model.chain << "`\n\n"
+       << s.metrics.markdown();
+    if (!md.flush()) throw IoError("cannot write " + (cfg.report_dir / "report.md").string());
+  }
+  return s;
+}
+
+}  // namespace sarscale::dist

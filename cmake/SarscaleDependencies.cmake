@@ -8,6 +8,9 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(GDAL 3.0 REQUIRED)
+# FreeType + fontconfig: class names and counts in the confusion-matrix image of `evaluate`.
+find_package(Freetype REQUIRED)
+find_package(Fontconfig REQUIRED)
 # zlib: LIBSVM-format data files are often distributed gzipped (read directly).
 find_package(ZLIB REQUIRED)
 # FFTW (double and single precision) for FFT convolution in the features layer.

@@ -12,6 +12,7 @@ packages=(
   libeigen3-dev libboost-program-options-dev libgtest-dev
   libfftw3-dev   # FFT convolution of the Gabor filter bank (features layer)
   zlib1g-dev     # gzipped LIBSVM data files (svm layer)
+  libfreetype-dev libfontconfig-dev fonts-dejavu-core  # text in evaluate's confusion-matrix image
   liblapacke-dev libopenblas-dev  # PCA's eigen-decomposition (LAPACK dsyevd: 7x Eigen's solver at 2,148 features)
 )
 if [[ "${1:-}" == "--with-tools" ]]; then

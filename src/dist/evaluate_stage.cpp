@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <map>
 
@@ -9,6 +10,7 @@
 #include "sarscale/core/log.hpp"
 #include "sarscale/dist/features_stage.hpp"
 #include "sarscale/dist/partition.hpp"
+#include "sarscale/io/confusion_image.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/model_file.hpp"
 #include "sarscale/svm/predict.hpp"
@@ -172,6 +174,18 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
     v["features"] = fs::absolute(features).string();
     v["fingerprint"] = model.fingerprint;
     v["chain"] = model.chain;
+    // The image is a convenience: without a font the report is still complete, and says why.
+    try {
+      char title[160];
+      std::snprintf(title, sizeof title, "%s: accuracy %.2f%% (%lld of %lld chips)",
+                    cfg.model.filename().string().c_str(), 100 * s.metrics.accuracy,
+                    static_cast<long long>(s.metrics.correct), static_cast<long long>(s.metrics.rows));
+      io::write_confusion_png(cfg.report_dir / "confusion.png", model.class_names, s.metrics.confusion, title);
+      v["confusion_image"] = (cfg.report_dir / "confusion.png").string();
+    } catch (const std::exception& e) {
+      log::warn("no confusion image: ", e.what());
+      v["confusion_image"] = std::string("not written: ") + e.what();
+    }
     std::ofstream(s.report_json) << v.dump() << "\n";
     std::ofstream md(cfg.report_dir / "report.md");
     md << "# Evaluation of " << cfg.model.filename().string() << "\n\n"

@@ -346,16 +346,24 @@ void write_png8(const fs::path& path, const Image& image, PngScale scale, std::p
           pixels[k] = static_cast<std::uint8_t>(std::clamp((value[k] - lo) / (hi - lo), 0.0, 1.0) * 255.0 + 0.5);
   }
 
+  write_png_bytes(path, image.rows, image.cols, 1, pixels.data(), metadata);
+}
+
+void write_png_bytes(const fs::path& path, int rows, int cols, int bands, const std::uint8_t* pixels,
+                     const Metadata& metadata) {
+  if (rows <= 0 || cols <= 0 || (bands != 1 && bands != 3 && bands != 4) || !pixels)
+    throw std::invalid_argument(path.string() + ": a PNG needs a positive size and 1, 3 or 4 bands");
   detail::ensure_gdal();
   GdalErrorCapture capture;
   GDALDriverH mem_driver = GDALGetDriverByName("MEM");
   GDALDriverH png_driver = GDALGetDriverByName("PNG");
   if (!mem_driver || !png_driver) throw IoError(path.string() + ": GDAL lacks the MEM or PNG driver");
-  GDALDatasetH mem = GDALCreate(mem_driver, "", image.cols, image.rows, 1, GDT_Byte, nullptr);
+  GDALDatasetH mem = GDALCreate(mem_driver, "", cols, rows, bands, GDT_Byte, nullptr);
   if (!mem) throw IoError(path.string() + ": cannot create an in-memory raster: " + capture.errors());
   std::string failure;
-  if (GDALRasterIO(GDALGetRasterBand(mem, 1), GF_Write, 0, 0, image.cols, image.rows, pixels.data(), image.cols,
-                   image.rows, GDT_Byte, 0, 0) != CE_None)
+  // Pixel-interleaved input: band b of pixel k at pixels[k * bands + b].
+  if (GDALDatasetRasterIO(mem, GF_Write, 0, 0, cols, rows, const_cast<std::uint8_t*>(pixels), cols, rows, GDT_Byte,
+                          bands, nullptr, bands, static_cast<GSpacing>(cols) * bands, 1) != CE_None)
     failure = capture.errors();
   for (const auto& [key, val] : metadata) GDALSetMetadataItem(mem, key.c_str(), val.c_str(), nullptr);
 

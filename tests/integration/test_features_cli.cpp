@@ -137,7 +137,7 @@ TEST_F(FeaturesCli, EvaluateReportsEveryChip) {
     ASSERT_NE(at, std::string::npos);
     EXPECT_GT(std::stod(out.substr(at + 12)), 0.6) << out;  // 4 classes
   }
-  for (const char* f : {"report.json", "report.md", "predictions.csv", "features.h5"})
+  for (const char* f : {"report.json", "report.md", "predictions.csv", "features.h5", "confusion.png"})
     EXPECT_TRUE(fs::exists(report / f)) << f;
   std::ifstream csv(report / "predictions.csv");
   std::string line;

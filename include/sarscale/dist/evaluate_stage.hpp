@@ -6,7 +6,7 @@
 //  3. test labels are matched to the model's classes by name; rows the model cannot judge (no
 //     label, a class the model does not know, flagged chips, invalid slots) are counted in the
 //     report, never dropped silently;
-//  4. rank 0 writes DIR/report.json, DIR/report.md and DIR/predictions.csv.
+//  4. rank 0 writes DIR/report.json, DIR/report.md, DIR/predictions.csv and DIR/confusion.png.
 #include <cstdint>
 #include <filesystem>
 #include <string>

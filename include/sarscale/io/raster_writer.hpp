@@ -98,6 +98,11 @@ enum class PngScale { db, linear };
 void write_png8(const std::filesystem::path& path, const Image& image, PngScale scale = PngScale::db,
                 std::pair<double, double> percentiles = {1.0, 99.0}, const Metadata& metadata = {});
 
+// An 8-bit PNG of `bands` (1 grey, 3 RGB, 4 RGBA) pixel-interleaved bytes, rows x cols,
+// written to PATH.part and renamed. Throws IoError when writing fails.
+void write_png_bytes(const std::filesystem::path& path, int rows, int cols, int bands, const std::uint8_t* pixels,
+                     const Metadata& metadata = {});
+
 // A single chip as a float32 GeoTIFF: band 1 magnitude ("magnitude"), band 2 phase ("phase")
 // when the image has phase. Throws IoError when writing fails.
 void write_gtiff_float(const std::filesystem::path& path, const Image& image, const Metadata& metadata = {},

@@ -1,5 +1,7 @@
 #include "sarscale/dist/train_stage.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -174,6 +176,8 @@ json::Value TrainSummary::to_json() const {
       v["pairs"].push_back(q);
     }
   }
+  v["peak_rss_mb"] = json::Value::array();
+  for (const auto mb : peak_rss_mb) v["peak_rss_mb"].push_back(mb);
   v["cv_seconds"] = cv_seconds;
   v["train_seconds"] = train_seconds;
   v["seconds"] = seconds;
@@ -341,6 +345,11 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   comm.broadcast(error);
   if (!error.empty()) throw InputError(error);
   s.train_seconds = comm.max(since(tt0));
+  // Peak memory per rank (ru_maxrss is in KiB on Linux): with --cascade no rank should approach
+  // the size of the whole training set.
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  s.peak_rss_mb = comm.allgather<std::int64_t>(static_cast<std::int64_t>(usage.ru_maxrss) / 1024);
   s.seconds = comm.max(since(t0));
   return s;
 }

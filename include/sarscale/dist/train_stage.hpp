@@ -58,6 +58,7 @@ struct TrainSummary {
   svm::TrainReport report;        // of the final model (single-node training)
   std::vector<PairReport> pairs;  // of the final model (--cascade)
   double cv_seconds = 0, train_seconds = 0, seconds = 0;
+  std::vector<std::int64_t> peak_rss_mb;  // per rank: peak resident memory of the process (MiB)
   std::filesystem::path model;
 
   json::Value to_json() const;

@@ -3,8 +3,10 @@
 #include <iostream>
 
 #include "sarscale/app/commands.hpp"
+#include "sarscale/app/parse.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
+#include "sarscale/dist/predict_stage.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/model_file.hpp"
 #include "sarscale/svm/libsvm_format.hpp"
@@ -13,17 +15,34 @@
 namespace sarscale::app {
 
 int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
-  po::options_description desc("sarscale predict: apply a model to LIBSVM/svmlight text data");
+  po::options_description desc("sarscale predict: apply a model to a chip archive or to LIBSVM/svmlight text data");
   // clang-format off
   desc.add_options()
+    ("archive,a", po::value<std::string>(), "chip archive (the model's own feature chain is applied); --output is then a directory")
     ("data,d", po::value<std::string>(), "LIBSVM/svmlight text data (.gz read directly)")
     ("model,m", po::value<std::string>(), "model: sarscale HDF5, or LIBSVM's text format")
     ("output,o", po::value<std::string>(), "predicted labels, one per line in input order (as svm-predict writes them)")
     ("probability", po::bool_switch(), "write probability estimates too (as svm-predict -b 1)")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on
-  const auto vm = parse_command(cl, "sarscale predict --data FILE --model M --output PRED", desc);
+  const auto vm = parse_command(cl, "sarscale predict --archive A.h5 | --data FILE  --model M --output OUT", desc);
   if (!vm) return 0;
+  if (vm->count("archive")) {
+    if (vm->count("data")) throw ConfigError("--archive and --data exclude each other");
+    dist::PredictConfig cfg;
+    cfg.archive = (*vm)["archive"].as<std::string>();
+    if (vm->count("model")) cfg.model = (*vm)["model"].as<std::string>();
+    if (vm->count("output")) cfg.output_dir = (*vm)["output"].as<std::string>();
+    cfg.threads = (*vm)["threads"].as<int>();
+    cfg.command_line = join_command_line(cl.command, cl.args);
+    const dist::PredictSummary s = dist::run_predict_archive(comm, cfg);
+    if (comm.is_root()) {
+      log::info("predicted ", s.predicted, " of ", s.rows, " chips (", s.flagged, " flagged, ", s.invalid_slots,
+                " invalid): ", s.csv.string(), ", ", s.h5.string());
+      std::cout << s.to_json().dump() << std::endl;
+    }
+    return 0;
+  }
   for (const char* required : {"data", "model", "output"})
     if (!vm->count(required)) throw ConfigError(std::string("--") + required + " is required");
   const std::string data_path = (*vm)["data"].as<std::string>(), model_path = (*vm)["model"].as<std::string>();

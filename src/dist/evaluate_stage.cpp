@@ -31,18 +31,37 @@ struct Outcome {
   std::int32_t predicted;  // model class index, -1 when not predicted
 };
 
-std::string existing_fingerprint(const Comm& comm, const fs::path& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec) || io::file_format(path) != io::kFeatureFormatName) return {};
-  try {
-    const io::FeatureReader r = io::FeatureReader::open(path, comm.raw());
-    return r.has_attribute("fingerprint") ? r.attribute("fingerprint") : std::string();
-  } catch (const InputError&) {
-    return {};  // incomplete or damaged: recompute
-  }
-}
-
 }  // namespace
+
+std::filesystem::path features_for_model(const Comm& comm, const io::ModelFile& model,
+                                         const std::filesystem::path& model_path, const std::filesystem::path& archive,
+                                         const std::filesystem::path& output, int threads,
+                                         const std::string& command_line) {
+  std::string existing;
+  std::error_code ec;
+  if (fs::exists(output, ec) && io::file_format(output) == io::kFeatureFormatName) {
+    try {
+      const io::FeatureReader r = io::FeatureReader::open(output, comm.raw());
+      existing = r.has_attribute("fingerprint") ? r.attribute("fingerprint") : std::string();
+    } catch (const InputError&) {
+      // incomplete or damaged (e.g. a killed run): recompute
+    }
+  }
+  if (!existing.empty() && existing == model.fingerprint) {
+    if (comm.is_root()) log::info("reusing ", output.string(), " (same fingerprint as the model)");
+    return output;
+  }
+  FeaturesConfig fc;
+  fc.archive = archive;
+  fc.output = output;
+  fc.stored_chain = model.chain;
+  fc.stored_pca = model.pca;
+  fc.stored_source = "model " + model_path.string();
+  fc.threads = threads;
+  fc.command_line = command_line;
+  run_features(comm, fc);
+  return output;
+}
 
 json::Value EvaluateSummary::to_json() const {
   json::Value v = metrics.to_json();
@@ -73,22 +92,9 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
   EvaluateSummary s;
   auto t = Clock::now();
   fs::path features = cfg.features;
-  if (features.empty()) {
-    features = cfg.report_dir / "features.h5";
-    if (existing_fingerprint(comm, features) != model.fingerprint) {
-      FeaturesConfig fc;
-      fc.archive = cfg.archive;
-      fc.output = features;
-      fc.stored_chain = model.chain;
-      fc.stored_pca = model.pca;
-      fc.stored_source = "model " + cfg.model.string();
-      fc.threads = cfg.threads;
-      fc.command_line = cfg.command_line;
-      run_features(comm, fc);
-    } else if (comm.is_root()) {
-      log::info("reusing ", features.string(), " (same fingerprint as the model)");
-    }
-  }
+  if (features.empty())
+    features = features_for_model(comm, model, cfg.model, cfg.archive, cfg.report_dir / "features.h5", cfg.threads,
+                                  cfg.command_line);
   s.stage_seconds.emplace_back("features", comm.max(since(t)));
 
   t = Clock::now();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <utility>
 
 #include "sarscale/io/feature_file.hpp"
 #include "test_support.hpp"
@@ -151,4 +152,47 @@ TEST_F(FeaturesCli, EvaluateReportsEveryChip) {
                                              model.string() + " --report " + (g_dir / "r2").string(),
                                          2);
   EXPECT_NE(refused.find("another chain"), std::string::npos) << refused;
+}
+
+// predict on an archive: one line per chip, the same classes as evaluate finds, at any rank count.
+TEST_F(FeaturesCli, PredictArchiveAgreesWithEvaluate) {
+  const std::string config = std::string(SARSCALE_SOURCE_DIR) + "/configs/mstar10-soc.ini";
+  const fs::path features = g_dir / "pred.train.features.h5", model = g_dir / "pred.model.h5";
+  run_expect(sarscale_mpi(2) + " features --archive " + (g_dir / "train.h5").string() + " --output " +
+             features.string() + " --config " + config);
+  run_expect(sarscale_mpi(2) + " train --features " + features.string() + " --model " + model.string() + " --C 4");
+  run_expect(sarscale_mpi(2) + " evaluate --archive " + (g_dir / "test.h5").string() + " --model " + model.string() +
+             " --report " + (g_dir / "pred_eval").string());
+  const auto column = [](const fs::path& csv, int field) {
+    std::ifstream in(csv);
+    std::string line;
+    std::vector<std::string> out;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::vector<std::string> cells;
+      std::string cell;
+      bool quoted = false;
+      for (const char ch : line) {
+        if (ch == '"')
+          quoted = !quoted;
+        else if (ch == ',' && !quoted)
+          cells.push_back(std::exchange(cell, {}));
+        else
+          cell += ch;
+      }
+      cells.push_back(cell);
+      out.push_back(cells.at(static_cast<std::size_t>(field)));
+    }
+    return out;
+  };
+  const auto evaluated = column(g_dir / "pred_eval" / "predictions.csv", 2);
+  for (const int np : {1, 3}) {
+    const fs::path out = g_dir / ("pred_" + std::to_string(np));
+    const std::string json =
+        last_json_line(run_expect(sarscale_mpi(np) + " predict --archive " + (g_dir / "test.h5").string() +
+                                  " --model " + model.string() + " --output " + out.string()));
+    EXPECT_EQ(json_int(json, "predicted"), 40) << json;
+    EXPECT_EQ(column(out / "predictions.csv", 4), evaluated) << np << " ranks";
+    EXPECT_TRUE(fs::exists(out / "predictions.h5"));
+  }
 }

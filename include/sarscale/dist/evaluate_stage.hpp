@@ -15,6 +15,7 @@
 
 #include "sarscale/core/json.hpp"
 #include "sarscale/dist/comm.hpp"
+#include "sarscale/io/model_file.hpp"
 #include "sarscale/svm/metrics.hpp"
 
 namespace sarscale::dist {
@@ -45,5 +46,12 @@ struct EvaluateSummary {
 // Collective. ConfigError for bad options or a feature file computed differently from the
 // model's chain, InputError for unreadable inputs.
 EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& config);
+
+// Collective: the archive's features computed with the model's chain and PCA into `output`, or
+// `output` as it is when it already holds features with the model's fingerprint. Returns output.
+std::filesystem::path features_for_model(const Comm& comm, const io::ModelFile& model,
+                                         const std::filesystem::path& model_path, const std::filesystem::path& archive,
+                                         const std::filesystem::path& output, int threads,
+                                         const std::string& command_line);
 
 }  // namespace sarscale::dist

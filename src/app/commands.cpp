@@ -18,6 +18,7 @@ const std::vector<Command>& commands() {
       {"ingest", "read SAR files (Phoenix, GDAL formats) into one parallel HDF5 archive", cmd_ingest},
       {"features", "compute preprocessing + feature blocks (HOG, Gabor, ...) and PCA for an archive", cmd_features},
       {"train", "train a multi-class SVM (LIBSVM-exact SMO) on features or LIBSVM data, with a CV grid search", cmd_train},
+      {"pipeline", "ingest, features, train and evaluate in one job, reusing stages that are up to date", cmd_pipeline},
       {"evaluate", "apply a model to a test archive: accuracy, precision, recall, F1, confusion matrix", cmd_evaluate},
       {"predict", "apply a model to LIBSVM/svmlight data (svm-predict's output)", cmd_predict},
       {"info", "summarise an archive: chips, classes, sources, rejects, provenance", cmd_info},

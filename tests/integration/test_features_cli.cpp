@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <utility>
 
@@ -195,4 +196,28 @@ TEST_F(FeaturesCli, PredictArchiveAgreesWithEvaluate) {
     EXPECT_EQ(column(out / "predictions.csv", 4), evaluated) << np << " ranks";
     EXPECT_TRUE(fs::exists(out / "predictions.h5"));
   }
+}
+
+// pipeline: every stage in one job, a report at the end; a second run reuses every stage, and a
+// changed test input reruns only the stages that depend on it.
+TEST_F(FeaturesCli, PipelineRunsAndReusesStages) {
+  const std::string config = std::string(SARSCALE_SOURCE_DIR) + "/configs/mstar10-soc.ini";
+  const fs::path out = g_dir / "pipe";
+  const std::string cmd = sarscale_mpi(2) + " pipeline --config " + config + " --train " + (g_dir / "train").string() +
+                          " --test " + (g_dir / "test").string() + " --out " + out.string();
+  const auto reused = [](const std::string& json) {
+    std::string flags;
+    for (auto at = json.find("\"reused\": "); at != std::string::npos; at = json.find("\"reused\": ", at + 1))
+      flags += json.compare(at + 10, 4, "true") == 0 ? 'R' : 'r';
+    return flags;
+  };
+  EXPECT_EQ(reused(last_json_line(run_expect(cmd))), "rrrrr");
+  EXPECT_TRUE(fs::exists(out / "report" / "report.json"));
+  EXPECT_TRUE(fs::exists(out / "report" / "confusion.png"));
+  EXPECT_EQ(reused(last_json_line(run_expect(cmd))), "RRRRR");
+  fs::path one_test_file;
+  for (const auto& e : fs::recursive_directory_iterator(g_dir / "test"))
+    if (e.is_regular_file()) one_test_file = e.path();
+  fs::last_write_time(one_test_file, fs::last_write_time(one_test_file) + std::chrono::seconds(5));
+  EXPECT_EQ(reused(last_json_line(run_expect(cmd))), "RRRrr");
 }

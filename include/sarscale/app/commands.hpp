@@ -30,6 +30,7 @@ int cmd_features(const dist::Comm& comm, const CommandLine& cl);
 int cmd_train(const dist::Comm& comm, const CommandLine& cl);
 int cmd_predict(const dist::Comm& comm, const CommandLine& cl);
 int cmd_evaluate(const dist::Comm& comm, const CommandLine& cl);
+int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl);
 
 // `sarscale info` on a feature file (text or one JSON object on rank 0).
 int info_features(const dist::Comm& comm, const std::string& path, bool as_json);

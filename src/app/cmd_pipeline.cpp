@@ -1,0 +1,193 @@
+// `sarscale pipeline`: ingest, features, train and evaluate in one MPI job, each stage run as its
+// own sub-command with the same configuration file (each reads its [section]). A stage whose
+// inputs, options and upstream stages have not changed since its last successful run is reused:
+// its stamp (a hash of all of those) is kept in OUT/stamps/ and written only after the stage
+// succeeded, so an interrupted run simply redoes the stage it was in.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "sarscale/app/commands.hpp"
+#include "sarscale/app/parse.hpp"
+#include "sarscale/core/error.hpp"
+#include "sarscale/core/json.hpp"
+#include "sarscale/core/log.hpp"
+#include "sarscale/io/feature_file.hpp"
+#include "sarscale/io/hdf5_util.hpp"
+
+namespace sarscale::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// What a stage depends on besides its arguments: files (size and modification time), read
+// recursively for directories. Paths that do not exist count as such (the stage reports them).
+void add_inputs(io::h5::Fingerprint& fp, const std::vector<std::string>& inputs) {
+  for (const auto& in : inputs) {
+    fp.add(in);
+    std::error_code ec;
+    const auto add_file = [&](const fs::path& p) {
+      fp.add(p.string()).add(static_cast<std::int64_t>(fs::file_size(p, ec)));
+      fp.add(static_cast<std::int64_t>(fs::last_write_time(p, ec).time_since_epoch().count()));
+    };
+    if (fs::is_directory(in, ec)) {
+      std::vector<fs::path> files;
+      for (auto it = fs::recursive_directory_iterator(in, ec); !ec && it != fs::recursive_directory_iterator();
+           it.increment(ec))
+        if (it->is_regular_file(ec)) files.push_back(it->path());
+      std::sort(files.begin(), files.end());
+      for (const auto& f : files) add_file(f);
+    } else if (fs::is_regular_file(in, ec)) {
+      add_file(in);
+    } else {
+      fp.add(std::string("<missing>"));
+    }
+  }
+}
+
+std::string hex(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+struct Stage {
+  std::string name;  // also the stamp file's name
+  Command command;   // the sub-command that runs it
+  std::vector<std::string> args;
+  std::vector<std::string> inputs;  // raw inputs it reads (for the stamp)
+  fs::path output;                  // what it produces (must exist for a reuse)
+};
+
+}  // namespace
+
+int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc("sarscale pipeline: ingest, features, train and evaluate in one MPI job");
+  // clang-format off
+  desc.add_options()
+    ("train", po::value<std::vector<std::string>>()->multitoken(), "training inputs: files, directories, globs (as ingest's --input)")
+    ("test", po::value<std::vector<std::string>>()->multitoken(), "test inputs: evaluated with the trained model")
+    ("out,o", po::value<std::string>(), "output directory: archives, features, model, report/")
+    ("force", po::bool_switch(), "rerun every stage even when its stamp says it is up to date");
+  // clang-format on
+  const auto vm =
+      parse_command(cl, "sarscale pipeline --config FILE.ini --train PATH... [--test PATH...] --out DIR", desc);
+  if (!vm) return 0;
+  if (!vm->count("config"))
+    throw ConfigError("--config: the pipeline needs a configuration file (e.g. configs/mstar10-soc.ini)");
+  if (!vm->count("train")) throw ConfigError("--train: no training inputs given");
+  if (!vm->count("out")) throw ConfigError("--out: no output directory given");
+  const std::string config = (*vm)["config"].as<std::string>();
+  const fs::path out = (*vm)["out"].as<std::string>();
+  const auto train_inputs = (*vm)["train"].as<std::vector<std::string>>();
+  const auto test_inputs =
+      vm->count("test") ? (*vm)["test"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const bool force = (*vm)["force"].as<bool>();
+  const std::string level = (*vm)["log-level"].as<std::string>();
+  std::string config_text;
+  {
+    std::ifstream in(config);
+    if (!in) throw ConfigError("--config: cannot read " + config);
+    config_text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  if (comm.is_root()) fs::create_directories(out / "stamps");
+  comm.barrier();
+
+  const auto find = [](const char* name) {
+    for (const auto& c : commands())
+      if (std::string(c.name) == name) return c;
+    throw ConfigError(std::string("no sub-command ") + name);
+  };
+  const auto with_common = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--config", config, "--log-level", level});
+    return args;
+  };
+  std::vector<Stage> stages;
+  std::vector<std::string> ingest_train = {"--output", (out / "train.h5").string(), "--input"};
+  ingest_train.insert(ingest_train.end(), train_inputs.begin(), train_inputs.end());
+  stages.push_back({"ingest-train", find("ingest"), with_common(ingest_train), train_inputs, out / "train.h5"});
+  stages.push_back(
+      {"features-train",
+       find("features"),
+       with_common({"--archive", (out / "train.h5").string(), "--output", (out / "train.features.h5").string()}),
+       {},
+       out / "train.features.h5"});
+  stages.push_back(
+      {"train",
+       find("train"),
+       with_common({"--features", (out / "train.features.h5").string(), "--model", (out / "model.h5").string()}),
+       {},
+       out / "model.h5"});
+  if (!test_inputs.empty()) {
+    std::vector<std::string> ingest_test = {"--output", (out / "test.h5").string(), "--input"};
+    ingest_test.insert(ingest_test.end(), test_inputs.begin(), test_inputs.end());
+    stages.push_back({"ingest-test", find("ingest"), with_common(ingest_test), test_inputs, out / "test.h5"});
+    stages.push_back({"evaluate",
+                      find("evaluate"),
+                      with_common({"--archive", (out / "test.h5").string(), "--model", (out / "model.h5").string(),
+                                   "--report", (out / "report").string()}),
+                      {},
+                      out / "report" / "report.json"});
+  }
+
+  json::Value summary = json::Value::object();
+  summary["out"] = out.string();
+  summary["stages"] = json::Value::array();
+  std::string upstream;  // stamp of the previous stage: a rerun there reruns everything after it
+  const auto t_all = std::chrono::steady_clock::now();
+  for (const Stage& st : stages) {
+    // Rank 0 computes the stamp (it walks the inputs) and every rank gets it.
+    std::string stamp;
+    if (comm.is_root()) {
+      io::h5::Fingerprint fp;
+      fp.add(st.name).add(config_text).add(upstream);
+      for (std::size_t a = 0; a < st.args.size(); ++a) {
+        if (st.args[a] == "--log-level") {  // how much is printed does not change what is computed
+          ++a;
+          continue;
+        }
+        fp.add(st.args[a]);
+      }
+      add_inputs(fp, st.inputs);
+      stamp = hex(fp.value());
+    }
+    comm.broadcast(stamp);
+    const fs::path stamp_file = out / "stamps" / (st.name + ".txt");
+    std::string previous;
+    std::ifstream(stamp_file) >> previous;
+    std::error_code ec;
+    const bool reuse = !force && previous == stamp && fs::exists(st.output, ec);
+    const bool reuse_all = comm.all(reuse);  // every rank must make the same decision
+    const auto t0 = std::chrono::steady_clock::now();
+    if (reuse_all) {
+      if (comm.is_root()) log::info("pipeline: ", st.name, " is up to date (", st.output.string(), ")");
+    } else {
+      if (comm.is_root()) log::info("pipeline: running ", st.name, ": sarscale ", st.command.name, " ...");
+      if (comm.is_root()) fs::remove(stamp_file, ec);  // a failed or killed run leaves no stamp
+      const int status = st.command.run(comm, CommandLine{st.command.name, st.args, comm.is_root()});
+      if (status != 0) {
+        if (comm.is_root()) log::error("pipeline: stage ", st.name, " failed (exit ", status, ")");
+        return status;
+      }
+      comm.barrier();
+      if (comm.is_root()) std::ofstream(stamp_file) << stamp << "\n";
+    }
+    json::Value s = json::Value::object();
+    s["stage"] = st.name;
+    s["reused"] = reuse_all;
+    s["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    s["output"] = st.output.string();
+    summary["stages"].push_back(s);
+    upstream = stamp;
+  }
+  summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
+  if (!test_inputs.empty()) summary["report"] = (out / "report" / "report.json").string();
+  if (comm.is_root()) std::cout << summary.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace sarscale::app

@@ -45,5 +45,5 @@ sarscale demo finished ($np ranks). Results in $out:
   png/          the first archive chips as PNG (dB scaled)
   chips.features.h5  feature vectors of every chip (sarscale info $out/chips.features.h5)
   model.h5      the SVM chosen by cross-validation (its CV table is printed above)
-  report/       evaluation on held-out chips: report.md, report.json, predictions.csv
+  report/       evaluation on held-out chips: report.md, report.json, predictions.csv, confusion.png
 MSG

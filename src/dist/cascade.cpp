@@ -193,21 +193,28 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
   RowSet top;  // the previous pass's top-level support vectors (feedback)
   top.dim = dim;
   double previous_objective = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::size_t> violating;  // own rows violating the last top solution's KKT conditions
   for (int pass = 1; pass <= options.max_passes; ++pass) {
     const auto t0 = std::chrono::steady_clock::now();
     std::uint64_t bytes = 0;
-    // Leaf: own rows plus the feedback, warm-started from the feedback's alphas.
-    RowSet leaf = local;
-    std::unordered_map<std::int64_t, std::size_t> at;
-    for (std::size_t i = 0; i < leaf.size(); ++i) at.emplace(leaf.id[i], i);
-    for (std::size_t i = 0; i < top.size(); ++i) {
-      const auto it = at.find(top.id[i]);
-      if (it != at.end())
-        leaf.alpha[it->second] = top.alpha[i];
-      else
-        leaf.add(top.x.data() + i * static_cast<std::size_t>(dim), top.y[i], top.c[i], top.alpha[i], top.id[i]);
+    // Leaf. Pass 1: all own rows. Later passes: the top level's support vectors (warm-started
+    // with their alphas) plus only the own rows that violated its KKT conditions; rows that
+    // satisfy them would keep alpha 0 (the final check still covers every row, so the result
+    // is the global optimum). A rank without violators has nothing to add: its leaf optimum is
+    // the top solution itself, and it skips the solve.
+    Solved mine;
+    if (pass == 1) {
+      mine = solve(local, kernel, options.solver);
+    } else if (violating.empty()) {
+      mine.sv = top;
+      mine.rho = result.rho;
+      mine.objective = result.objective;
+    } else {
+      RowSet leaf = top;
+      for (const std::size_t i : violating)
+        leaf.add(local.x.data() + i * static_cast<std::size_t>(dim), local.y[i], local.c[i], 0.0, local.id[i]);
+      mine = solve(leaf, kernel, options.solver);
     }
-    Solved mine = solve(leaf, kernel, options.solver);
     // Up the tree: merge, then solve the union warm-started from both sides' alphas.
     for (const CascadeMerge& m : plan) {
       if (comm.rank() == m.sender) send_set(comm, mine.sv, m.receiver, bytes);
@@ -230,9 +237,10 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
     std::unordered_map<std::int64_t, bool> in_top;
     for (const auto id : top.id) in_top.emplace(id, true);
     const std::vector<double> f = decisions(top, rho, kernel, local, options.solver.threads);
-    std::int64_t violators = 0;
+    violating.clear();
     for (std::size_t i = 0; i < local.size(); ++i)
-      if (!in_top.count(local.id[i]) && local.y[i] * f[i] < 1.0 - options.solver.eps) ++violators;
+      if (!in_top.count(local.id[i]) && local.y[i] * f[i] < 1.0 - options.solver.eps) violating.push_back(i);
+    std::int64_t violators = static_cast<std::int64_t>(violating.size());
     violators = comm.sum(violators);
 
     CascadePass record;

@@ -215,6 +215,7 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
         leaf.add(local.x.data() + i * static_cast<std::size_t>(dim), local.y[i], local.c[i], 0.0, local.id[i]);
       mine = solve(leaf, kernel, options.solver);
     }
+    const double t_leaf = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     // Up the tree: merge, then solve the union warm-started from both sides' alphas.
     for (const CascadeMerge& m : plan) {
       if (comm.rank() == m.sender) send_set(comm, mine.sv, m.receiver, bytes);
@@ -224,6 +225,7 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
         mine = solve(both, kernel, options.solver);
       }
     }
+    const double t_merge = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - t_leaf;
     // Feedback: the top level to every rank.
     std::vector<double> packed = comm.is_root() ? mine.sv.pack() : std::vector<double>{};
     comm.broadcast(packed, 0);
@@ -241,6 +243,8 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
     for (std::size_t i = 0; i < local.size(); ++i)
       if (!in_top.count(local.id[i]) && local.y[i] * f[i] < 1.0 - options.solver.eps) violating.push_back(i);
     std::int64_t violators = static_cast<std::int64_t>(violating.size());
+    const double t_check =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - t_leaf - t_merge;
     violators = comm.sum(violators);
 
     CascadePass record;
@@ -249,6 +253,9 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
     record.n_sv = static_cast<std::int64_t>(top.size());
     record.violators = violators;
     record.bytes_sent = comm.sum(bytes);
+    record.leaf_seconds = comm.max(t_leaf);
+    record.merge_seconds = comm.max(t_merge);
+    record.check_seconds = comm.max(t_check);
     record.seconds = comm.max(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     result.passes.push_back(record);
     result.rho = rho;

@@ -169,6 +169,9 @@ json::Value TrainSummary::to_json() const {
         r["n_sv"] = c.n_sv;
         r["violators"] = c.violators;
         r["seconds"] = c.seconds;
+        r["leaf_seconds"] = c.leaf_seconds;
+        r["merge_seconds"] = c.merge_seconds;
+        r["check_seconds"] = c.check_seconds;
         r["bytes"] = c.bytes_sent;
         passes.push_back(r);
       }

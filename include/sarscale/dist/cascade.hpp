@@ -43,7 +43,8 @@ struct CascadePass {
   std::int64_t n_sv = 0;       // top level's support vectors
   std::int64_t violators = 0;  // rows (all ranks) violating the top solution's KKT conditions
   double seconds = 0;
-  std::uint64_t bytes_sent = 0;  // by all ranks, this pass
+  double leaf_seconds = 0, merge_seconds = 0, check_seconds = 0;  // slowest rank's, per phase
+  std::uint64_t bytes_sent = 0;                                   // by all ranks, this pass
 };
 
 // The top level's solution, identical on every rank.

@@ -150,6 +150,32 @@ std::vector<double> decisions(const RowSet& top, double rho, const svm::KernelPa
   return p.decision_values;
 }
 
+// The support vectors whose coefficient alpha*y differs between two top levels, as a row set
+// whose alpha*y is the difference (removed ones: minus the old coefficient).
+RowSet coefficient_changes(const RowSet& before, const RowSet& after) {
+  RowSet out;
+  out.dim = after.dim;
+  std::unordered_map<std::int64_t, std::size_t> old_at;
+  for (std::size_t i = 0; i < before.size(); ++i) old_at.emplace(before.id[i], i);
+  const auto add = [&](const RowSet& from, std::size_t i, double change) {
+    if (change == 0.0) return;
+    out.add(from.x.data() + i * static_cast<std::size_t>(from.dim), change > 0 ? 1 : -1, 0.0, std::abs(change),
+            from.id[i]);
+  };
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    const double now = after.alpha[i] * after.y[i];
+    const auto it = old_at.find(after.id[i]);
+    double was = 0;
+    if (it != old_at.end()) {
+      was = before.alpha[it->second] * before.y[it->second];
+      old_at.erase(it);
+    }
+    add(after, i, now - was);
+  }
+  for (const auto& [id, i] : old_at) add(before, i, -before.alpha[i] * before.y[i]);
+  return out;
+}
+
 }  // namespace
 
 std::vector<CascadeMerge> cascade_plan(int ranks) {
@@ -194,6 +220,7 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
   top.dim = dim;
   double previous_objective = std::numeric_limits<double>::quiet_NaN();
   std::vector<std::size_t> violating;  // own rows violating the last top solution's KKT conditions
+  std::vector<double> sums;            // per own row: sum over the top level of alpha y K
   for (int pass = 1; pass <= options.max_passes; ++pass) {
     const auto t0 = std::chrono::steady_clock::now();
     std::uint64_t bytes = 0;
@@ -232,16 +259,25 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
     double top_values[2] = {mine.rho, mine.objective};
     Comm::check(MPI_Bcast(top_values, 2, MPI_DOUBLE, 0, comm.raw()), "MPI_Bcast (cascade)");
     bytes += packed.size() * sizeof(double) * static_cast<std::uint64_t>(comm.size() - 1);
+    const RowSet previous_top = std::move(top);
     top = RowSet::unpack(packed, dim);
     const double rho = top_values[0], objective = top_values[1];
 
     // KKT check of the top solution on this rank's rows outside it: y f(x) >= 1 - eps for alpha 0.
     std::unordered_map<std::int64_t, bool> in_top;
     for (const auto id : top.id) in_top.emplace(id, true);
-    const std::vector<double> f = decisions(top, rho, kernel, local, options.solver.threads);
+    // sum_j coef_j K(sv_j, x) is kept per row and updated by the support vectors whose
+    // coefficient changed since the last pass (few, once warm starts settle), instead of being
+    // recomputed against the whole top level every pass.
+    const RowSet changed = pass == 1 ? top : coefficient_changes(previous_top, top);
+    const std::vector<double> delta = decisions(changed, 0.0, kernel, local, options.solver.threads);
+    if (pass == 1)
+      sums = delta;
+    else
+      for (std::size_t i = 0; i < sums.size(); ++i) sums[i] += delta[i];
     violating.clear();
     for (std::size_t i = 0; i < local.size(); ++i)
-      if (!in_top.count(local.id[i]) && local.y[i] * f[i] < 1.0 - options.solver.eps) violating.push_back(i);
+      if (!in_top.count(local.id[i]) && local.y[i] * (sums[i] - rho) < 1.0 - options.solver.eps) violating.push_back(i);
     std::int64_t violators = static_cast<std::int64_t>(violating.size());
     const double t_check =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - t_leaf - t_merge;

@@ -49,12 +49,6 @@ void add_inputs(io::h5::Fingerprint& fp, const std::vector<std::string>& inputs)
   }
 }
 
-std::string hex(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 struct Stage {
   std::string name;  // also the stamp file's name
   Command command;   // the sub-command that runs it
@@ -153,7 +147,7 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
         fp.add(st.args[a]);
       }
       add_inputs(fp, st.inputs);
-      stamp = hex(fp.value());
+      stamp = fp.hex();
     }
     comm.broadcast(stamp);
     const fs::path stamp_file = out / "stamps" / (st.name + ".txt");

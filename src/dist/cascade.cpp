@@ -116,16 +116,6 @@ RowSet recv_set(const Comm& comm, int from, int dim) {
   return RowSet::unpack(buf, dim);
 }
 
-double decision(const RowSet& sv, double rho, const svm::KernelParams& kernel, const double* row) {
-  const double rr = svm::dot(row, row, sv.dim);
-  double sum = 0;
-  for (std::size_t i = 0; i < sv.size(); ++i) {
-    const double* xi = sv.x.data() + i * static_cast<std::size_t>(sv.dim);
-    sum += sv.alpha[i] * sv.y[i] * svm::kernel_value(kernel, xi, row, sv.dim, svm::dot(xi, xi, sv.dim), rr);
-  }
-  return sum - rho;
-}
-
 // Decision values of the top solution at every row of `rows`, batched: the top set as a two-class
 // model (positive rows first, LIBSVM's layout), so svm::predict's blocked kernel products do it.
 std::vector<double> decisions(const RowSet& top, double rho, const svm::KernelParams& kernel, const RowSet& rows,
@@ -193,12 +183,13 @@ int cascade_levels(int ranks) {
 }
 
 double cascade_decision(const CascadeResult& r, const svm::KernelParams& kernel, const double* row) {
-  RowSet sv;
-  sv.dim = r.dim;
+  RowSet sv, one;
+  sv.dim = one.dim = r.dim;
   sv.x = r.sv_x;
   sv.y = r.sv_y;
   sv.alpha = r.sv_alpha;
-  return decision(sv, r.rho, kernel, row);
+  one.add(row, 1, 0.0, 0.0, 0);
+  return decisions(sv, r.rho, kernel, one, 1).front();
 }
 
 CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_local, int dim,

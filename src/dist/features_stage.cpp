@@ -28,12 +28,6 @@ constexpr const char* kPcaGroup = "pca";
 // 8192^2 doubles = 512 MiB per copy of the co-moments, and an eigen-decomposition of minutes.
 constexpr std::int64_t kMaxPcaDim = 8192;
 
-std::string hex64(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 // The chain: from the configuration, or adopted from the --pca-from file, whose model only
 // makes sense on the vectors it was fitted on.
 features::ChainSpec choose_chain(const FeaturesConfig& cfg, const io::ArchiveLayout& archive,
@@ -98,7 +92,7 @@ std::string features_fingerprint(const std::string& chain_fingerprint,
   fp.add(chain_fingerprint);
   for (const auto& [name, values] : pca_arrays)
     fp.add(name).add(std::string_view(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double)));
-  return hex64(fp.value());
+  return fp.hex();
 }
 
 json::Value FeaturesSummary::to_json() const {

@@ -72,13 +72,6 @@ std::uint64_t layout_fingerprint(const ArchiveLayout& l) {
   return fp.value();
 }
 
-// Throws the same error on every rank when any rank's check failed, naming the local
-// problem where there is one.
-void agree_or_throw(MPI_Comm comm, const std::string& local_problem, const std::string& context) {
-  if (h5::all_ranks_ok(comm, local_problem.empty())) return;
-  throw ConfigError(context + ": " + (local_problem.empty() ? "invalid arguments on another MPI rank" : local_problem));
-}
-
 std::size_t longest(std::size_t current, const std::string& s) { return std::max(current, s.size()); }
 
 }  // namespace
@@ -119,7 +112,7 @@ bool ArchiveWriter::is_open() const { return state_ && !state_->closed; }
 
 ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm comm, const ArchiveLayout& layout) {
   h5::QuietErrors quiet;
-  agree_or_throw(comm, check_layout(layout), "archive layout for " + path.string());
+  h5::agree_or_throw(comm, check_layout(layout), "archive layout for " + path.string());
   h5::require_identical(comm, layout_fingerprint(layout), "the archive layout");
 
   auto s = std::make_unique<State>(comm);
@@ -176,7 +169,7 @@ void ArchiveWriter::write_chips(std::int64_t first, std::int64_t count, const fl
   else if (count > 0 && s.layout.has_phase != (phase_or_null != nullptr))
     problem =
         s.layout.has_phase ? "the layout has phase but no phase was given" : "phase was given but the layout has none";
-  agree_or_throw(s.comm, problem, "write_chips on " + s.where());
+  h5::agree_or_throw(s.comm, problem, "write_chips on " + s.where());
 
   const std::size_t n = static_cast<std::size_t>(count);
   std::vector<char> records(n * s.meta_record.size());
@@ -219,7 +212,7 @@ void ArchiveWriter::invalidate(const std::vector<std::pair<std::int64_t, std::in
     if (problem.empty() && (first < 0 || count < 0 || count > s.layout.chips - first))
       problem = "slots [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are outside [0, " +
                 std::to_string(s.layout.chips) + ")";
-  agree_or_throw(s.comm, problem, "invalidate on " + s.where());
+  h5::agree_or_throw(s.comm, problem, "invalidate on " + s.where());
   // An archive without chips has an empty, unallocated valid dataset: nothing to write (and
   // HDF5 refuses even an empty selection there). The layout is the same on every rank.
   if (s.layout.chips == 0) return;

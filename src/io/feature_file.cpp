@@ -65,11 +65,6 @@ std::uint64_t layout_fingerprint(const FeatureLayout& l) {
   return fp.value();
 }
 
-void agree_or_throw(MPI_Comm comm, const std::string& local_problem, const std::string& context) {
-  if (h5::all_ranks_ok(comm, local_problem.empty())) return;
-  throw ConfigError(context + ": " + (local_problem.empty() ? "invalid arguments on another MPI rank" : local_problem));
-}
-
 std::int64_t choose_chunk_rows(std::int64_t rows, std::int64_t dim) {
   return std::clamp<std::int64_t>(kTargetChunkBytes / (dim * 4), 1, std::max<std::int64_t>(rows, 1));
 }
@@ -157,7 +152,7 @@ struct FeatureWriter::State {
     if (problem.empty() && (first < 0 || count < 0 || count > layout.rows - first))
       problem = "rows [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are outside [0, " +
                 std::to_string(layout.rows) + ")";
-    agree_or_throw(comm, problem, std::string(call) + " on " + where());
+    h5::agree_or_throw(comm, problem, std::string(call) + " on " + where());
   }
 };
 
@@ -170,7 +165,7 @@ std::int64_t FeatureWriter::chunk_rows() const { return state_->chunk_rows; }
 
 FeatureWriter FeatureWriter::create(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout) {
   h5::QuietErrors quiet;
-  agree_or_throw(comm, check_layout(layout), "feature layout for " + path.string());
+  h5::agree_or_throw(comm, check_layout(layout), "feature layout for " + path.string());
   h5::require_identical(comm, layout_fingerprint(layout), "the feature layout");
   auto s = std::make_unique<State>(comm);
   s->path = path;
@@ -219,7 +214,7 @@ void FeatureWriter::define_features(std::int64_t dim, const std::vector<FeatureB
   State& s = *state_;
   std::string problem = s.features.valid() ? "/features already exists" : check_blocks(blocks, dim, "/features");
   if (problem.empty() && dim <= 0) problem = "the feature dimension must be positive";
-  agree_or_throw(s.comm, problem, "define_features on " + s.where());
+  h5::agree_or_throw(s.comm, problem, "define_features on " + s.where());
   s.layout.dim = dim;
   s.layout.blocks = blocks;
   h5::require_identical(s.comm, layout_fingerprint(s.layout), "the feature layout");
@@ -261,7 +256,7 @@ void FeatureWriter::write_flagged(const std::vector<FlaggedRow>& flagged) {
   for (std::size_t i = 0; problem.empty() && i < flagged.size(); ++i)
     if (flagged[i].row < 0 || flagged[i].row >= s.layout.rows || (i > 0 && flagged[i].row <= flagged[i - 1].row))
       problem = "rows must be distinct, sorted and inside the file";
-  agree_or_throw(s.comm, problem, "write_flagged on " + s.where());
+  h5::agree_or_throw(s.comm, problem, "write_flagged on " + s.where());
   h5::require_identical(s.comm, fp.value(), "the flagged-rows table");
   const RecordType rt = flagged_record(width);
   const Handle file_type = rt.file_type(), mem_type = rt.memory_type();
@@ -285,11 +280,11 @@ void FeatureWriter::write_arrays(const std::string& group, const std::map<std::s
   }
   h5::require_identical(s.comm, fp.value(), "arrays of group '" + group + "'");
   const std::string path = "/" + group;
-  agree_or_throw(s.comm,
-                 group.empty() || group.find('/') != std::string::npos || h5::link_exists(s.file.get(), path)
-                     ? "bad or existing group name '" + group + "'"
-                     : "",
-                 "write_arrays on " + s.where());
+  h5::agree_or_throw(s.comm,
+                     group.empty() || group.find('/') != std::string::npos || h5::link_exists(s.file.get(), path)
+                         ? "bad or existing group name '" + group + "'"
+                         : "",
+                     "write_arrays on " + s.where());
   const Handle g(H5Gcreate2(s.file.get(), path.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
                  "cannot create group " + path);
   for (const auto& [name, values] : arrays) h5::write_double_array(g.get(), s.comm, s.collective, name, values);
@@ -309,7 +304,7 @@ void FeatureWriter::close() {
   if (!state_ || state_->closed) return;
   h5::QuietErrors quiet;
   State& s = *state_;
-  agree_or_throw(s.comm, s.features.valid() ? "" : "/features was never defined", "closing " + s.where());
+  h5::agree_or_throw(s.comm, s.features.valid() ? "" : "/features was never defined", "closing " + s.where());
   if (!s.flagged_written) write_flagged({});
   const std::int64_t written = h5::sum_over_ranks(s.comm, s.rows_written);
   if (written != s.layout.rows)

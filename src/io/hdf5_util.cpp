@@ -447,11 +447,22 @@ Fingerprint& Fingerprint::add(std::int64_t v) {
   return *this;
 }
 
+std::string Fingerprint::hex() const {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h_));
+  return buf;
+}
+
 namespace {
 void check_mpi(int rc, const char* what) {
   if (rc != MPI_SUCCESS) throw IoError(std::string(what) + " failed (MPI error " + std::to_string(rc) + ")");
 }
 }  // namespace
+
+void agree_or_throw(MPI_Comm comm, const std::string& local_problem, const std::string& context) {
+  if (all_ranks_ok(comm, local_problem.empty())) return;
+  throw ConfigError(context + ": " + (local_problem.empty() ? "invalid arguments on another MPI rank" : local_problem));
+}
 
 bool all_ranks_ok(MPI_Comm comm, bool local_ok) {
   int local = local_ok ? 1 : 0, global = 0;

@@ -242,20 +242,6 @@ void append_g(std::string& out, double v, int precision) {
   out.append(buf, r.ptr);
 }
 
-const char* kernel_name(KernelType type) {
-  switch (type) {
-    case KernelType::linear:
-      return "linear";
-    case KernelType::polynomial:
-      return "polynomial";
-    case KernelType::rbf:
-      return "rbf";
-    case KernelType::sigmoid:
-      return "sigmoid";
-  }
-  return nullptr;
-}
-
 // ---- model header ----------------------------------------------------------------------------
 
 struct HeaderLine {
@@ -624,8 +610,8 @@ std::string format_libsvm_model(const SvmModel& model) {
   if (model.prob_a.size() != model.prob_b.size() ||
       (!model.prob_a.empty() && static_cast<std::int64_t>(model.prob_a.size()) != pairs))
     fault("probA and probB must both be empty or both hold k(k-1)/2 values");
-  const char* kernel = kernel_name(model.kernel.type);
-  if (!kernel) fault("unknown kernel type");
+  const std::string kernel = to_string(model.kernel.type);
+  if (kernel == "?") fault("unknown kernel type");
   const auto all_finite = [](const auto& v) {
     return std::all_of(v.begin(), v.end(), [](auto x) { return std::isfinite(x); });
   };

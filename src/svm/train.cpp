@@ -74,17 +74,33 @@ BinarySolution solve(const Binary& b, int dim, const TrainParams& params, int th
   return solve_c_svc(p, o);
 }
 
-// Decision value of one binary solution at row `r` of `x` (sum alpha y K - rho), for the
-// internal cross-validation of probability estimates.
-double decision(const Binary& b, const BinarySolution& s, int dim, const KernelParams& k, const double* r) {
-  const double rr = dot(r, r, dim);
-  double sum = 0;
+// The support vectors of one binary solution with their coefficients and squared norms,
+// gathered once, for the decision values of the internal cross-validation.
+struct SupportSet {
+  std::vector<const double*> x;
+  std::vector<double> coef, norm;
+  double rho = 0;
+};
+
+SupportSet support_set(const Binary& b, const BinarySolution& s, int dim) {
+  SupportSet out;
+  out.rho = s.rho;
   for (std::size_t i = 0; i < b.y.size(); ++i) {
     if (s.alpha[i] == 0) continue;
     const double* xi = b.x.data() + i * static_cast<std::size_t>(dim);
-    sum += s.alpha[i] * b.y[i] * kernel_value(k, xi, r, dim, dot(xi, xi, dim), rr);
+    out.x.push_back(xi);
+    out.coef.push_back(s.alpha[i] * b.y[i]);
+    out.norm.push_back(dot(xi, xi, dim));
   }
-  return sum - s.rho;
+  return out;
+}
+
+// sum alpha y K - rho at row `r`.
+double decision(const SupportSet& sv, int dim, const KernelParams& k, const double* r) {
+  const double rr = dot(r, r, dim);
+  double sum = 0;
+  for (std::size_t i = 0; i < sv.x.size(); ++i) sum += sv.coef[i] * kernel_value(k, sv.x[i], r, dim, sv.norm[i], rr);
+  return sum - sv.rho;
 }
 
 // Platt's sigmoid fit with Lin, Lin & Weng's Newton method (LIBSVM's sigmoid_train).
@@ -175,9 +191,9 @@ void binary_probability(const Binary& b, int dim, const TrainParams& params, int
       for (std::size_t j = begin; j < end; ++j) dec[perm[j]] = pos == 0 && neg == 0 ? 0 : pos > 0 ? 1 : -1;
       continue;
     }
-    const BinarySolution s = solve(sub, dim, params, threads);
+    const SupportSet sv = support_set(sub, solve(sub, dim, params, threads), dim);
     for (std::size_t j = begin; j < end; ++j)
-      dec[perm[j]] = decision(sub, s, dim, params.kernel, b.x.data() + perm[j] * static_cast<std::size_t>(dim));
+      dec[perm[j]] = decision(sv, dim, params.kernel, b.x.data() + perm[j] * static_cast<std::size_t>(dim));
   }
   sigmoid_train(dec, b.y, prob_a, prob_b);
 }

@@ -165,6 +165,7 @@ class Fingerprint {
   Fingerprint& add(std::string_view bytes);
   Fingerprint& add(std::int64_t v);
   std::uint64_t value() const { return h_; }
+  std::string hex() const;  // 16 lowercase hex digits
 
  private:
   std::uint64_t h_ = 14695981039346656037ULL;
@@ -174,6 +175,9 @@ class Fingerprint {
 // collective HDF5 calls, so that one rank's bad argument makes every rank throw instead
 // of leaving the others waiting in a collective call.
 bool all_ranks_ok(MPI_Comm comm, bool local_ok);
+// Collective: returns when `local_problem` is empty on every rank; otherwise throws the same
+// ConfigError ("context: problem") on every rank, naming this rank's problem when it has one.
+void agree_or_throw(MPI_Comm comm, const std::string& local_problem, const std::string& context);
 // Collective: throws ConfigError on every rank when `fingerprint` differs between ranks.
 void require_identical(MPI_Comm comm, std::uint64_t fingerprint, std::string_view what);
 // Collective sum and maximum.

@@ -53,6 +53,8 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
     ("grid", po::value<std::string>(), "search, e.g. \"C=1,10,100 gamma=auto,0.01\" (2^k allowed)")
     ("folds", po::value<int>()->default_value(5), "stratified cross-validation folds of the grid search")
     ("seed", po::value<unsigned long long>()->default_value(1), "seed of the fold assignment")
+    ("warm-start", po::value<std::string>(), "incremental: continue from this model (its support vectors + the new rows; its kernel, C and class weights)")
+    ("previous-data", po::value<std::string>(), "with --warm-start: the old training features (default: the path the model records), re-checked so the result equals a full retrain")
     ("cascade", po::bool_switch(), "rows spread over the ranks: small one-vs-one machines solved on one rank, large ones by the cascade SVM")
     ("cascade-passes", po::value<int>()->default_value(10), "cascade: at most this many feedback passes")
     ("cascade-tolerance", po::value<double>()->default_value(1e-3), "cascade: relative objective change counted as converged")
@@ -98,6 +100,14 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
   cfg.cascade_options.cascade.tolerance = (*vm)["cascade-tolerance"].as<double>();
   cfg.cascade_options.gather_below = (*vm)["gather-below"].as<double>();
   if (cfg.cascade_options.cascade.max_passes < 1) throw ConfigError("--cascade-passes must be at least 1");
+  if (vm->count("warm-start")) {
+    cfg.warm_start = (*vm)["warm-start"].as<std::string>();
+    for (const char* kept : {"kernel", "gamma", "degree", "coef0"})
+      if (!(*vm)[kept].defaulted())
+        throw ConfigError(std::string("--warm-start keeps the model's kernel: no --") + kept);
+    cfg.C_given = !(*vm)["C"].defaulted();
+    if (vm->count("previous-data")) cfg.previous_data = (*vm)["previous-data"].as<std::string>();
+  }
   cfg.command_line = join_command_line(cl.command, cl.args);
 
   const dist::TrainSummary s = dist::run_train(comm, cfg);

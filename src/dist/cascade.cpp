@@ -6,6 +6,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "cascade_check.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/svm/predict.hpp"
 
@@ -140,30 +141,13 @@ std::vector<double> decisions(const RowSet& top, double rho, const svm::KernelPa
   return p.decision_values;
 }
 
-// The support vectors whose coefficient alpha*y differs between two top levels, as a row set
-// whose alpha*y is the difference (removed ones: minus the old coefficient).
-RowSet coefficient_changes(const RowSet& before, const RowSet& after) {
-  RowSet out;
-  out.dim = after.dim;
-  std::unordered_map<std::int64_t, std::size_t> old_at;
-  for (std::size_t i = 0; i < before.size(); ++i) old_at.emplace(before.id[i], i);
-  const auto add = [&](const RowSet& from, std::size_t i, double change) {
-    if (change == 0.0) return;
-    out.add(from.x.data() + i * static_cast<std::size_t>(from.dim), change > 0 ? 1 : -1, 0.0, std::abs(change),
-            from.id[i]);
-  };
-  for (std::size_t i = 0; i < after.size(); ++i) {
-    const double now = after.alpha[i] * after.y[i];
-    const auto it = old_at.find(after.id[i]);
-    double was = 0;
-    if (it != old_at.end()) {
-      was = before.alpha[it->second] * before.y[it->second];
-      old_at.erase(it);
-    }
-    add(after, i, now - was);
-  }
-  for (const auto& [id, i] : old_at) add(before, i, -before.alpha[i] * before.y[i]);
-  return out;
+// Ids in one set and not the other.
+std::size_t set_changes(const std::vector<std::int64_t>& before, const std::vector<std::int64_t>& after) {
+  std::unordered_map<std::int64_t, bool> was;
+  for (const auto id : before) was.emplace(id, true);
+  std::size_t changes = 0;
+  for (const auto id : after) changes += was.erase(id) ? 0 : 1;
+  return changes + was.size();
 }
 
 }  // namespace
@@ -211,86 +195,102 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
   top.dim = dim;
   double previous_objective = std::numeric_limits<double>::quiet_NaN();
   std::vector<std::size_t> violating;  // own rows violating the last top solution's KKT conditions
-  std::vector<double> sums;            // per own row: sum over the top level of alpha y K
+  std::int64_t total_violators = 0;
+  std::vector<std::int64_t> previous_ids;
+  CheckColumns check(local.x.data(), static_cast<std::int64_t>(n), dim, kernel, options.check_cache_bytes,
+                     options.solver.threads);
   for (int pass = 1; pass <= options.max_passes; ++pass) {
     const auto t0 = std::chrono::steady_clock::now();
+    const auto since = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
     std::uint64_t bytes = 0;
-    // Leaf. Pass 1: all own rows. Later passes: the top level's support vectors (warm-started
-    // with their alphas) plus only the own rows that violated its KKT conditions; rows that
-    // satisfy them would keep alpha 0 (the final check still covers every row, so the result
-    // is the global optimum). A rank without violators has nothing to add: its leaf optimum is
-    // the top solution itself, and it skips the solve.
+    const bool flat = pass > 1 && total_violators < static_cast<std::int64_t>(top.size());
+    RowSet violators_set;
+    violators_set.dim = dim;
+    for (const std::size_t i : violating)
+      violators_set.add(local.x.data() + i * static_cast<std::size_t>(dim), local.y[i], local.c[i], 0.0, local.id[i]);
     Solved mine;
-    if (pass == 1) {
-      mine = solve(local, kernel, options.solver);
-    } else if (violating.empty()) {
-      mine.sv = top;
-      mine.rho = result.rho;
-      mine.objective = result.objective;
+    double t_leaf = 0;
+    if (flat) {
+      // Few violators: all of them to rank 0, which solves them with the top level, warm-started.
+      if (comm.is_root()) {
+        RowSet all = top;
+        all.merge(violators_set);
+        for (int r = 1; r < comm.size(); ++r) all.merge(recv_set(comm, r, dim));
+        mine = solve(all, kernel, options.solver);
+      } else {
+        send_set(comm, violators_set, 0, bytes);
+      }
     } else {
-      RowSet leaf = top;
-      for (const std::size_t i : violating)
-        leaf.add(local.x.data() + i * static_cast<std::size_t>(dim), local.y[i], local.c[i], 0.0, local.id[i]);
-      mine = solve(leaf, kernel, options.solver);
-    }
-    const double t_leaf = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    // Up the tree: merge, then solve the union warm-started from both sides' alphas.
-    for (const CascadeMerge& m : plan) {
-      if (comm.rank() == m.sender) send_set(comm, mine.sv, m.receiver, bytes);
-      if (comm.rank() == m.receiver) {
-        RowSet both = mine.sv;
-        both.merge(recv_set(comm, m.sender, dim));
-        mine = solve(both, kernel, options.solver);
+      // Leaf. Pass 1: all own rows. Later passes: the top level's support vectors plus this
+      // rank's violators; a rank without violators has nothing to add (its leaf optimum is the
+      // top solution itself) and skips the solve.
+      if (pass == 1) {
+        mine = solve(local, kernel, options.solver);
+      } else if (violating.empty()) {
+        mine.sv = top;
+        mine.rho = result.rho;
+        mine.objective = result.objective;
+      } else {
+        RowSet leaf = top;
+        leaf.merge(violators_set);
+        mine = solve(leaf, kernel, options.solver);
+      }
+      t_leaf = since();
+      // Up the tree: merge, then solve the union warm-started from both sides' alphas.
+      for (const CascadeMerge& m : plan) {
+        if (comm.rank() == m.sender) send_set(comm, mine.sv, m.receiver, bytes);
+        if (comm.rank() == m.receiver) {
+          RowSet both = mine.sv;
+          both.merge(recv_set(comm, m.sender, dim));
+          mine = solve(both, kernel, options.solver);
+        }
       }
     }
-    const double t_merge = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - t_leaf;
     // Feedback: the top level to every rank.
     std::vector<double> packed = comm.is_root() ? mine.sv.pack() : std::vector<double>{};
     comm.broadcast(packed, 0);
     double top_values[2] = {mine.rho, mine.objective};
     Comm::check(MPI_Bcast(top_values, 2, MPI_DOUBLE, 0, comm.raw()), "MPI_Bcast (cascade)");
     bytes += packed.size() * sizeof(double) * static_cast<std::uint64_t>(comm.size() - 1);
-    const RowSet previous_top = std::move(top);
     top = RowSet::unpack(packed, dim);
+    const double t_merge = since() - t_leaf;  // including the wait for the top level
     const double rho = top_values[0], objective = top_values[1];
 
     // KKT check of the top solution on this rank's rows outside it: y f(x) >= 1 - eps for alpha 0.
     std::unordered_map<std::int64_t, bool> in_top;
     for (const auto id : top.id) in_top.emplace(id, true);
-    // sum_j coef_j K(sv_j, x) is kept per row and updated by the support vectors whose
-    // coefficient changed since the last pass (few, once warm starts settle), instead of being
-    // recomputed against the whole top level every pass.
-    const RowSet changed = pass == 1 ? top : coefficient_changes(previous_top, top);
-    const std::vector<double> delta = decisions(changed, 0.0, kernel, local, options.solver.threads);
-    if (pass == 1)
-      sums = delta;
-    else
-      for (std::size_t i = 0; i < sums.size(); ++i) sums[i] += delta[i];
+    std::vector<double> coef(top.size());
+    for (std::size_t j = 0; j < top.size(); ++j) coef[j] = top.alpha[j] * top.y[j];
+    const std::vector<double> sums = check.sums(top.id, top.x.data(), coef);
     violating.clear();
     for (std::size_t i = 0; i < local.size(); ++i)
       if (!in_top.count(local.id[i]) && local.y[i] * (sums[i] - rho) < 1.0 - options.solver.eps) violating.push_back(i);
-    std::int64_t violators = static_cast<std::int64_t>(violating.size());
-    const double t_check =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - t_leaf - t_merge;
-    violators = comm.sum(violators);
+    const double t_check = since() - t_leaf - t_merge;
+    total_violators = comm.sum(static_cast<std::int64_t>(violating.size()));
 
     CascadePass record;
     record.pass = pass;
     record.objective = objective;
     record.n_sv = static_cast<std::int64_t>(top.size());
-    record.violators = violators;
+    record.violators = total_violators;
+    record.flat = flat;
     record.bytes_sent = comm.sum(bytes);
     record.leaf_seconds = comm.max(t_leaf);
     record.merge_seconds = comm.max(t_merge);
     record.check_seconds = comm.max(t_check);
-    record.seconds = comm.max(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    record.seconds = comm.max(since());
     result.passes.push_back(record);
     result.rho = rho;
     result.objective = objective;
-    const bool stable = std::abs(objective - previous_objective) <= options.tolerance * std::abs(objective);
+    // Converged: no violator (the global optimum, to eps), or, with a tolerance, neither the
+    // objective nor the support-vector set changed by more than that fraction since the last pass.
+    const bool stable = pass > 1 && std::abs(objective - previous_objective) <= options.tolerance * std::abs(objective) &&
+                        static_cast<double>(set_changes(previous_ids, top.id)) <= options.tolerance * top.size();
     previous_objective = objective;
-    if (violators == 0 && (stable || comm.size() == 1)) {
+    previous_ids = top.id;
+    if (total_violators == 0 || stable) {
       result.converged = true;
+      result.optimal = total_violators == 0;
       break;
     }
   }

@@ -6,10 +6,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <sstream>
+#include <unordered_set>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
+#include "sarscale/dist/evaluate_stage.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/model_file.hpp"
@@ -92,6 +95,189 @@ TrainingData load(const Comm& comm, const TrainConfig& cfg, bool share, std::vec
   if (comm.sum(t.data.rows) == 0)
     throw InputError(cfg.features.string() + " holds no usable labelled rows to train on");
   return t;
+}
+
+// "LABEL:W,..." as stored in a model's provenance (parse_class_weights reads it back).
+std::string class_weights_text(const std::map<std::int32_t, double>& w) {
+  std::string out;
+  char buf[64];
+  for (const auto& [label, weight] : w) {
+    std::snprintf(buf, sizeof buf, "%s%d:%.17g", out.empty() ? "" : ",", label, weight);
+    out += buf;
+  }
+  return out;
+}
+
+std::map<std::int32_t, double> parse_class_weights(const std::string& text) {
+  std::map<std::int32_t, double> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto colon = item.find(':');
+    if (colon == std::string::npos) throw InputError("model provenance: bad class weight '" + item + "'");
+    out[std::stoi(item.substr(0, colon))] = std::stod(item.substr(colon + 1));
+  }
+  return out;
+}
+
+// Incremental training: the previous model's support vectors go first into the training set
+// (with the labels they have in the model), then the new rows, whose labels are remapped by
+// class name onto the model's classes (new classes appended); the warm start, kernel, C and
+// class weights come from the model.
+void join_previous(const io::ModelFile& old, const TrainConfig& cfg, TrainingData& t, svm::TrainParams& base,
+                   TrainSummary& s) {
+  const svm::SvmModel& m = old.svm;
+  const bool named = !old.class_names.empty();
+  if (named != !t.class_names.empty())
+    throw ConfigError("--warm-start: the model was trained on " +
+                      std::string(named ? "a feature file" : "LIBSVM text data") + " and the new data are " +
+                      (t.class_names.empty() ? "LIBSVM text" : "a feature file"));
+  if (named && t.fingerprint != old.fingerprint)
+    throw ConfigError("--warm-start: " + cfg.features.string() +
+                      " was computed with another chain or PCA than the model (fingerprint " + t.fingerprint +
+                      ", model " + old.fingerprint + "); give the chip archive instead, its features are then "
+                      "computed with the model's chain");
+  if (t.data.dim != m.dim && t.data.rows > 0)
+    throw ConfigError("--warm-start: the new rows have " + std::to_string(t.data.dim) + " features, the model " +
+                      std::to_string(m.dim));
+  std::vector<std::int32_t> remap;  // new label -> label in the joined set
+  std::vector<std::string> names = old.class_names;
+  for (const auto& name : t.class_names) {
+    auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) it = names.insert(names.end(), name);
+    remap.push_back(static_cast<std::int32_t>(it - names.begin()));
+  }
+  // Old support vectors first, grouped by class in the model's order (so the joined set's class
+  // order is the model's), then the new rows that are not copies of one of them.
+  svm::Dataset joined;
+  joined.dim = m.dim;
+  std::unordered_set<std::string> old_rows;
+  const auto key = [&](std::int32_t label, const double* row) {
+    std::string k(reinterpret_cast<const char*>(&label), sizeof label);
+    k.append(reinterpret_cast<const char*>(row), sizeof(double) * static_cast<std::size_t>(m.dim));
+    return k;
+  };
+  std::int64_t sv = 0;
+  for (int c = 0; c < m.classes(); ++c)
+    for (std::int32_t i = 0; i < m.sv_count[static_cast<std::size_t>(c)]; ++i, ++sv) {
+      const double* row = m.support_vectors.data() + sv * m.dim;
+      joined.x.insert(joined.x.end(), row, row + m.dim);
+      joined.labels.push_back(m.labels[static_cast<std::size_t>(c)]);
+      old_rows.insert(key(m.labels[static_cast<std::size_t>(c)], row));
+      base.warm_start.rows.push_back(sv);
+    }
+  for (std::int64_t r = 0; r < t.data.rows; ++r) {
+    const std::int32_t label = named ? remap.at(static_cast<std::size_t>(t.data.labels[static_cast<std::size_t>(r)]))
+                                     : t.data.labels[static_cast<std::size_t>(r)];
+    if (old_rows.count(key(label, t.data.row(r)))) {
+      ++s.warm_duplicates;
+      continue;
+    }
+    joined.x.insert(joined.x.end(), t.data.row(r), t.data.row(r) + m.dim);
+    joined.labels.push_back(label);
+  }
+  joined.rows = static_cast<std::int64_t>(joined.labels.size());
+  base.warm_start.labels = m.labels;
+  base.warm_start.coef = m.sv_coef;
+  base.kernel = m.kernel;
+  if (!cfg.C_given) {
+    const auto it = old.provenance.find("C");
+    if (it == old.provenance.end()) throw ConfigError("--warm-start: the model does not record its C: give --C");
+    base.C = std::stod(it->second);
+  }
+  if (base.class_weights.empty()) {
+    const auto it = old.provenance.find("class_weights");
+    if (it != old.provenance.end()) base.class_weights = parse_class_weights(it->second);
+  }
+  s.warm_support_vectors = sv;
+  t.data = std::move(joined);
+  t.class_names = names;
+  t.chain = old.chain;
+  t.fingerprint = old.fingerprint;
+  t.pca = old.pca;
+}
+
+// The old training rows for incremental training's feedback, as rows of the joined set's
+// classes, minus those already in `joined`. Empty when they are not available.
+svm::Dataset previous_rows(const Comm& comm, const io::ModelFile& old, const TrainConfig& cfg,
+                           const TrainingData& joined, TrainSummary& s) {
+  std::filesystem::path path = cfg.previous_data;
+  const bool explicit_path = !path.empty();
+  if (!explicit_path) {
+    const auto it = old.provenance.find("training_data");
+    if (it == old.provenance.end()) return {};
+    path = it->second;
+  }
+  std::error_code ec;
+  const bool text = old.class_names.empty();
+  if (!std::filesystem::exists(path, ec) || (!text && io::file_format(path) != io::kFeatureFormatName)) {
+    if (explicit_path) throw ConfigError("--previous-data " + path.string() + ": not a feature file");
+    return {};
+  }
+  TrainConfig c;
+  (text ? c.data : c.features) = path;
+  TrainingData t = load(comm, c, false, nullptr);
+  if (!text && t.fingerprint != old.fingerprint) {
+    if (explicit_path)
+      throw ConfigError("--previous-data " + path.string() + " holds other features than the model (fingerprint " +
+                        t.fingerprint + ", model " + old.fingerprint + ")");
+    return {};
+  }
+  std::map<std::string, std::int32_t> index;
+  for (std::size_t c2 = 0; c2 < joined.class_names.size(); ++c2)
+    index[joined.class_names[c2]] = static_cast<std::int32_t>(c2);
+  std::unordered_set<std::string> have;
+  const std::size_t row_bytes = sizeof(double) * static_cast<std::size_t>(joined.data.dim);
+  const auto key = [&](std::int32_t label, const double* row) {
+    std::string k(reinterpret_cast<const char*>(&label), sizeof label);
+    k.append(reinterpret_cast<const char*>(row), row_bytes);
+    return k;
+  };
+  for (std::int64_t r = 0; r < joined.data.rows; ++r)
+    have.insert(key(joined.data.labels[static_cast<std::size_t>(r)], joined.data.row(r)));
+  svm::Dataset out;
+  out.dim = joined.data.dim;
+  for (std::int64_t r = 0; r < t.data.rows; ++r) {
+    std::int32_t label = t.data.labels[static_cast<std::size_t>(r)];
+    if (!text) label = index.at(t.class_names.at(static_cast<std::size_t>(label)));
+    if (have.count(key(label, t.data.row(r)))) continue;
+    out.x.insert(out.x.end(), t.data.row(r), t.data.row(r) + out.dim);
+    out.labels.push_back(label);
+    ++out.rows;
+  }
+  s.previous_data = std::filesystem::absolute(path).string();
+  s.previous_rows = out.rows;
+  return out;
+}
+
+std::string fmt(const char* f, double v);
+
+// Incremental training's feedback: old rows violating the model's KKT conditions join the
+// training set and training continues warm from the model, until none remains.
+svm::SvmModel feedback(svm::SvmModel m, svm::Dataset& train, svm::Dataset& rest, const svm::TrainParams& base,
+                       int max_passes, TrainSummary& s) {
+  for (int pass = 0; pass < max_passes && rest.rows > 0; ++pass) {
+    const std::vector<std::int64_t> v = svm::kkt_violators(m, rest, base.solver.eps, base.solver.threads);
+    s.feedback_violators.push_back(static_cast<std::int64_t>(v.size()));
+    if (v.empty()) break;
+    std::vector<char> joins(static_cast<std::size_t>(rest.rows), 0);
+    for (const auto r : v) {
+      joins[static_cast<std::size_t>(r)] = 1;
+      train.x.insert(train.x.end(), rest.row(r), rest.row(r) + rest.dim);
+      train.labels.push_back(rest.labels[static_cast<std::size_t>(r)]);
+      ++train.rows;
+    }
+    std::vector<std::int64_t> keep;
+    for (std::int64_t r = 0; r < rest.rows; ++r)
+      if (!joins[static_cast<std::size_t>(r)]) keep.push_back(r);
+    rest = rest.subset(keep);
+    svm::TrainParams p = base;
+    p.warm_start = {m.labels, m.sv_indices, m.sv_coef};
+    m = svm::train(train, p, &s.report);
+    log::info("--warm-start feedback ", pass + 1, ": ", v.size(), " old rows violate the model's KKT conditions; ",
+              "retrained warm in ", fmt("%.2f", s.report.seconds), " s");
+  }
+  return m;
 }
 
 std::string fmt(const char* f, double v) {
@@ -179,6 +365,14 @@ json::Value TrainSummary::to_json() const {
       v["pairs"].push_back(q);
     }
   }
+  if (warm_support_vectors >= 0) {
+    v["warm_support_vectors"] = warm_support_vectors;
+    v["warm_duplicates"] = warm_duplicates;
+    v["previous_data"] = previous_data;
+    v["previous_rows"] = previous_rows;
+    v["feedback_violators"] = json::Value::array();
+    for (const auto n : feedback_violators) v["feedback_violators"].push_back(n);
+  }
   v["peak_rss_mb"] = json::Value::array();
   for (const auto mb : peak_rss_mb) v["peak_rss_mb"].push_back(mb);
   v["cv_seconds"] = cv_seconds;
@@ -215,11 +409,39 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     throw ConfigError(
         "--grid with --cascade is not supported yet: search the grid on a sample without --cascade, "
         "then train on all rows with --cascade and the chosen --C and --gamma");
+  TrainConfig input = cfg;
+  std::optional<io::ModelFile> previous;
+  if (!cfg.warm_start.empty()) {
+    if (cfg.cascade) throw ConfigError("--warm-start with --cascade is not supported: train on one rank group");
+    if (!cfg.grid.empty()) throw ConfigError("--warm-start continues the model's C and gamma: no --grid");
+    if (cfg.balanced) throw ConfigError("--warm-start keeps the model's class weights: no --balanced");
+    if (io::file_format(cfg.warm_start) == io::kModelFormatName) {
+      previous = io::read_model_file(cfg.warm_start);
+    } else {  // LIBSVM's text format: no class names, chain or provenance
+      previous.emplace();
+      previous->svm = svm::read_libsvm_model(cfg.warm_start);
+    }
+    // A chip archive: its features computed with the model's own chain and PCA.
+    if (!cfg.features.empty() && io::file_format(cfg.features) == io::kArchiveFormatName) {
+      const auto out = cfg.model.parent_path() / (cfg.model.stem().string() + ".features.h5");
+      input.features = features_for_model(comm, *previous, cfg.warm_start, cfg.features, out, cfg.params.solver.threads,
+                                          cfg.command_line);
+    }
+  }
   std::vector<std::int64_t> ids;
-  const TrainingData t = load(comm, cfg, cfg.cascade, cfg.cascade ? &ids : nullptr);
+  TrainingData t = load(comm, input, cfg.cascade, cfg.cascade ? &ids : nullptr);
+  TrainSummary s;
+  svm::TrainParams base = cfg.params;
+  svm::Dataset rest;  // old training rows to re-check (incremental training)
+  if (previous) {
+    join_previous(*previous, cfg, t, base, s);
+    rest = previous_rows(comm, *previous, cfg, t, s);
+    if (comm.is_root() && s.previous_data.empty())
+      log::warn("--warm-start: the old training data are not available (give --previous-data): old rows that were "
+                "not support vectors are not re-checked, so the model approximates a full retrain");
+  }
   const svm::Dataset& d = t.data;
 
-  svm::TrainParams base = cfg.params;
   if (cfg.balanced) {  // n / (k n_c): every class weighs the same in total
     std::map<std::int32_t, std::int64_t> count;
     for (const auto l : d.labels) ++count[l];
@@ -237,7 +459,6 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
       base.class_weights[label] = static_cast<double>(cfg.cascade ? comm.sum(d.rows) : d.rows) /
                                   (static_cast<double>(count.size()) * static_cast<double>(n));
   }
-  TrainSummary s;
   s.rows = d.rows;
   s.dim = d.dim;
   s.model = cfg.model;
@@ -321,7 +542,12 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   }
   if (comm.is_root()) {
     try {
-      const svm::SvmModel m = cfg.cascade ? distributed : svm::train(d, base, &s.report);
+      svm::SvmModel m = cfg.cascade ? distributed : svm::train(d, base, &s.report);
+      if (previous && rest.rows > 0) {
+        svm::Dataset grown = d;
+        m = feedback(std::move(m), grown, rest, base, cfg.cascade_options.cascade.max_passes, s);
+        s.rows = grown.rows;
+      }
       if (cfg.cascade) s.report.total_sv = m.total_sv();
       s.classes = m.classes();
       if (cfg.libsvm_model) {
@@ -338,6 +564,11 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
             std::filesystem::absolute(cfg.features.empty() ? cfg.data : cfg.features).string();
         f.provenance["training_rows"] = std::to_string(s.rows);
         f.provenance["C"] = fmt("%.17g", base.C);
+        if (!base.class_weights.empty()) f.provenance["class_weights"] = class_weights_text(base.class_weights);
+        if (previous) {
+          f.provenance["warm_start"] = std::filesystem::absolute(cfg.warm_start).string();
+          f.provenance["warm_support_vectors"] = std::to_string(s.warm_support_vectors);
+        }
         f.provenance["cv"] = s.to_json().dump();
         write_model_file(cfg.model, f);
       }

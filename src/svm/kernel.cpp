@@ -1,5 +1,6 @@
 #include "sarscale/svm/kernel.hpp"
 
+#include <Eigen/Dense>
 #include <cmath>
 
 #include "sarscale/core/error.hpp"
@@ -61,6 +62,36 @@ double kernel_value(const KernelParams& p, const double* u, const double* v, int
       return std::tanh(p.gamma * dot(u, v, dim) + p.coef0);
   }
   return 0.0;
+}
+
+void kernel_block(const KernelParams& p, const double* a, std::int64_t na, const double* b, std::int64_t nb, int dim,
+                  const double* bb, double* out) {
+  using MatrixRM = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  if (na <= 0 || nb <= 0) return;
+  const Eigen::Map<const MatrixRM> A(a, na, dim), B(b, nb, dim);
+  Eigen::Map<MatrixRM> K(out, na, nb);
+  K.noalias() = A * B.transpose();
+  switch (p.type) {
+    case KernelType::linear:
+      break;
+    case KernelType::polynomial:
+      K = (p.gamma * K.array() + p.coef0).pow(p.degree).matrix();
+      break;
+    case KernelType::rbf: {
+      const Eigen::VectorXd aa = A.rowwise().squaredNorm();
+      K *= -2.0;
+      K.colwise() += aa;
+      if (bb)
+        K.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(bb, nb);
+      else
+        K.rowwise() += B.rowwise().squaredNorm().transpose();
+      K = (-p.gamma * K.array()).exp().matrix();
+      break;
+    }
+    case KernelType::sigmoid:
+      K = (p.gamma * K.array() + p.coef0).tanh().matrix();
+      break;
+  }
 }
 
 }  // namespace sarscale::svm

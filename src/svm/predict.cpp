@@ -125,25 +125,8 @@ Predictions predict_rows(const SvmModel& model, const T* x, std::int64_t n, bool
       const MatrixRM xb =
           Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(x + r0 * dim, rows, dim)
               .template cast<double>();
-      MatrixRM kv = xb * sv.transpose();  // rows x l dot products
-      switch (kp.type) {
-        case KernelType::linear:
-          break;
-        case KernelType::polynomial:
-          kv = (kp.gamma * kv.array() + kp.coef0).pow(kp.degree).matrix();
-          break;
-        case KernelType::rbf: {
-          const Eigen::VectorXd xx = xb.rowwise().squaredNorm();
-          kv *= -2.0;
-          kv.colwise() += xx;
-          kv.rowwise() += ss.transpose();
-          kv = (-kp.gamma * kv.array()).exp().matrix();
-          break;
-        }
-        case KernelType::sigmoid:
-          kv = (kp.gamma * kv.array() + kp.coef0).tanh().matrix();
-          break;
-      }
+      MatrixRM kv(rows, l);
+      kernel_block(kp, xb.data(), rows, model.support_vectors.data(), l, dim, ss.data(), kv.data());
       std::vector<int> votes(static_cast<std::size_t>(k));
       std::vector<double> pairwise(with_prob ? static_cast<std::size_t>(k * k) : 0);
       for (std::int64_t r = 0; r < rows; ++r) {

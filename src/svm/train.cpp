@@ -54,11 +54,47 @@ Groups group_classes(const std::vector<std::int32_t>& labels) {
   return g;
 }
 
+// The previous model's alphas (WarmStart) looked up per training row and pair of class labels.
+class WarmAlphas {
+ public:
+  WarmAlphas(const WarmStart& w, std::int64_t rows) : w_(w), sv_of_(w.empty() ? 0 : static_cast<std::size_t>(rows), -1) {
+    const std::size_t k = w.labels.size();
+    if (w.empty()) return;
+    if (k < 2 || w.coef.size() != (k - 1) * w.rows.size())
+      throw ConfigError("warm start: the previous model's coefficients are not (classes - 1) x support vectors");
+    for (std::size_t s = 0; s < w.rows.size(); ++s) {
+      const std::int64_t r = w.rows[s];
+      if (r < 0 || r >= rows) throw ConfigError("warm start: a support vector's row is outside the training data");
+      sv_of_[static_cast<std::size_t>(r)] = static_cast<std::int64_t>(s);
+    }
+  }
+  // Both classes were in the previous model.
+  bool covers(std::int32_t a, std::int32_t b) const { return !w_.empty() && position(a) >= 0 && position(b) >= 0; }
+  // Alpha of `row` (class `own`) in the previous model's machine between `own` and `other`.
+  double alpha(std::int64_t row, std::int32_t own, std::int32_t other) const {
+    const std::int64_t s = sv_of_[static_cast<std::size_t>(row)];
+    if (s < 0) return 0.0;
+    const auto a = static_cast<std::size_t>(position(own)), b = static_cast<std::size_t>(position(other));
+    // LIBSVM: in machine (i, j), i < j, an SV of class i has coefficient sv_coef[j-1], one of class j sv_coef[i].
+    const std::size_t coef_row = a < b ? b - 1 : b;
+    return std::abs(w_.coef[coef_row * w_.rows.size() + static_cast<std::size_t>(s)]);
+  }
+
+ private:
+  int position(std::int32_t label) const {
+    const auto it = std::find(w_.labels.begin(), w_.labels.end(), label);
+    return it == w_.labels.end() ? -1 : static_cast<int>(it - w_.labels.begin());
+  }
+  const WarmStart& w_;
+  std::vector<std::int64_t> sv_of_;
+};
+
 // A binary problem on selected rows: x copied contiguously, y and C per row.
 struct Binary {
   std::vector<double> x;
   std::vector<signed char> y;
   std::vector<double> C;
+  std::vector<double> alpha0;  // warm start (empty: all zero)
 };
 
 BinarySolution solve(const Binary& b, int dim, const TrainParams& params, int threads) {
@@ -69,6 +105,7 @@ BinarySolution solve(const Binary& b, int dim, const TrainParams& params, int th
   p.y = b.y;
   p.C = b.C;
   p.kernel = params.kernel;
+  p.initial_alpha = b.alpha0;
   SolverOptions o = params.solver;
   o.threads = threads;
   return solve_c_svc(p, o);
@@ -238,8 +275,10 @@ SvmModel train(const Dataset& data, const TrainParams& params, TrainReport* repo
   const std::size_t npairs = pairs.size();
   std::vector<BinarySolution> sol(npairs);
   std::vector<double> prob_a(npairs), prob_b(npairs), secs(npairs);
+  const WarmAlphas warm(params.warm_start, data.rows);
   const auto make_binary = [&](int i, int j) {
     Binary b;
+    const bool warm_pair = warm.covers(g.label[static_cast<std::size_t>(i)], g.label[static_cast<std::size_t>(j)]);
     for (const int c : {i, j})
       for (std::int64_t r = 0; r < g.count[static_cast<std::size_t>(c)]; ++r) {
         const std::int64_t row = g.perm[static_cast<std::size_t>(g.start[static_cast<std::size_t>(c)] + r)];
@@ -247,6 +286,9 @@ SvmModel train(const Dataset& data, const TrainParams& params, TrainReport* repo
         b.y.push_back(c == i ? 1 : -1);
         const double w = params.sample_weights.empty() ? 1.0 : params.sample_weights[static_cast<std::size_t>(row)];
         b.C.push_back(weighted_c[static_cast<std::size_t>(c)] * w);
+        if (warm_pair)
+          b.alpha0.push_back(warm.alpha(row, g.label[static_cast<std::size_t>(c)],
+                                        g.label[static_cast<std::size_t>(c == i ? j : i)]));
       }
     return b;
   };
@@ -382,6 +424,27 @@ std::vector<std::int32_t> cross_validate(const Dataset& data, const TrainParams&
     for (std::size_t t = 0; t < test_rows.size(); ++t) predicted[static_cast<std::size_t>(test_rows[t])] = pr.labels[t];
   }
   return predicted;
+}
+
+std::vector<std::int64_t> kkt_violators(const SvmModel& model, const Dataset& data, double eps, int threads) {
+  data.check();
+  if (data.dim != model.dim) throw ConfigError("kkt_violators: the rows do not have the model's features");
+  const Predictions p = predict(model, data.x.data(), data.rows, false, threads);
+  const int k = model.classes();
+  const std::size_t pairs = static_cast<std::size_t>(k) * static_cast<std::size_t>(k - 1) / 2;
+  std::vector<std::int64_t> out;
+  for (std::int64_t r = 0; r < data.rows; ++r) {
+    const auto it = std::find(model.labels.begin(), model.labels.end(), data.labels[static_cast<std::size_t>(r)]);
+    const int c = it == model.labels.end() ? -1 : static_cast<int>(it - model.labels.begin());
+    bool violates = c < 0;
+    const double* dec = p.decision_values.data() + static_cast<std::size_t>(r) * pairs;
+    std::size_t q = 0;
+    for (int i = 0; i < k && !violates; ++i)
+      for (int j = i + 1; j < k; ++j, ++q)
+        if ((i == c && dec[q] < 1.0 - eps) || (j == c && -dec[q] < 1.0 - eps)) violates = true;
+    if (violates) out.push_back(r);
+  }
+  return out;
 }
 
 }  // namespace sarscale::svm

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <utility>
 
 #include "sarscale/io/feature_file.hpp"
@@ -220,4 +221,52 @@ TEST_F(FeaturesCli, PipelineRunsAndReusesStages) {
     if (e.is_regular_file()) one_test_file = e.path();
   fs::last_write_time(one_test_file, fs::last_write_time(one_test_file) + std::chrono::seconds(5));
   EXPECT_EQ(reused(last_json_line(run_expect(cmd))), "RRRrr");
+}
+
+// Incremental training: `train --warm-start OLD --archive NEW` (a chip archive: its features are
+// computed with the old model's chain and PCA), with the old training features re-checked
+// through the path the model records, equals a full retrain on old + new chips.
+TEST_F(FeaturesCli, WarmStartEqualsAFullRetrain) {
+  const std::string config = std::string(SARSCALE_SOURCE_DIR) + "/configs/mstar10-soc.ini";
+  const fs::path dir = g_dir / "warm";
+  fs::create_directories(dir);
+  run_expect(sarscale_mpi(2) + " synth --kind chips --out " + (dir / "new").string() +
+             " --count 24 --classes 4 --chip-size 64 --seed 5");
+  run_expect(sarscale_mpi(2) + " ingest --input " + (dir / "new").string() + " --output " +
+             (dir / "new.h5").string() + " --chip-size 64");
+  run_expect(sarscale_mpi(2) + " ingest --input " + (g_dir / "train").string() + " " + (dir / "new").string() +
+             " --output " + (dir / "both.h5").string() + " --chip-size 64");
+  const std::string params = " --C 4 --gamma 0.0078125";
+  run_expect(sarscale_mpi(2) + " features --archive " + (g_dir / "train.h5").string() + " --output " +
+             (dir / "old.features.h5").string() + " --config " + config);
+  run_expect(sarscale_binary() + " train --features " + (dir / "old.features.h5").string() + " --model " +
+             (dir / "old.model.h5").string() + params);
+  const std::string warm =
+      last_json_line(run_expect(sarscale_binary() + " train --warm-start " + (dir / "old.model.h5").string() +
+                                " --archive " + (dir / "new.h5").string() + " --model " + (dir / "warm.h5").string()));
+  EXPECT_GT(json_int(warm, "warm_support_vectors"), 0) << warm;
+  EXPECT_NE(warm.find("old.features.h5"), std::string::npos) << warm;  // the old rows were re-checked
+  EXPECT_TRUE(fs::exists(dir / "warm.features.h5"));
+  run_expect(sarscale_mpi(2) + " features --archive " + (dir / "both.h5").string() + " --output " +
+             (dir / "both.features.h5").string() + " --pca-from " + (dir / "old.features.h5").string());
+  const std::string full = last_json_line(run_expect(sarscale_binary() + " train --features " +
+                                                     (dir / "both.features.h5").string() + " --model " +
+                                                     (dir / "full.h5").string() + params));
+  EXPECT_NEAR(static_cast<double>(json_int(warm, "total_sv")), static_cast<double>(json_int(full, "total_sv")),
+              0.01 * static_cast<double>(json_int(full, "total_sv")) + 1)
+      << warm << "\n" << full;
+  const auto predicted = [&](const std::string& model) {
+    const fs::path out = dir / ("pred_" + model);
+    run_expect(sarscale_binary() + " predict --archive " + (g_dir / "test.h5").string() + " --model " +
+               (dir / (model + ".h5")).string() + " --output " + out.string());
+    std::ifstream in(out / "predictions.csv");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(predicted("warm"), predicted("full"));  // 40 chips: 99.5% agreement means all
+  // A grid search or other features with a warm start are refused with a reason.
+  const std::string grid = run_expect(sarscale_binary() + " train --warm-start " + (dir / "old.model.h5").string() +
+                                          " --archive " + (dir / "new.h5").string() + " --model " +
+                                          (dir / "x.h5").string() + " --grid C=1,2",
+                                      2);
+  EXPECT_NE(grid.find("--grid"), std::string::npos) << grid;
 }

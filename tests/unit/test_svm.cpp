@@ -198,3 +198,120 @@ TEST(SvmTrain, RefusesWhatCannotBeTrained) {
   EXPECT_THROW(train(broken, TrainParams{}), sarscale::ConfigError);
   EXPECT_THROW(stratified_folds({1, 2}, 1, 0), sarscale::ConfigError);
 }
+
+// Incremental training: the old model's support vectors + new rows, warm-started from the old
+// model; then old rows violating the new model's KKT conditions join (feedback) until none
+// remains. The result must equal a full retrain on old + new rows.
+TEST(SvmTrain, WarmStartWithFeedbackMatchesAFullRetrain) {
+  const std::vector<std::int32_t> classes{7, 2, 9, 4};
+  const Dataset old_rows = blobs(150, classes, 5, 21), new_rows = blobs(60, classes, 5, 22);
+  const Dataset validation = blobs(250, classes, 5, 23);
+  TrainParams p;
+  p.C = 2;
+  p.kernel.gamma = 0.3;
+  const SvmModel old_model = train(old_rows, p);
+
+  Dataset all = old_rows;
+  all.x.insert(all.x.end(), new_rows.x.begin(), new_rows.x.end());
+  all.labels.insert(all.labels.end(), new_rows.labels.begin(), new_rows.labels.end());
+  all.rows += new_rows.rows;
+  TrainReport full_report;
+  const SvmModel full = train(all, p, &full_report);
+
+  // The old model's support vectors, class by class in its order (sv_indices: their old rows).
+  Dataset joined;
+  joined.dim = old_rows.dim;
+  TrainParams warm = p;
+  std::vector<char> used(static_cast<std::size_t>(old_rows.rows), 0);
+  for (std::int64_t s = 0; s < old_model.total_sv(); ++s) {
+    const std::int64_t r = old_model.sv_indices[static_cast<std::size_t>(s)];
+    used[static_cast<std::size_t>(r)] = 1;
+    joined.x.insert(joined.x.end(), old_rows.row(r), old_rows.row(r) + 5);
+    joined.labels.push_back(old_rows.labels[static_cast<std::size_t>(r)]);
+    warm.warm_start.rows.push_back(s);
+  }
+  warm.warm_start.labels = old_model.labels;
+  warm.warm_start.coef = old_model.sv_coef;
+  joined.rows = static_cast<std::int64_t>(joined.labels.size());
+  ASSERT_LT(joined.rows, old_rows.rows);  // some old rows are left out, or the test shows nothing
+  {  // alone, the old support vectors start at their optimum: a few iterations, same objective
+    TrainReport from_model, from_zero;
+    train(joined, warm, &from_model);
+    train(joined, p, &from_zero);
+    for (std::size_t q = 0; q < from_model.machines.size(); ++q) {
+      EXPECT_LT(from_model.machines[q].iterations * 5, from_zero.machines[q].iterations);
+      EXPECT_NEAR(from_model.machines[q].objective, from_zero.machines[q].objective,
+                  1e-6 * std::abs(from_zero.machines[q].objective));
+    }
+  }
+  joined.x.insert(joined.x.end(), new_rows.x.begin(), new_rows.x.end());
+  joined.labels.insert(joined.labels.end(), new_rows.labels.begin(), new_rows.labels.end());
+  joined.rows += new_rows.rows;
+  TrainReport report;
+  SvmModel model = train(joined, warm, &report);
+
+  // Feedback over the old rows that were not support vectors.
+  std::vector<std::int64_t> rest_rows;
+  for (std::int64_t r = 0; r < old_rows.rows; ++r)
+    if (!used[static_cast<std::size_t>(r)]) rest_rows.push_back(r);
+  Dataset rest = old_rows.subset(rest_rows);
+  int passes = 0;
+  std::int64_t first_violators = -1;
+  for (; passes < 10; ++passes) {
+    const std::vector<std::int64_t> v = kkt_violators(model, rest, p.solver.eps);
+    if (first_violators < 0) first_violators = static_cast<std::int64_t>(v.size());
+    if (v.empty()) break;
+    std::vector<std::int64_t> keep;
+    for (std::int64_t r = 0, at = 0; r < rest.rows; ++r) {
+      if (at < static_cast<std::int64_t>(v.size()) && v[static_cast<std::size_t>(at)] == r) {
+        joined.x.insert(joined.x.end(), rest.row(r), rest.row(r) + 5);
+        joined.labels.push_back(rest.labels[static_cast<std::size_t>(r)]);
+        ++joined.rows;
+        ++at;
+      } else {
+        keep.push_back(r);
+      }
+    }
+    rest = rest.subset(keep);
+    TrainParams next = p;
+    next.warm_start = {model.labels, model.sv_indices, model.sv_coef};
+    model = train(joined, next, &report);
+  }
+  EXPECT_GT(first_violators, 0);  // here some old non-support vectors do matter
+  EXPECT_LT(passes, 10);
+  ASSERT_EQ(report.machines.size(), full_report.machines.size());
+  for (std::size_t q = 0; q < full_report.machines.size(); ++q)
+    EXPECT_NEAR(report.machines[q].objective, full_report.machines[q].objective,
+                1e-3 * std::abs(full_report.machines[q].objective));
+  const auto a = predict(model, validation.x.data(), validation.rows).labels;
+  const auto b = predict(full, validation.x.data(), validation.rows).labels;
+  std::int64_t same = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
+  EXPECT_GE(static_cast<double>(same), 0.995 * static_cast<double>(a.size()));
+}
+
+TEST(SvmTrain, KktViolatorsAreTheRowsThatWouldChangeTheModel) {
+  const Dataset d = blobs(60, {1, 2, 3}, 4, 31);
+  TrainParams p;
+  p.kernel.gamma = 0.4;
+  const SvmModel m = train(d, p);
+  // At the optimum, no training row with alpha 0 violates the conditions (to the solver's eps).
+  std::vector<char> is_sv(static_cast<std::size_t>(d.rows), 0);
+  for (const auto r : m.sv_indices) is_sv[static_cast<std::size_t>(r)] = 1;
+  std::vector<std::int64_t> others;
+  for (std::int64_t r = 0; r < d.rows; ++r)
+    if (!is_sv[static_cast<std::size_t>(r)]) others.push_back(r);
+  ASSERT_GT(others.size(), 10u);
+  Dataset probe = d.subset(others);
+  EXPECT_TRUE(kkt_violators(m, probe, 2 * p.solver.eps).empty());
+  // A row of class 1 placed on a class-2 support vector violates; an unknown class always does.
+  const std::int64_t n = probe.rows;
+  const std::int64_t sv2 = m.sv_count[0];  // first support vector of the second class (label 2)
+  probe.x.insert(probe.x.end(), m.support_vectors.begin() + sv2 * 4, m.support_vectors.begin() + (sv2 + 1) * 4);
+  probe.labels.push_back(1);
+  probe.x.insert(probe.x.end(), d.x.begin(), d.x.begin() + 4);
+  probe.labels.push_back(99);
+  probe.rows += 2;
+  const auto v = kkt_violators(m, probe, 2 * p.solver.eps);
+  EXPECT_EQ(v, (std::vector<std::int64_t>{n, n + 1}));
+}

@@ -8,7 +8,16 @@
 //      of ranks (cascade_plan: any rank count); each receiver solves the union, warm-started;
 //   3. the top level's support vectors go back to every rank (feedback), which counts the KKT
 //      violators among its rows; passes repeat until no row violates the top solution's KKT
-//      conditions (the global optimum, to eps) and the objective stops changing, or max_passes.
+//      conditions (the global optimum, to eps), or until neither the objective nor the
+//      support-vector set changes by more than `tolerance` (relative) between passes, or
+//      max_passes. tolerance 0 asks for the KKT proof of optimality.
+// Feedback passes (2, 3, ...) solve only what can change the solution: the top level's support
+// vectors, warm-started with their alphas, plus the rows violating its KKT conditions (rows that
+// satisfy them keep alpha 0). When the violators of all ranks are fewer than the top level's
+// support vectors they go straight to rank 0, which solves top + violators once; otherwise each
+// rank first solves top + its own violators and the results merge up the tree as in pass 1
+// (the leaves filter a large violator set, so no rank receives it whole). The KKT check keeps
+// its kernel columns across passes (cascade_check.hpp, bounded by check_cache_bytes).
 #include <cstdint>
 #include <vector>
 
@@ -34,7 +43,8 @@ int cascade_levels(int ranks);
 struct CascadeOptions {
   svm::SolverOptions solver;
   int max_passes = 10;
-  double tolerance = 1e-3;  // relative objective change between passes counted as "stopped"
+  double tolerance = 1e-3;  // relative change of objective and SV set between passes counted as "stopped"
+  std::size_t check_cache_bytes = std::size_t{1} << 30;  // per rank: kernel columns kept by the KKT check
 };
 
 struct CascadePass {
@@ -43,6 +53,7 @@ struct CascadePass {
   std::int64_t n_sv = 0;       // top level's support vectors
   std::int64_t violators = 0;  // rows (all ranks) violating the top solution's KKT conditions
   double seconds = 0;
+  bool flat = false;  // violators went straight to rank 0 (no leaf solves)
   double leaf_seconds = 0, merge_seconds = 0, check_seconds = 0;  // slowest rank's, per phase
   std::uint64_t bytes_sent = 0;                                   // by all ranks, this pass
 };
@@ -57,7 +68,8 @@ struct CascadeResult {
   std::vector<std::int64_t> sv_id;  // global row ids
   double rho = 0;
   double objective = 0;
-  bool converged = false;
+  bool converged = false;  // stopped by the KKT check or the tolerance (not by max_passes)
+  bool optimal = false;    // stopped because no row violates the KKT conditions
   std::vector<CascadePass> passes;
 };
 

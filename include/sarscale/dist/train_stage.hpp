@@ -40,6 +40,20 @@ struct TrainConfig {
   // machines gathered to one rank when small, cascaded when large (dist/cascade_train.hpp).
   bool cascade = false;
   CascadeTrainOptions cascade_options;
+  // Incremental training: a previous model file. Its support vectors join the new rows and every
+  // machine starts from their alphas (svm::WarmStart); kernel, gamma and class weights are the
+  // model's, C too unless C_given. New rows must have the model's features: a feature file with
+  // its fingerprint, or a chip archive, whose features are then computed with the model's chain
+  // and PCA into MODEL.features.h5 beside the output. New rows equal to an old support vector
+  // of the same class are dropped (a duplicate would weigh twice).
+  // Rows of the old training set that were not support vectors can become ones with the new
+  // rows; when the old training data are at hand (previous_data, else the path the model
+  // records, if it still holds the same features) they are re-checked against the new model
+  // and the violators join, warm, until none remains (the Cascade SVM's feedback): the result
+  // is then the full retrain's optimum. Without them the result is approximate (reported).
+  std::filesystem::path warm_start;
+  std::filesystem::path previous_data;
+  bool C_given = true;
   std::string command_line;
 };
 
@@ -58,6 +72,11 @@ struct TrainSummary {
   svm::TrainReport report;        // of the final model (single-node training)
   std::vector<PairReport> pairs;  // of the final model (--cascade)
   double cv_seconds = 0, train_seconds = 0, seconds = 0;
+  std::int64_t warm_support_vectors = -1;  // old support vectors used (-1: no warm start)
+  std::int64_t warm_duplicates = 0;       // new rows dropped as copies of an old support vector
+  std::string previous_data;              // old training data re-checked ("" when unavailable)
+  std::int64_t previous_rows = 0;         // its rows outside the training set
+  std::vector<std::int64_t> feedback_violators;  // per feedback pass: old rows that joined
   std::vector<std::int64_t> peak_rss_mb;  // per rank: peak resident memory of the process (MiB)
   std::filesystem::path model;
 

@@ -34,6 +34,13 @@ double dot(const double* u, const double* v, int dim);
 // K(u, v); `uu` and `vv` are dot(u, u) and dot(v, v) (used by the RBF kernel only).
 double kernel_value(const KernelParams& params, const double* u, const double* v, int dim, double uu, double vv);
 
+// K(a_i, b_j) for every i < na, j < nb into `out` (na x nb, row-major), through one matrix
+// product of the dot products (dot products may differ from dot() in the last bit). `bb` holds
+// dot(b_j, b_j) for the RBF kernel (null: computed here). One thread: callers parallelise over
+// blocks of `a`.
+void kernel_block(const KernelParams& params, const double* a, std::int64_t na, const double* b, std::int64_t nb,
+                  int dim, const double* bb, double* out);
+
 // base^times by repeated squaring, exactly as LIBSVM's powi (the polynomial kernel).
 double powi(double base, int times);
 

@@ -15,6 +15,17 @@
 
 namespace sarscale::svm {
 
+// Incremental training: the support vectors of a previous model, present among the training rows,
+// start every machine with the alphas they had in that model (the other rows start at 0), so
+// training on old support vectors + new rows continues from the old optimum instead of from
+// scratch (the Cascade SVM's argument: rows that were not support vectors rarely become ones).
+struct WarmStart {
+  std::vector<std::int32_t> labels;  // the previous model's class labels, in its order
+  std::vector<std::int64_t> rows;    // the training row holding each of its support vectors
+  std::vector<double> coef;          // its sv_coef: (labels.size() - 1) x rows.size(), LIBSVM's layout
+  bool empty() const { return rows.empty(); }
+};
+
 struct TrainParams {
   KernelParams kernel;  // gamma 0: 1 / dim
   double C = 1.0;
@@ -23,6 +34,7 @@ struct TrainParams {
   SolverOptions solver;
   bool probability = false;  // LIBSVM -b 1
   std::uint64_t seed = 1;    // for the internal cross-validation of probability estimates
+  WarmStart warm_start;      // empty: every machine starts from alpha = 0
 };
 
 // What each binary machine did (LIBSVM prints the same figures).
@@ -44,6 +56,12 @@ struct TrainReport {
 // ConfigError for bad parameters, InputError for data that cannot be trained on (fewer than two
 // classes, NaN features).
 SvmModel train(const Dataset& data, const TrainParams& params, TrainReport* report = nullptr);
+
+// Rows of `data` that would change `model` if added to its training set: those violating, beyond
+// eps, the optimality condition of a row with alpha 0 (y f(x) >= 1) in any one-vs-one machine
+// between the row's class and another, and rows of classes the model does not know. Used to
+// re-check old rows after incremental training (the Cascade SVM's feedback). Ascending order.
+std::vector<std::int64_t> kkt_violators(const SvmModel& model, const Dataset& data, double eps, int threads = 0);
 
 // Fold of each row for stratified k-fold cross-validation: each class's rows are shuffled
 // (seeded) and dealt to folds in turn, so every fold holds ~1/k of every class (as LIBSVM's -v).

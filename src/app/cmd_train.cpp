@@ -56,6 +56,7 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
     ("warm-start", po::value<std::string>(), "incremental: continue from this model (its support vectors + the new rows; its kernel, C and class weights)")
     ("previous-data", po::value<std::string>(), "with --warm-start: the old training features (default: the path the model records), re-checked so the result equals a full retrain")
     ("cascade", po::bool_switch(), "rows spread over the ranks: small one-vs-one machines solved on one rank, large ones by the cascade SVM")
+    ("ensemble", po::bool_switch(), "fast approximate: rows spread as with --cascade, each rank trains on its own rows, the leaf machines are averaged (no merge passes)")
     ("cascade-passes", po::value<int>()->default_value(10), "cascade: at most this many feedback passes")
     ("cascade-tolerance", po::value<double>()->default_value(1e-3), "cascade: relative objective change counted as converged")
     ("gather-below", po::value<double>()->default_value(2e6), "cascade: machines of fewer rows x features go to one rank")
@@ -95,7 +96,10 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
   cfg.seed = (*vm)["seed"].as<unsigned long long>();
   if (!(p.C > 0)) throw ConfigError("--C must be positive");
   svm::validate(p.kernel);
-  cfg.cascade = (*vm)["cascade"].as<bool>();
+  cfg.cascade = (*vm)["cascade"].as<bool>() || (*vm)["ensemble"].as<bool>();
+  if ((*vm)["cascade"].as<bool>() && (*vm)["ensemble"].as<bool>())
+    throw ConfigError("--cascade and --ensemble exclude each other (--ensemble is the cascade without merges)");
+  if ((*vm)["ensemble"].as<bool>()) cfg.cascade_options.mode = dist::DistributedMode::ensemble;
   cfg.cascade_options.cascade.max_passes = (*vm)["cascade-passes"].as<int>();
   cfg.cascade_options.cascade.tolerance = (*vm)["cascade-tolerance"].as<double>();
   cfg.cascade_options.gather_below = (*vm)["gather-below"].as<double>();

@@ -104,6 +104,51 @@ void redistribute(const Comm& comm, const svm::Dataset& in, const std::vector<st
   }
 }
 
+// Ensemble mode: this rank's own machine for the pair, then the average over the ranks whose rows
+// hold both classes (coefficients / leaves, rho averaged). Ids are unique across ranks.
+PairSolution averaged_leaves(const Comm& comm, const svm::BinaryProblem& p, const std::vector<std::int64_t>& pid,
+                             const svm::SolverOptions& solver, int& leaves) {
+  PairSolution own;
+  const bool both = std::find(p.y.begin(), p.y.end(), 1) != p.y.end() &&
+                    std::find(p.y.begin(), p.y.end(), -1) != p.y.end();
+  if (both) {
+    const svm::BinarySolution s = svm::solve_c_svc(p, solver);
+    own.rho = s.rho;
+    own.objective = s.objective;
+    for (std::size_t r = 0; r < s.alpha.size(); ++r)
+      if (s.alpha[r] > 0) {
+        own.id.push_back(pid[r]);
+        own.coef.push_back(s.alpha[r] * p.y[r]);
+      }
+  }
+  std::vector<double> packed = pack_solution(own);
+  packed.insert(packed.begin(), both ? 1.0 : 0.0);
+  const std::vector<std::int64_t> lengths = comm.allgather(static_cast<std::int64_t>(packed.size()));
+  const std::vector<double> all = comm.allgatherv(packed);
+  PairSolution out;
+  leaves = 0;
+  std::size_t at = 0;
+  std::vector<PairSolution> parts;
+  for (const auto len : lengths) {
+    const std::vector<double> one(all.begin() + static_cast<std::ptrdiff_t>(at),
+                                  all.begin() + static_cast<std::ptrdiff_t>(at + static_cast<std::size_t>(len)));
+    at += static_cast<std::size_t>(len);
+    if (one.at(0) == 0.0) continue;
+    parts.push_back(unpack_solution(std::vector<double>(one.begin() + 1, one.end())));
+  }
+  leaves = static_cast<int>(parts.size());
+  if (leaves == 0) throw InputError("ensemble: no rank holds rows of both classes of a machine; use fewer ranks");
+  for (const PairSolution& q : parts) {
+    out.rho += q.rho / leaves;
+    out.objective += q.objective / leaves;
+    for (std::size_t v = 0; v < q.id.size(); ++v) {
+      out.id.push_back(q.id[v]);
+      out.coef.push_back(q.coef[v] / leaves);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 svm::SvmModel train_distributed(const Comm& comm, const svm::Dataset& given, const std::vector<std::int64_t>& given_ids,
@@ -186,10 +231,27 @@ svm::SvmModel train_distributed(const Comm& comm, const svm::Dataset& given, con
       rep.label_i = model.labels[static_cast<std::size_t>(i)];
       rep.label_j = model.labels[static_cast<std::size_t>(j)];
       rep.rows = classes[static_cast<std::size_t>(i)].count + classes[static_cast<std::size_t>(j)].count;
-      rep.cascaded = static_cast<double>(rep.rows) * dim >= options.gather_below && comm.size() > 1;
+      rep.ensemble = options.mode == DistributedMode::ensemble;
+      rep.cascaded = !rep.ensemble && static_cast<double>(rep.rows) * dim >= options.gather_below && comm.size() > 1;
       rep.owner = pair % comm.size();
       PairSolution sol;
-      if (rep.cascaded) {
+      if (rep.ensemble) {
+        svm::BinaryProblem p;
+        std::vector<double> x;
+        std::vector<std::int64_t> pid;
+        for (const int c : {i, j})
+          for (const auto r : rows_of[static_cast<std::size_t>(c)]) {
+            x.insert(x.end(), local.row(r), local.row(r) + dim);
+            p.y.push_back(c == i ? 1 : -1);
+            p.C.push_back(bound(r, c));
+            pid.push_back(ids[static_cast<std::size_t>(r)]);
+          }
+        p.x = x.data();
+        p.n = static_cast<std::int64_t>(p.y.size());
+        p.dim = dim;
+        p.kernel = model.kernel;
+        sol = averaged_leaves(comm, p, pid, params.solver, rep.leaves);
+      } else if (rep.cascaded) {
         std::vector<double> x;
         std::vector<signed char> y;
         std::vector<double> cs;

@@ -344,7 +344,9 @@ json::Value TrainSummary::to_json() const {
       json::Value q = json::Value::object();
       q["labels"] = std::to_string(p.label_i) + "-" + std::to_string(p.label_j);
       q["rows"] = p.rows;
-      q["mode"] = p.cascaded ? "cascade" : "rank " + std::to_string(p.owner);
+      q["mode"] = p.ensemble  ? "ensemble of " + std::to_string(p.leaves) + " leaves"
+                  : p.cascaded ? "cascade"
+                               : "rank " + std::to_string(p.owner);
       q["objective"] = p.objective;
       q["n_sv"] = p.n_sv;
       q["seconds"] = p.seconds;
@@ -359,6 +361,7 @@ json::Value TrainSummary::to_json() const {
         r["merge_seconds"] = c.merge_seconds;
         r["check_seconds"] = c.check_seconds;
         r["bytes"] = c.bytes_sent;
+        r["flat"] = c.flat;
         passes.push_back(r);
       }
       q["passes"] = passes;
@@ -391,8 +394,9 @@ std::string TrainSummary::table() const {
   }
   for (const auto& p : pairs)
     os << "machine " << p.label_i << " vs " << p.label_j << ": " << p.rows << " rows, "
-       << (p.cascaded ? "cascade, " + std::to_string(p.passes.size()) + " pass(es)"
-                      : "on rank " + std::to_string(p.owner))
+       << (p.ensemble   ? "average of " + std::to_string(p.leaves) + " leaf machines"
+           : p.cascaded ? "cascade, " + std::to_string(p.passes.size()) + " pass(es)"
+                        : "on rank " + std::to_string(p.owner))
        << ", objective " << fmt("%.6f", p.objective) << ", " << p.n_sv << " SVs, " << fmt("%.2f", p.seconds) << " s\n";
   os << "model: C " << best_C << ", gamma " << best_gamma << ", " << report.total_sv << " support vectors, "
      << (pairs.empty() ? report.machines.size() : pairs.size()) << " binary machine(s), trained in "
@@ -564,6 +568,11 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
             std::filesystem::absolute(cfg.features.empty() ? cfg.data : cfg.features).string();
         f.provenance["training_rows"] = std::to_string(s.rows);
         f.provenance["C"] = fmt("%.17g", base.C);
+        if (cfg.cascade)
+          f.provenance["training_mode"] =
+              cfg.cascade_options.mode == DistributedMode::ensemble
+                  ? "ensemble: the average of " + std::to_string(comm.size()) + " ranks' leaf machines (approximate)"
+                  : "cascade over " + std::to_string(comm.size()) + " ranks";
         if (!base.class_weights.empty()) f.provenance["class_weights"] = class_weights_text(base.class_weights);
         if (previous) {
           f.provenance["warm_start"] = std::filesystem::absolute(cfg.warm_start).string();

@@ -20,17 +20,28 @@
 
 namespace sarscale::dist {
 
+// The fast approximate mode: no merge or feedback at all. Every rank solves every machine on its
+// own rows (its leaf of the cascade's first pass) and the machines are averaged: the decision
+// value of the ensemble is the mean of the leaves' decision values (score averaging), which is
+// itself one model in LIBSVM's layout (the union of the leaves' support vectors, coefficients
+// divided by the number of leaves, rho averaged), so predict and evaluate use it unchanged.
+// Accuracy drops with the share of rows each leaf sees; the time is one leaf solve.
+enum class DistributedMode { cascade, ensemble };
+
 struct CascadeTrainOptions {
   CascadeOptions cascade;
   double gather_below = 2e6;  // rows x features of a pair under which it is solved on one rank
+  DistributedMode mode = DistributedMode::cascade;
 };
 
 struct PairReport {
   std::int32_t label_i = 0, label_j = 0;
   std::int64_t rows = 0;
   bool cascaded = false;
-  int owner = 0;  // the rank that solved it (gathered pairs)
-  double objective = 0, rho = 0;
+  bool ensemble = false;  // averaged leaf machines (DistributedMode::ensemble)
+  int leaves = 0;         // ensemble: leaves that held both classes
+  int owner = 0;          // the rank that solved it (gathered pairs)
+  double objective = 0, rho = 0;    // ensemble: the leaves' mean objective
   std::int64_t n_sv = 0;
   std::vector<CascadePass> passes;  // cascaded pairs
   double seconds = 0;

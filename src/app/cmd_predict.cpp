@@ -1,12 +1,14 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <tuple>
 
 #include "sarscale/app/commands.hpp"
 #include "sarscale/app/parse.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
 #include "sarscale/dist/predict_stage.hpp"
+#include "sarscale/dist/scene_predict.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/model_file.hpp"
 #include "sarscale/svm/libsvm_format.hpp"
@@ -15,20 +17,49 @@
 namespace sarscale::app {
 
 int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
-  po::options_description desc("sarscale predict: apply a model to a chip archive or to LIBSVM/svmlight text data");
+  po::options_description desc(
+      "sarscale predict: apply a model to a chip archive, to a whole scene (a GeoTIFF class map), or to "
+      "LIBSVM/svmlight text data");
   // clang-format off
   desc.add_options()
     ("archive,a", po::value<std::string>(), "chip archive (the model's own feature chain is applied); --output is then a directory")
+    ("scene,s", po::value<std::string>(), "a scene (anything GDAL reads), classified window by window; --output is then the GeoTIFF class map")
     ("data,d", po::value<std::string>(), "LIBSVM/svmlight text data (.gz read directly)")
     ("model,m", po::value<std::string>(), "model: sarscale HDF5, or LIBSVM's text format")
-    ("output,o", po::value<std::string>(), "predicted labels, one per line in input order (as svm-predict writes them)")
-    ("probability", po::bool_switch(), "write probability estimates too (as svm-predict -b 1)")
+    ("output,o", po::value<std::string>(), "archive: a directory; scene: the class map (GeoTIFF); data: predicted labels, one per line in input order (as svm-predict writes them)")
+    ("probability", po::bool_switch(), "data: write probability estimates too (as svm-predict -b 1)")
+    ("window", po::value<std::string>(), "scene: window H[xW] classified per map pixel (default: the model's chip size; other sizes are centre-cropped or padded to it)")
+    ("stride", po::value<int>()->default_value(0), "scene: scene pixels per map pixel (0: a quarter of the window)")
+    ("band", po::value<int>()->default_value(1), "scene: raster band (from 1)")
+    ("calibration", po::value<std::string>()->default_value("none"), "scene: none|sigma0|beta0|gamma0 (where the product carries it)")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on
-  const auto vm = parse_command(cl, "sarscale predict --archive A.h5 | --data FILE  --model M --output OUT", desc);
+  const auto vm = parse_command(
+      cl, "sarscale predict --archive A.h5 | --scene SCENE.tif | --data FILE  --model M --output OUT", desc);
   if (!vm) return 0;
+  if (vm->count("archive") + vm->count("scene") + vm->count("data") > 1)
+    throw ConfigError("--archive, --scene and --data exclude each other");
+  if (vm->count("scene")) {
+    dist::ScenePredictConfig cfg;
+    cfg.scene = (*vm)["scene"].as<std::string>();
+    if (vm->count("model")) cfg.model = (*vm)["model"].as<std::string>();
+    if (vm->count("output")) cfg.output = (*vm)["output"].as<std::string>();
+    if (vm->count("window"))
+      std::tie(cfg.window_rows, cfg.window_cols) = parse_size((*vm)["window"].as<std::string>(), "--window");
+    cfg.stride = (*vm)["stride"].as<int>();
+    cfg.band = (*vm)["band"].as<int>();
+    cfg.calibration = io::parse_calibration((*vm)["calibration"].as<std::string>());
+    cfg.threads = (*vm)["threads"].as<int>();
+    cfg.command_line = join_command_line(cl.command, cl.args);
+    const dist::ScenePredictSummary s = dist::run_predict_scene(comm, cfg);
+    if (comm.is_root()) {
+      log::info("classified ", s.classified, " of ", s.cells, " cells (", s.map_rows, "x", s.map_cols, ", ", s.nodata(),
+                " no-data): ", s.output.string());
+      std::cout << s.to_json().dump() << std::endl;
+    }
+    return 0;
+  }
   if (vm->count("archive")) {
-    if (vm->count("data")) throw ConfigError("--archive and --data exclude each other");
     dist::PredictConfig cfg;
     cfg.archive = (*vm)["archive"].as<std::string>();
     if (vm->count("model")) cfg.model = (*vm)["model"].as<std::string>();

@@ -83,12 +83,14 @@ std::vector<double> CheckColumns::sums(const std::vector<std::int64_t>& ids, con
     for (std::int64_t b = 0; b < blocks; ++b) {
       try {
         const std::int64_t r0 = b * kBlockRows, rows = std::min(kBlockRows, n_ - r0);
+        // K(evaluated SVs, own rows of the block): one SV's values are contiguous over the rows.
         k_block.resize(static_cast<std::size_t>(rows * ne));
-        svm::kernel_block(kernel_, x_ + r0 * dim_, rows, ev_x.data(), ne, dim_, ev_xx.data(), k_block.data());
+        svm::kernel_block(kernel_, ev_x.data(), ne, x_ + r0 * dim_, rows, dim_, xx_.data() + r0, k_block.data());
         // Fresh columns are stored for the next passes.
         for (std::size_t e = 0; e < fresh.size(); ++e) {
-          auto* col = const_cast<float*>(column[fresh[e]]);
-          for (std::int64_t r = 0; r < rows; ++r) col[r0 + r] = static_cast<float>(k_block[static_cast<std::size_t>(r * ne) + e]);
+          auto* col = const_cast<float*>(column[fresh[e]]) + r0;
+          const double* k = k_block.data() + e * static_cast<std::size_t>(rows);
+          for (std::int64_t r = 0; r < rows; ++r) col[r] = static_cast<float>(k[r]);
         }
         // Summed in top order per row; row-contiguous axpys over each column.
         double* acc = out.data() + r0;
@@ -99,8 +101,8 @@ std::vector<double> CheckColumns::sums(const std::vector<std::int64_t>& ids, con
             const float* col = column[j] + r0;
             for (std::int64_t r = 0; r < rows; ++r) acc[r] += c * col[r];
           } else {
-            const std::size_t e = fresh.size() + t++;
-            for (std::int64_t r = 0; r < rows; ++r) acc[r] += c * k_block[static_cast<std::size_t>(r * ne) + e];
+            const double* k = k_block.data() + (fresh.size() + t++) * static_cast<std::size_t>(rows);
+            for (std::int64_t r = 0; r < rows; ++r) acc[r] += c * k[r];
           }
         }
       } catch (...) {

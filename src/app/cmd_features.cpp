@@ -18,6 +18,9 @@ int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
      "preprocessing steps, e.g. \"db(floor=-40); crop(88); lee(window=5)\" (default: db; see docs/features.md)")
     ("blocks", po::value<std::string>(),
      "feature blocks in order, e.g. \"hog(cell=8, block=2); gabor(grid=2); pixels(size=16); stats\" (default: hog; stats)")
+    ("augment", po::value<std::string>(),
+     "training-set augmentation: copies of every chip appended after the slots' rows, e.g. "
+     "\"shift(2); shift(4, directions=8); crop(112, count=4)\" (see docs/feature-format.md)")
     ("fit-pca", po::bool_switch(), "fit standardisation + PCA on this archive's usable chips and store it")
     ("pca-from", po::value<std::string>(), "apply the chain and PCA stored in this feature file (e.g. the training set's)")
     ("pca-components", po::value<int>()->default_value(0), "keep this many components (0: see --pca-variance)")
@@ -37,6 +40,7 @@ int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
   if (vm->count("output")) cfg.output = (*vm)["output"].as<std::string>();
   if (vm->count("preprocess")) cfg.preprocess = (*vm)["preprocess"].as<std::string>();
   if (vm->count("blocks")) cfg.blocks = (*vm)["blocks"].as<std::string>();
+  if (vm->count("augment")) cfg.augment = (*vm)["augment"].as<std::string>();
   cfg.fit_pca = (*vm)["fit-pca"].as<bool>();
   if (vm->count("pca-from")) cfg.pca_from = (*vm)["pca-from"].as<std::string>();
   cfg.pca.components = (*vm)["pca-components"].as<int>();
@@ -59,6 +63,11 @@ int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
   if (comm.is_root()) {
     for (const auto& [reason, n] : s.flag_reasons) log::warn(n, " chip(s) flagged unusable: ", reason);
     if (s.invalid_slots > 0) log::warn(s.invalid_slots, " archive slot(s) marked invalid by ingest were skipped");
+    if (s.augmented_flagged > 0)
+      log::warn(s.augmented_flagged, " augmented cop(ies) of usable chips flagged unusable (see /flagged)");
+    if (s.augmented_rows > 0)
+      log::info("augmentation ", s.augment, ": ", s.augmented_rows, " rows after the slots (", s.augmented_usable,
+                " usable)");
     log::info("wrote ", s.rows, " feature rows (", s.usable, " usable) of dimension ", s.dim,
               s.pca_components > 0 ? " (PCA of " + std::to_string(s.raw_dim) + ")" : std::string(), " to ",
               s.output.string());

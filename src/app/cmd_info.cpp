@@ -6,6 +6,7 @@
 #include "sarscale/core/json.hpp"
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/feature_file.hpp"
+#include "sarscale/io/model_file.hpp"
 
 namespace sarscale::app {
 
@@ -107,10 +108,10 @@ void print_text(std::ostream& os, const std::string& path, const ArchiveSummary&
 }  // namespace
 
 int cmd_info(const dist::Comm& comm, const CommandLine& cl) {
-  po::options_description desc("sarscale info: what an archive or a feature file holds");
+  po::options_description desc("sarscale info: what an archive, a feature file or a model file holds");
   // clang-format off
   desc.add_options()
-    ("archive", po::value<std::string>()->required(), "the archive or feature file (HDF5)")
+    ("archive", po::value<std::string>()->required(), "the archive, feature file or model file (HDF5)")
     ("json", po::bool_switch(), "print one JSON object instead of text")
     ("sources", po::bool_switch(), "list every source file");
   // clang-format on
@@ -120,6 +121,7 @@ int cmd_info(const dist::Comm& comm, const CommandLine& cl) {
   if (!vm) return 0;
   const std::string path = (*vm)["archive"].as<std::string>();
   if (io::file_format(path) == io::kFeatureFormatName) return info_features(comm, path, (*vm)["json"].as<bool>());
+  if (io::file_format(path) == io::kModelFormatName) return info_model(comm, path, (*vm)["json"].as<bool>());
   const ArchiveSummary s = summarise(path, comm);
   if (comm.is_root()) {
     if ((*vm)["json"].as<bool>())

@@ -1,4 +1,5 @@
 // `sarscale info` on a feature file.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -51,7 +52,15 @@ int info_features(const dist::Comm& comm, const std::string& path, bool as_json)
       if (c >= 0 && static_cast<std::size_t>(c) < per_class.size()) ++per_class[static_cast<std::size_t>(c)];
     }
   }
+  // Augmented rows (after the slots' rows): how many are usable; the counts above are the slots'.
+  std::int64_t augmented_usable = 0;
+  for (std::int64_t first = l.rows; first < l.total_rows(); first += kBlock) {
+    const std::int64_t n = std::min(kBlock, l.total_rows() - first);
+    for (const auto f : r.flags(first, n)) augmented_usable += f == 0 ? 1 : 0;
+  }
   const auto flagged = r.flagged();
+  const auto flagged_slots = static_cast<std::size_t>(
+      std::count_if(flagged.begin(), flagged.end(), [&](const io::FlaggedRow& f) { return f.row < l.rows; }));
   if (!comm.is_root()) return 0;
   if (as_json) {
     json::Value v = json::Value::object();
@@ -59,6 +68,8 @@ int info_features(const dist::Comm& comm, const std::string& path, bool as_json)
     v["rows"] = l.rows;
     v["usable"] = usable;
     v["invalid_slots"] = invalid;
+    v["augmented_rows"] = l.augmented_rows;
+    v["augmented_usable"] = augmented_usable;
     v["dim"] = l.dim;
     v["raw_dim"] = l.raw_dim;
     v["blocks"] = blocks_json(l.blocks);
@@ -78,16 +89,21 @@ int info_features(const dist::Comm& comm, const std::string& path, bool as_json)
     return 0;
   }
   std::cout << "features    " << path << "\n"
-            << "rows        " << usable << " usable of " << l.rows << " (" << flagged.size() << " flagged, " << invalid
-            << " invalid slots)\n"
-            << "dimension   " << l.dim << (l.raw_dim > 0 ? " (PCA of " + std::to_string(l.raw_dim) + ")" : "") << "\n";
+            << "rows        " << usable << " usable of " << l.rows << " (" << flagged_slots << " flagged, " << invalid
+            << " invalid slots)\n";
+  if (l.augmented_rows > 0)
+    std::cout << "augmented   " << augmented_usable << " usable of " << l.augmented_rows << " rows after them ("
+              << (r.has_attribute("augment") ? r.attribute("augment") : std::string("?")) << ", "
+              << flagged.size() - flagged_slots << " flagged)\n";
+  std::cout << "dimension   " << l.dim << (l.raw_dim > 0 ? " (PCA of " + std::to_string(l.raw_dim) + ")" : "") << "\n";
   print_blocks(std::cout, "blocks", l.blocks);
   if (l.raw_dim > 0) print_blocks(std::cout, "raw blocks", l.raw_blocks);
   std::cout << "classes     " << l.class_names.size() << "\n";
   for (std::size_t k = 0; k < per_class.size(); ++k)
     std::cout << "  " << std::left << std::setw(24) << l.class_names[k] << std::right << std::setw(10) << per_class[k]
               << "\n";
-  for (const auto& f : flagged) std::cout << "  flagged row " << f.row << ": " << f.reason << "\n";
+  for (const auto& f : flagged)
+    if (f.row < l.rows) std::cout << "  flagged row " << f.row << ": " << f.reason << "\n";
   for (const char* key : {"chain", "fingerprint", "archive", "pca_from", "command_line"})
     if (r.has_attribute(key)) std::cout << std::left << std::setw(13) << key << r.attribute(key) << "\n";
   return 0;

@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <memory>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/dist/pca.hpp"
 #include "sarscale/dist/progress.hpp"
+#include "sarscale/features/augment.hpp"
 #include "sarscale/features/chain.hpp"
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/feature_file.hpp"
@@ -77,6 +79,105 @@ void project(const features::PcaModel& model, const float* raw, std::int64_t n, 
     if (flags[i] != 0) std::fill_n(out + static_cast<std::size_t>(i) * k, k, 0.0f);
 }
 
+// The chain of each augmentation operation: `chain` itself for chip-sized copies (shifts), one
+// built and checked for each crop size otherwise.
+struct CopyChains {
+  std::vector<const features::FeatureChain*> of_op;
+  std::vector<std::unique_ptr<features::FeatureChain>> own;
+};
+
+CopyChains copy_chains(const features::AugmentSpec& spec, const features::FeatureChain& chain) {
+  CopyChains c;
+  std::map<std::pair<int, int>, const features::FeatureChain*> by_size{{{chain.rows(), chain.cols()}, &chain}};
+  for (const features::AugmentOp& op : spec.ops) {
+    const bool crop = op.kind == features::AugmentOp::Kind::crop;
+    const std::pair<int, int> size = crop ? std::pair{op.rows, op.cols} : std::pair{chain.rows(), chain.cols()};
+    auto it = by_size.find(size);
+    if (it == by_size.end()) {
+      c.own.push_back(std::make_unique<features::FeatureChain>(
+          features::chain_for_copies(chain, size.first, size.second, "--augment " + features::describe(op))));
+      it = by_size.emplace(size, c.own.back().get()).first;
+    }
+    c.of_op.push_back(it->second);
+  }
+  return c;
+}
+
+// The augmented rows of one batch of chips: copy k of the batch's chip i at index i * K + k.
+struct CopyRows {
+  std::vector<float> raw;
+  std::vector<std::int32_t> labels;
+  std::vector<std::uint8_t> flags;
+  std::vector<std::int64_t> source;
+  std::vector<io::FlaggedRow> flagged;  // file rows, ascending
+  std::int64_t failed = 0;              // copies of usable chips whose own features failed
+};
+
+// Copies of the `count` chips of slots [first, first + count) (`pixels`, `labels`, `flags`:
+// theirs). Only usable chips are copied and computed: the copies of the others take their flag
+// and zero features. Each copy is made and computed alone, so the result does not depend on
+// `threads` or on how slots are split into batches and ranks.
+CopyRows compute_copies(const features::AugmentSpec& spec, const CopyChains& chains, const float* pixels, int rows,
+                        int cols, std::int64_t slots, std::int64_t first, std::int64_t count,
+                        const std::int32_t* labels, const std::uint8_t* flags, std::size_t raw_dim, int threads) {
+  const auto k = static_cast<std::size_t>(spec.copies());
+  const auto n = static_cast<std::size_t>(count) * k;
+  const auto chip_px = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
+  CopyRows out;
+  out.raw.assign(n * raw_dim, 0.0f);
+  out.labels.resize(n);
+  out.flags.resize(n);
+  out.source.resize(n);
+  std::vector<std::int64_t> usable;
+  for (std::int64_t i = 0; i < count; ++i) {
+    const auto u = static_cast<std::size_t>(i);
+    std::fill_n(out.labels.begin() + static_cast<std::ptrdiff_t>(u * k), k, labels[u]);
+    std::fill_n(out.flags.begin() + static_cast<std::ptrdiff_t>(u * k), k, flags[u]);
+    std::fill_n(out.source.begin() + static_cast<std::ptrdiff_t>(u * k), k, first + i);
+    if (flags[u] == 0) usable.push_back(i);
+  }
+  std::vector<features::AugmentWindow> windows(usable.size() * k);
+  for (std::size_t u = 0; u < usable.size(); ++u) {
+    const auto w = features::augment_windows(spec, rows, cols, static_cast<std::uint64_t>(first + usable[u]));
+    std::copy(w.begin(), w.end(), windows.begin() + static_cast<std::ptrdiff_t>(u * k));
+  }
+  std::vector<std::string> reasons(n);
+  std::vector<float> copies, computed;
+  std::size_t offset = 0;  // of the operation's first copy among a chip's k
+  for (std::size_t j = 0; j < spec.ops.size(); offset += static_cast<std::size_t>(spec.ops[j].copies()), ++j) {
+    const features::FeatureChain& chain = *chains.of_op[j];
+    const auto per = static_cast<std::size_t>(spec.ops[j].copies());
+    const auto px = static_cast<std::size_t>(chain.rows()) * static_cast<std::size_t>(chain.cols());
+    const std::size_t m = usable.size() * per;
+    copies.resize(m * px);
+#pragma omp parallel for num_threads(threads > 0 ? threads : omp_get_max_threads()) schedule(static)
+    for (long long q = 0; q < static_cast<long long>(m); ++q) {
+      const std::size_t u = static_cast<std::size_t>(q) / per, c = static_cast<std::size_t>(q) % per;
+      features::extract_window(pixels + static_cast<std::size_t>(usable[u]) * chip_px, rows, cols,
+                               windows[u * k + offset + c], copies.data() + static_cast<std::size_t>(q) * px);
+    }
+    computed.resize(m * raw_dim);
+    const std::vector<std::string> why = chain.compute_batch(copies.data(), m, computed.data(), threads);
+    for (std::size_t q = 0; q < m; ++q) {
+      const std::size_t row = static_cast<std::size_t>(usable[q / per]) * k + offset + q % per;
+      std::copy_n(computed.begin() + static_cast<std::ptrdiff_t>(q * raw_dim), raw_dim,
+                  out.raw.begin() + static_cast<std::ptrdiff_t>(row * raw_dim));
+      if (why[q].empty()) continue;
+      out.flags[row] = static_cast<std::uint8_t>(io::RowFlag::unusable_chip);
+      reasons[row] = "copy " + std::to_string(q % per + 1) + " of " + features::describe(spec.ops[j]) + ": " + why[q];
+      ++out.failed;
+    }
+  }
+  for (std::size_t row = 0; row < n; ++row) {
+    if (out.flags[row] != static_cast<std::uint8_t>(io::RowFlag::unusable_chip)) continue;
+    const std::int64_t src = out.source[row];
+    out.flagged.push_back({slots + first * static_cast<std::int64_t>(k) + static_cast<std::int64_t>(row),
+                           reasons[row].empty() ? "copy of row " + std::to_string(src) + ", an unusable chip"
+                                                : reasons[row] + " (a copy of row " + std::to_string(src) + ")"});
+  }
+  return out;
+}
+
 // Collective: throws on every rank when any rank failed, with this rank's message when it has one.
 void agree(const Comm& comm, const std::string& local_error) {
   if (comm.all(local_error.empty())) return;
@@ -104,6 +205,12 @@ json::Value FeaturesSummary::to_json() const {
   v["flagged"] = flagged;
   v["flag_reasons"] = json::Value::object();
   for (const auto& [reason, n] : flag_reasons) v["flag_reasons"][reason] = n;
+  if (augmented_rows > 0) {
+    v["augment"] = augment;
+    v["augmented_rows"] = augmented_rows;
+    v["augmented_usable"] = augmented_usable;
+    v["augmented_flagged"] = augmented_flagged;
+  }
   v["dim"] = dim;
   v["raw_dim"] = raw_dim;
   v["pca_components"] = pca_components;
@@ -161,6 +268,11 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
                       std::to_string(kMaxPcaDim) +
                       " (its covariance needs dim^2 doubles per rank and an O(dim^3) "
                       "eigen-decomposition); use coarser blocks, e.g. hog(cell=16, block=2), or a crop");
+  // Augmentation, checked against the chips and the chain before any work.
+  const features::AugmentSpec augment = features::parse_augment(cfg.augment);
+  features::validate(augment, al.rows, al.cols);
+  const CopyChains copy_chain = copy_chains(augment, chain);
+  const std::int64_t copies = augment.copies();
   const fs::path output =
       cfg.output.empty() ? cfg.archive.parent_path() / (cfg.archive.stem().string() + ".features.h5") : cfg.output;
   {
@@ -173,6 +285,7 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   const bool pca = cfg.fit_pca || model.has_value();
   io::FeatureLayout fl;
   fl.rows = al.chips;
+  fl.augmented_rows = al.chips * copies;
   fl.class_names = al.class_names;
   if (!pca) {
     fl.dim = raw_dim;
@@ -190,8 +303,9 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
 
   const Range mine = block_range(static_cast<std::size_t>(al.chips), comm.size(), comm.rank());
   const std::int64_t chip_px = static_cast<std::int64_t>(al.rows) * al.cols;
-  std::int64_t batch =
-      cfg.batch_chips > 0 ? cfg.batch_chips : std::max<std::int64_t>(1, kBatchPixelBytes / (chip_px * 4));
+  // A chip's copies are in memory with it: about the same bytes per batch with augmentation.
+  std::int64_t batch = cfg.batch_chips > 0 ? cfg.batch_chips
+                                           : std::max<std::int64_t>(1, kBatchPixelBytes / (chip_px * 4 * (1 + copies)));
   // Whole chunks per read when a batch spans several: each chunk is then read once.
   if (batch > archive.chunk_chips() && archive.chunk_chips() > 0) batch -= batch % archive.chunk_chips();
   const auto my_count = static_cast<std::int64_t>(mine.size());
@@ -202,6 +316,12 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   std::vector<std::int32_t> my_labels(static_cast<std::size_t>(my_count));
   std::vector<std::uint8_t> my_flags(static_cast<std::size_t>(my_count));
   std::vector<io::FlaggedRow> my_flagged;
+  // This rank's augmented rows: those of its slots, [N + mine.begin * K, N + mine.end * K).
+  std::vector<std::int32_t> my_copy_labels(static_cast<std::size_t>(my_count * copies));
+  std::vector<std::uint8_t> my_copy_flags(static_cast<std::size_t>(my_count * copies));
+  std::vector<io::FlaggedRow> my_copy_flagged;
+  std::int64_t my_copies_failed = 0;
+  const auto copy_row = [&](std::int64_t slot) { return al.chips + slot * copies; };
   // Only a fit needs the dim x dim co-moments (a HOG of 128x128 chips alone has ~16,000 columns).
   features::Moments moments = cfg.fit_pca ? features::Moments(static_cast<int>(raw_dim)) : features::Moments();
   Progress progress(comm, cfg.progress || (comm.is_root() && isatty(STDERR_FILENO)), al.chips);
@@ -246,6 +366,27 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
       projected.resize(static_cast<std::size_t>(count * model->n_components()));
       project(*model, raw.data(), count, my_flags.data() + offset, projected.data());
     }
+    CopyRows copy;
+    if (copies > 0) {
+      try {
+        copy = compute_copies(augment, copy_chain, pixels.data(), al.rows, al.cols, al.chips, first, count,
+                              my_labels.data() + offset, my_flags.data() + offset, static_cast<std::size_t>(raw_dim),
+                              threads);
+      } catch (const std::exception& e) {
+        error = "augmented copies of chips [" + std::to_string(first) + ", " + std::to_string(first + count) + ") of " +
+                cfg.archive.string() + ": " + e.what();
+      }
+      agree(comm, error);
+      std::copy(copy.labels.begin(), copy.labels.end(), my_copy_labels.begin() + offset * copies);
+      std::copy(copy.flags.begin(), copy.flags.end(), my_copy_flags.begin() + offset * copies);
+      my_copy_flagged.insert(my_copy_flagged.end(), copy.flagged.begin(), copy.flagged.end());
+      my_copies_failed += copy.failed;
+      if (model) {
+        projected.resize(static_cast<std::size_t>(count * (1 + copies) * model->n_components()));
+        project(*model, copy.raw.data(), count * copies, copy.flags.data(),
+                projected.data() + count * model->n_components());
+      }
+    }
     t_compute += clock.lap();
 
     if (!pca)
@@ -255,6 +396,17 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
                         my_flags.data() + offset);
     else
       writer.write_raw_rows(first, count, raw.data());
+    if (copies > 0) {  // every rank calls these collectives each round, with 0 rows when it has none
+      const std::int64_t n = count * copies;
+      if (!pca)
+        writer.write_rows(copy_row(first), n, copy.raw.data(), nullptr, copy.labels.data(), copy.flags.data());
+      else if (model)
+        writer.write_rows(copy_row(first), n, projected.data() + count * model->n_components(), copy.raw.data(),
+                          copy.labels.data(), copy.flags.data());
+      else
+        writer.write_raw_rows(copy_row(first), n, copy.raw.data());
+      writer.write_source_rows(copy_row(first), n, copy.source.data());
+    }
     t_write += clock.lap();
     progress.update(count, static_cast<std::uint64_t>((offset + count) * chip_px * 4));
   }
@@ -277,6 +429,15 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
       projected.resize(static_cast<std::size_t>(count * fitted.n_components()));
       project(fitted, raw.data(), count, my_flags.data() + offset, projected.data());
       writer.write_features(first, count, projected.data(), my_labels.data() + offset, my_flags.data() + offset);
+      if (copies == 0) continue;
+      // The copies of these chips, projected with the model fitted on the originals alone.
+      const std::int64_t n = count * copies;
+      raw.resize(static_cast<std::size_t>(n * raw_dim));
+      writer.read_raw_rows(copy_row(first), n, raw.data());
+      projected.resize(static_cast<std::size_t>(n * fitted.n_components()));
+      project(fitted, raw.data(), n, my_copy_flags.data() + offset * copies, projected.data());
+      writer.write_features(copy_row(first), n, projected.data(), my_copy_labels.data() + offset * copies,
+                            my_copy_flags.data() + offset * copies);
     }
     t_project += clock.lap();
   }
@@ -296,6 +457,18 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
     flagged.push_back({rows_all[i], reasons_all[i]});
     ++by_reason[reasons_all[i]];
   }
+  const std::int64_t flagged_slots = static_cast<std::int64_t>(flagged.size());
+  if (copies > 0) {  // then the augmented rows' entries, also in row order
+    rows_local.clear();
+    reasons_local.clear();
+    for (const auto& f : my_copy_flagged) {
+      rows_local.push_back(f.row);
+      reasons_local.push_back(f.reason);
+    }
+    const std::vector<std::int64_t> copy_rows = comm.allgatherv(rows_local);
+    const std::vector<std::string> copy_reasons = comm.allgather_strings(reasons_local);
+    for (std::size_t i = 0; i < copy_rows.size(); ++i) flagged.push_back({copy_rows[i], copy_reasons[i]});
+  }
   writer.write_flagged(flagged);
   if (model) writer.write_arrays(kPcaGroup, pca_arrays);
   writer.set_attribute("chain", chain.description());
@@ -303,6 +476,10 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   writer.set_attribute("fingerprint", features_fingerprint(chain.fingerprint(), pca_arrays));
   writer.set_attribute("archive", fs::absolute(cfg.archive).lexically_normal().string());
   if (cfg.pca_from) writer.set_attribute("pca_from", fs::absolute(*cfg.pca_from).lexically_normal().string());
+  if (copies > 0) {
+    writer.set_attribute("augment", features::describe(augment));
+    writer.set_attribute("augment_copies", std::to_string(copies));
+  }
   if (!cfg.command_line.empty()) writer.set_attribute("command_line", cfg.command_line);
   std::string params;
   for (const auto& p : cfg.parameters) params += p + "\n";
@@ -314,7 +491,15 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   summary.output = output;
   summary.rows = al.chips;
   summary.invalid_slots = comm.sum(invalid);
-  summary.flagged = static_cast<std::int64_t>(flagged.size());
+  summary.flagged = flagged_slots;
+  if (copies > 0) {
+    std::int64_t usable_copies = 0;
+    for (const auto f : my_copy_flags) usable_copies += f == 0 ? 1 : 0;
+    summary.augment = features::describe(augment);
+    summary.augmented_rows = fl.augmented_rows;
+    summary.augmented_usable = comm.sum(usable_copies);
+    summary.augmented_flagged = comm.sum(my_copies_failed);
+  }
   summary.usable = summary.rows - summary.invalid_slots - summary.flagged;
   summary.flag_reasons.assign(by_reason.begin(), by_reason.end());
   std::stable_sort(summary.flag_reasons.begin(), summary.flag_reasons.end(),

@@ -19,6 +19,7 @@ constexpr const char* kRawFeatures = "/raw_features";
 constexpr const char* kLabel = "/label";
 constexpr const char* kFlag = "/flag";
 constexpr const char* kFlagged = "/flagged";
+constexpr const char* kSourceRow = "/source_row";
 constexpr const char* kClassNames = "/class_names";
 constexpr const char* kAttrFormat = "format";
 constexpr const char* kAttrFormatVersion = "format_version";
@@ -46,7 +47,7 @@ std::string check_blocks(const std::vector<FeatureBlock>& blocks, std::int64_t d
 }
 
 std::string check_layout(const FeatureLayout& l) {
-  if (l.rows < 0) return "the row count is negative";
+  if (l.rows < 0 || l.augmented_rows < 0) return "the row count is negative";
   if (l.dim < 0 || l.raw_dim < 0) return "a feature dimension is negative";
   if (l.dim == 0 && l.raw_dim == 0) return "the feature dimension must be positive";
   if (l.dim > 0)
@@ -58,7 +59,7 @@ std::string check_layout(const FeatureLayout& l) {
 
 std::uint64_t layout_fingerprint(const FeatureLayout& l) {
   h5::Fingerprint fp;
-  fp.add(l.rows).add(l.dim).add(l.raw_dim);
+  fp.add(l.rows).add(l.augmented_rows).add(l.dim).add(l.raw_dim);
   for (const auto* blocks : {&l.blocks, &l.raw_blocks})
     for (const auto& b : *blocks) fp.add(b.name).add(b.offset).add(b.length).add(b.params);
   for (const auto& c : l.class_names) fp.add(c);
@@ -139,9 +140,10 @@ struct FeatureWriter::State {
   FeatureLayout layout;
   std::int64_t chunk_rows = 0;
   Handle file;  // declared before the datasets so that it is closed after them
-  Handle features, raw, label, flag;
+  Handle features, raw, label, flag, source_row;
   h5::RowTransfer collective;
-  std::int64_t rows_written = 0;  // by this rank
+  std::int64_t rows_written = 0;         // by this rank
+  std::int64_t source_rows_written = 0;  // by this rank
   bool flagged_written = false;
   bool closed = false;
 
@@ -149,9 +151,9 @@ struct FeatureWriter::State {
   std::string where() const { return "feature file " + path.string(); }
   void check_rows(const char* call, std::int64_t first, std::int64_t count, std::string problem = {}) const {
     if (problem.empty() && closed) problem = "the file is already closed";
-    if (problem.empty() && (first < 0 || count < 0 || count > layout.rows - first))
+    if (problem.empty() && (first < 0 || count < 0 || count > layout.total_rows() - first))
       problem = "rows [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are outside [0, " +
-                std::to_string(layout.rows) + ")";
+                std::to_string(layout.total_rows()) + ")";
     h5::agree_or_throw(comm, problem, std::string(call) + " on " + where());
   }
 };
@@ -170,24 +172,27 @@ FeatureWriter FeatureWriter::create(const std::filesystem::path& path, MPI_Comm 
   auto s = std::make_unique<State>(comm);
   s->path = path;
   s->layout = layout;
-  s->chunk_rows = choose_chunk_rows(layout.rows, std::max(layout.dim, layout.raw_dim));
+  const std::int64_t total = layout.total_rows();
+  s->chunk_rows = choose_chunk_rows(total, std::max(layout.dim, layout.raw_dim));
   s->file = h5::create_parallel_file(path, comm, "feature file");
   const hid_t f = s->file.get();
   h5::write_string_attribute(f, kAttrFormat, kFeatureFormatName);
-  h5::write_int_attribute(f, kAttrFormatVersion, kFeatureFormatVersion);
+  // Version 1 when nothing needs version 2: readers that predate augmentation still read it.
+  h5::write_int_attribute(f, kAttrFormatVersion, layout.augmented_rows > 0 ? kFeatureFormatVersion : 1);
   h5::write_string_attribute(f, kAttrSarscaleVersion, kVersion);
-  const auto n = static_cast<hsize_t>(layout.rows);
+  const auto n = static_cast<hsize_t>(total);
   if (layout.dim > 0) {
-    s->features = create_matrix(f, kFeatures, layout.rows, layout.dim, s->chunk_rows);
+    s->features = create_matrix(f, kFeatures, total, layout.dim, s->chunk_rows);
     write_block_attributes(s->features.get(), layout.blocks);
   }
   if (layout.raw_dim > 0) {
-    s->raw =
-        create_matrix(f, kRawFeatures, layout.rows, layout.raw_dim, choose_chunk_rows(layout.rows, layout.raw_dim));
+    s->raw = create_matrix(f, kRawFeatures, total, layout.raw_dim, choose_chunk_rows(total, layout.raw_dim));
     write_block_attributes(s->raw.get(), layout.raw_blocks);
   }
   s->label = h5::create_dataset(f, kLabel, H5T_STD_I32LE, {n}, {});
   s->flag = h5::create_dataset(f, kFlag, H5T_STD_U8LE, {n}, {});
+  if (layout.augmented_rows > 0)
+    s->source_row = h5::create_dataset(f, kSourceRow, H5T_STD_I64LE, {static_cast<hsize_t>(layout.augmented_rows)}, {});
   h5::write_string_array(f, comm, s->collective, kClassNames, layout.class_names);
   // A writer killed later leaves a file HDF5 recognises (and readers refuse as incomplete).
   h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
@@ -218,8 +223,8 @@ void FeatureWriter::define_features(std::int64_t dim, const std::vector<FeatureB
   s.layout.dim = dim;
   s.layout.blocks = blocks;
   h5::require_identical(s.comm, layout_fingerprint(s.layout), "the feature layout");
-  s.chunk_rows = choose_chunk_rows(s.layout.rows, dim);
-  s.features = create_matrix(s.file.get(), kFeatures, s.layout.rows, dim, s.chunk_rows);
+  s.chunk_rows = choose_chunk_rows(s.layout.total_rows(), dim);
+  s.features = create_matrix(s.file.get(), kFeatures, s.layout.total_rows(), dim, s.chunk_rows);
   write_block_attributes(s.features.get(), blocks);
 }
 
@@ -243,6 +248,22 @@ void FeatureWriter::write_rows(std::int64_t first, std::int64_t count, const flo
   write_features(first, count, features, labels, flags);
 }
 
+void FeatureWriter::write_source_rows(std::int64_t first, std::int64_t count, const std::int64_t* source) {
+  h5::QuietErrors quiet;
+  State& s = *state_;
+  std::string problem = count > 0 && first < s.layout.rows
+                            ? "rows before " + std::to_string(s.layout.rows) + " are slots, not augmented rows"
+                        : count > 0 && !source ? "no buffer"
+                                               : "";
+  for (std::int64_t i = 0; problem.empty() && i < count; ++i)
+    if (source[i] < 0 || source[i] >= s.layout.rows)
+      problem = "source row " + std::to_string(source[i]) + " is not a slot of the file";
+  s.check_rows("write_source_rows", first, count, problem);
+  h5::write_rows(s.collective, s.source_row.get(), H5T_NATIVE_INT64, std::max<std::int64_t>(0, first - s.layout.rows),
+                 count, source);
+  s.source_rows_written += count;
+}
+
 void FeatureWriter::write_flagged(const std::vector<FlaggedRow>& flagged) {
   h5::QuietErrors quiet;
   State& s = *state_;
@@ -254,7 +275,8 @@ void FeatureWriter::write_flagged(const std::vector<FlaggedRow>& flagged) {
   }
   std::string problem = s.flagged_written ? "the table was already written" : "";
   for (std::size_t i = 0; problem.empty() && i < flagged.size(); ++i)
-    if (flagged[i].row < 0 || flagged[i].row >= s.layout.rows || (i > 0 && flagged[i].row <= flagged[i - 1].row))
+    if (flagged[i].row < 0 || flagged[i].row >= s.layout.total_rows() ||
+        (i > 0 && flagged[i].row <= flagged[i - 1].row))
       problem = "rows must be distinct, sorted and inside the file";
   h5::agree_or_throw(s.comm, problem, "write_flagged on " + s.where());
   h5::require_identical(s.comm, fp.value(), "the flagged-rows table");
@@ -307,13 +329,18 @@ void FeatureWriter::close() {
   h5::agree_or_throw(s.comm, s.features.valid() ? "" : "/features was never defined", "closing " + s.where());
   if (!s.flagged_written) write_flagged({});
   const std::int64_t written = h5::sum_over_ranks(s.comm, s.rows_written);
-  if (written != s.layout.rows)
+  if (written != s.layout.total_rows())
     throw IoError("closing " + s.where() + ": " + std::to_string(written) + " rows were written but the layout has " +
-                  std::to_string(s.layout.rows) + "; the file is left incomplete");
+                  std::to_string(s.layout.total_rows()) + "; the file is left incomplete");
+  const std::int64_t sources = h5::sum_over_ranks(s.comm, s.source_rows_written);
+  if (sources != s.layout.augmented_rows)
+    throw IoError("closing " + s.where() + ": " + std::to_string(sources) + " source rows were written for " +
+                  std::to_string(s.layout.augmented_rows) + " augmented rows; the file is left incomplete");
   s.features.close("closing /features");
   s.raw.close("closing /raw_features");
   s.label.close("closing /label");
   s.flag.close("closing /flag");
+  s.source_row.close("closing /source_row");
   // Data reaches the disk before the flag that vouches for it.
   h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
   h5::write_int_attribute(s.file.get(), kAttrComplete, 1);
@@ -330,7 +357,7 @@ struct FeatureReader::State {
   std::int64_t chunk_rows = 0;
   std::map<std::string, std::string> attributes;
   Handle file;
-  Handle features, raw, label, flag;
+  Handle features, raw, label, flag, source_row;
   h5::RowTransfer collective, independent;
 
   explicit State(MPI_Comm c) : comm(c), collective(c, true), independent(c, false) {}
@@ -343,9 +370,9 @@ struct FeatureReader::State {
   const h5::RowTransfer& transfer(Transfer t) const { return t == Transfer::collective ? collective : independent; }
   void check_rows(const char* call, std::int64_t first, std::int64_t count, Transfer t,
                   std::string problem = {}) const {
-    if (problem.empty() && (first < 0 || count < 0 || count > layout.rows - first))
+    if (problem.empty() && (first < 0 || count < 0 || count > layout.total_rows() - first))
       problem = "rows [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are outside [0, " +
-                std::to_string(layout.rows) + ")";
+                std::to_string(layout.total_rows()) + ")";
     const bool ok = t == Transfer::collective ? h5::all_ranks_ok(comm, problem.empty()) : problem.empty();
     if (!ok)
       throw ConfigError(std::string(call) + " on " + where() + ": " +
@@ -389,19 +416,25 @@ FeatureReader FeatureReader::open(const std::filesystem::path& path, MPI_Comm co
   s->features = s->open_dataset(kFeatures);
   const h5::DatasetShape shape = h5::dataset_shape(s->features.get());
   if (shape.dims.size() != 2 || shape.dims[1] == 0) s->damaged("/features is not an [N,D] array");
-  s->layout.rows = shape.rows;
+  if (h5::link_exists(f, kSourceRow)) {  // augmented rows follow the slots
+    s->source_row = s->open_dataset(kSourceRow);
+    const h5::DatasetShape src = h5::dataset_shape(s->source_row.get());
+    if (src.dims.size() != 1 || src.rows > shape.rows) s->damaged("/source_row has more rows than /features");
+    s->layout.augmented_rows = src.rows;
+  }
+  s->layout.rows = shape.rows - s->layout.augmented_rows;
   s->layout.dim = static_cast<std::int64_t>(shape.dims[1]);
   s->layout.blocks = read_block_attributes(s->features.get(), s->where() + " /features");
   {
     const Handle dcpl(H5Dget_create_plist(s->features.get()), H5Pclose, "H5Dget_create_plist");
     hsize_t chunk[2] = {0, 0};
     const bool chunked = H5Pget_layout(dcpl.get()) == H5D_CHUNKED && H5Pget_chunk(dcpl.get(), 2, chunk) == 2;
-    s->chunk_rows = chunked ? static_cast<std::int64_t>(chunk[0]) : std::max<std::int64_t>(1, s->layout.rows);
+    s->chunk_rows = chunked ? static_cast<std::int64_t>(chunk[0]) : std::max<std::int64_t>(1, shape.rows);
   }
   if (h5::link_exists(f, kRawFeatures)) {
     s->raw = s->open_dataset(kRawFeatures);
     const h5::DatasetShape raw = h5::dataset_shape(s->raw.get());
-    if (raw.dims.size() != 2 || raw.rows != s->layout.rows) s->damaged("/raw_features is not an [N,D] array");
+    if (raw.dims.size() != 2 || raw.rows != shape.rows) s->damaged("/raw_features is not an [N,D] array");
     s->layout.raw_dim = static_cast<std::int64_t>(raw.dims[1]);
     s->layout.raw_blocks = read_block_attributes(s->raw.get(), s->where() + " /raw_features");
   }
@@ -409,7 +442,7 @@ FeatureReader FeatureReader::open(const std::filesystem::path& path, MPI_Comm co
   s->label = s->open_dataset(kLabel);
   s->flag = s->open_dataset(kFlag);
   for (const hid_t d : {s->label.get(), s->flag.get()})
-    if (h5::dataset_shape(d).rows != s->layout.rows) s->damaged("/label or /flag does not have one value per row");
+    if (h5::dataset_shape(d).rows != shape.rows) s->damaged("/label or /flag does not have one value per row");
   if (!h5::link_exists(f, kClassNames)) s->damaged("the dataset /class_names is missing");
   s->layout.class_names = h5::read_string_array(f, kClassNames, s->independent, s->where());
   return FeatureReader(std::move(s));
@@ -455,6 +488,20 @@ std::vector<std::uint8_t> FeatureReader::flags(std::int64_t first, std::int64_t 
   s.check_rows("flags", first, count, transfer);
   std::vector<std::uint8_t> out(static_cast<std::size_t>(count));
   h5::read_rows(s.transfer(transfer), s.flag.get(), H5T_NATIVE_UINT8, first, count, out.data());
+  return out;
+}
+
+std::vector<std::int64_t> FeatureReader::source_rows(std::int64_t first, std::int64_t count, Transfer transfer) const {
+  h5::QuietErrors quiet;
+  const State& s = *state_;
+  s.check_rows("source_rows", first, count, transfer);
+  std::vector<std::int64_t> out(static_cast<std::size_t>(count));
+  const std::int64_t slots = std::clamp<std::int64_t>(s.layout.rows - first, 0, count);  // rows that are slots
+  for (std::int64_t i = 0; i < slots; ++i) out[static_cast<std::size_t>(i)] = first + i;
+  // Every rank takes part in the collective read, with 0 rows when its range holds no augmented row.
+  if (s.layout.augmented_rows > 0)
+    h5::read_rows(s.transfer(transfer), s.source_row.get(), H5T_NATIVE_INT64,
+                  std::max<std::int64_t>(0, first + slots - s.layout.rows), count - slots, out.data() + slots);
   return out;
 }
 

@@ -34,6 +34,8 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl);
 
 // `sarscale info` on a feature file (text or one JSON object on rank 0).
 int info_features(const dist::Comm& comm, const std::string& path, bool as_json);
+// `sarscale info` on a model file (text or one JSON object on rank 0).
+int info_model(const dist::Comm& comm, const std::string& path, bool as_json);
 
 // Text for `sarscale --version`: sarscale, MPI, HDF5 and GDAL versions in use.
 std::string version_text();

@@ -13,8 +13,16 @@
 //  4. --fit-pca: per-rank moments of the usable rows are merged in rank order (dist/pca.hpp),
 //     every rank fits the same model, and a second pass projects the stored raw rows;
 //     --pca-from: the stored model of another feature file is applied in the first pass.
-// Per-chip features are bitwise identical for any rank and thread count; a fitted PCA differs
-// between rank counts only by rounding in the merge of moments.
+//  5. --augment (features/augment.hpp): each rank also makes the K copies of each chip of its
+//     batch and computes them with the chain (crops with the chain for their size, checked up
+//     front to give the same layout). Rows [0, N) stay the archive's N slots exactly as without
+//     augmentation; copy k of slot s is row N + s*K + k, with /source_row = s, its label, and its
+//     source's flag (copies of unusable chips and invalid slots are not computed; a copy whose own
+//     features fail is flagged with its reason). The PCA is fitted on rows [0, N) only and
+//     applied to every row.
+// Per-chip features are bitwise identical for any rank and thread count (augmented rows too:
+// a copy depends only on the chip and its slot); a fitted PCA differs between rank counts only by
+// rounding in the merge of moments.
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -45,6 +53,7 @@ struct FeaturesConfig {
   std::map<std::string, std::vector<double>> stored_pca;
   std::string stored_source;  // where they come from, for messages
   features::PcaOptions pca;
+  std::string augment;           // training-set augmentation (features/augment.hpp); "" = none
   int threads = 0;               // OpenMP threads per rank (0: omp_get_max_threads())
   std::int64_t batch_chips = 0;  // chips per rank per collective round (0: about 64 MiB of pixels)
   bool progress = false;
@@ -63,8 +72,12 @@ struct FeaturesSummary {
   std::int64_t invalid_slots = 0;
   std::int64_t flagged = 0;                                        // unusable chips (not counting invalid slots)
   std::vector<std::pair<std::string, std::int64_t>> flag_reasons;  // reason -> count, most frequent first
-  std::int64_t dim = 0;                                            // columns of /features
-  std::int64_t raw_dim = 0;                                        // columns of the chain's output
+  std::string augment;                                             // canonical spec ("" = none)
+  std::int64_t augmented_rows = 0;                                 // rows after the slots: rows * copies per chip
+  std::int64_t augmented_usable = 0;                               // of them, flag 0
+  std::int64_t augmented_flagged = 0;  // copies of usable chips whose own features failed (flag 2)
+  std::int64_t dim = 0;                // columns of /features
+  std::int64_t raw_dim = 0;            // columns of the chain's output
   std::string chain;
   std::string fingerprint;
   int pca_components = 0;

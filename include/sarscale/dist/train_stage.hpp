@@ -69,6 +69,11 @@ struct TrainSummary {
   int classes = 0;
   std::vector<GridPoint> grid;
   double best_C = 0, best_gamma = 0, best_cv_accuracy = -1;
+  // Augmented feature files: their rows all train, but cross-validation folds are drawn over the
+  // slots' rows (each copy follows its source's fold) and scores only those, cv_rows of them.
+  std::string augment;             // the file's augmentation spec ("" = none)
+  std::int64_t augmented_rows = 0;  // training rows that are augmented copies (of rows)
+  std::int64_t cv_rows = 0;         // rows the CV accuracy is over
   svm::TrainReport report;        // of the final model (single-node training)
   std::vector<PairReport> pairs;  // of the final model (--cascade)
   double cv_seconds = 0, train_seconds = 0, seconds = 0;

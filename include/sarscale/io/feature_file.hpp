@@ -1,7 +1,9 @@
 #pragma once
 // The feature file: one parallel HDF5 file holding a feature vector per chip slot of an
 // archive, the chain that computed them, and the fitted standardisation/PCA, written
-// collectively by N ranks (format: docs/feature-format.md). `train`, `evaluate` and
+// collectively by N ranks (format: docs/feature-format.md). With training-set augmentation,
+// augmented rows follow the slots' rows, each naming the slot it was made from; readers that
+// want one row per slot (evaluate, predict) read rows [0, layout().rows) and never see them. `train`, `evaluate` and
 // `predict` read it and compare its fingerprint, so a model is never applied to features
 // computed differently.
 //
@@ -20,7 +22,9 @@
 
 namespace sarscale::io {
 
-inline constexpr int kFeatureFormatVersion = 1;
+// The newest version read and written. Version 2 adds augmented rows (/source_row); a file
+// without them is still written as version 1, so older readers keep reading it.
+inline constexpr int kFeatureFormatVersion = 2;
 inline constexpr const char* kFeatureFormatName = "sarscale-features";
 
 // Row flags: why a row must not be used (0 = usable).
@@ -41,11 +45,13 @@ struct FeatureBlock {
 
 struct FeatureLayout {
   std::int64_t rows = 0;                 // N: one per archive slot, in archive order
+  std::int64_t augmented_rows = 0;       // A: rows [N, N + A) are augmented copies (see /source_row)
   std::int64_t dim = 0;                  // D: columns of /features (0 at creation: define_features later)
   std::vector<FeatureBlock> blocks;      // columns of /features, covering [0, D)
   std::int64_t raw_dim = 0;              // > 0: /raw_features [N, raw_dim] exists (pre-PCA vectors)
   std::vector<FeatureBlock> raw_blocks;  // columns of /raw_features
   std::vector<std::string> class_names;  // label k names class_names[k]; -1 = unlabelled
+  std::int64_t total_rows() const { return rows + augmented_rows; }  // rows of every per-row dataset
 };
 
 // One unusable row and why.
@@ -74,6 +80,7 @@ class FeatureWriter {
   const FeatureLayout& layout() const;
   std::int64_t chunk_rows() const;  // rows per chunk of /features
 
+  // Row arguments below range over [0, layout.total_rows()): slots, then augmented rows.
   // Collective, any count per rank (0 included). Rows [first, first+count): features hold
   // count*dim floats, raw_or_null count*raw_dim (must be given exactly when raw_dim > 0 and
   // this call writes raw rows), labels and flags count values each. Each row must be written
@@ -91,6 +98,9 @@ class FeatureWriter {
   void write_features(std::int64_t first, std::int64_t count, const float* features, const std::int32_t* labels,
                       const std::uint8_t* flags);
 
+  // Collective: the slot each augmented row [first, first+count) was made from (first >= rows).
+  // Every augmented row must get one exactly once (checked at close).
+  void write_source_rows(std::int64_t first, std::int64_t count, const std::int64_t* source);
   // Collective, the same complete table on every rank, sorted by row.
   void write_flagged(const std::vector<FlaggedRow>& flagged);
   // Collective, same values on every rank: a group of 1-D float64 arrays (e.g. "pca").
@@ -118,6 +128,8 @@ class FeatureReader {
   FeatureReader& operator=(const FeatureReader&) = delete;
   ~FeatureReader();
 
+  // layout().rows slots, then layout().augmented_rows augmented rows; the row arguments below
+  // range over [0, layout().total_rows()).
   const FeatureLayout& layout() const;
   const std::filesystem::path& path() const;
   std::int64_t chunk_rows() const;
@@ -132,6 +144,9 @@ class FeatureReader {
                                    Transfer transfer = Transfer::collective) const;
   std::vector<std::uint8_t> flags(std::int64_t first, std::int64_t count,
                                   Transfer transfer = Transfer::collective) const;
+  // The slot each row was made from: the row itself for slots, /source_row for augmented rows.
+  std::vector<std::int64_t> source_rows(std::int64_t first, std::int64_t count,
+                                        Transfer transfer = Transfer::collective) const;
   std::vector<FlaggedRow> flagged(Transfer transfer = Transfer::independent) const;
   bool has_arrays(const std::string& group) const;
   std::map<std::string, std::vector<double>> arrays(const std::string& group,

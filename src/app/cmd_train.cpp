@@ -59,6 +59,7 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
     ("ensemble", po::bool_switch(), "fast approximate: rows spread as with --cascade, each rank trains on its own rows, the leaf machines are averaged (no merge passes)")
     ("cascade-passes", po::value<int>()->default_value(10), "cascade: at most this many feedback passes")
     ("cascade-tolerance", po::value<double>()->default_value(1e-3), "cascade: relative objective change counted as converged")
+    ("cascade-cache-mb", po::value<double>()->default_value(256), "cascade: MiB per rank for the KKT check's kernel columns, kept across passes")
     ("gather-below", po::value<double>()->default_value(2e6), "cascade: machines of fewer rows x features go to one rank")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on
@@ -103,6 +104,9 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
   cfg.cascade_options.cascade.max_passes = (*vm)["cascade-passes"].as<int>();
   cfg.cascade_options.cascade.tolerance = (*vm)["cascade-tolerance"].as<double>();
   cfg.cascade_options.gather_below = (*vm)["gather-below"].as<double>();
+  const double check_mb = (*vm)["cascade-cache-mb"].as<double>();
+  if (!(check_mb >= 0)) throw ConfigError("--cascade-cache-mb must not be negative");
+  cfg.cascade_options.cascade.check_cache_bytes = static_cast<std::size_t>(check_mb * 1048576.0);
   if (cfg.cascade_options.cascade.max_passes < 1) throw ConfigError("--cascade-passes must be at least 1");
   if (vm->count("warm-start")) {
     cfg.warm_start = (*vm)["warm-start"].as<std::string>();

@@ -44,6 +44,11 @@ struct TrainingData {
   std::vector<std::string> class_names;
   std::string chain, fingerprint;
   std::map<std::string, std::vector<double>> pca;
+  // Training-set augmentation (dist/features_stage.hpp): per row, the slot it was made from and
+  // whether it is an augmented copy (both empty for LIBSVM text); the file's spec.
+  std::vector<std::int64_t> source;
+  std::vector<std::uint8_t> copy;
+  std::string augment;
 };
 
 // `ids` (when given) receives the global row id of each row kept; with `share`, a rank keeps
@@ -51,12 +56,19 @@ struct TrainingData {
 TrainingData load(const Comm& comm, const TrainConfig& cfg, bool share, std::vector<std::int64_t>* ids) {
   TrainingData t;
   if (!cfg.data.empty()) {
-    // Text has no random access: every rank parses the file and, with `share`, keeps its rows.
-    t.data = svm::read_libsvm_data(cfg.data);
+    // Text has no random access: every rank streams the file through and, with `share`, keeps
+    // only its rows (every size-th), so no rank holds the whole set.
     std::vector<std::int64_t> keep;
-    for (std::int64_t i = 0; i < t.data.rows; ++i)
-      if (!share || i % comm.size() == comm.rank()) keep.push_back(i);
-    if (share) t.data = t.data.subset(keep);
+    svm::RowFilter mine;
+    if (share)
+      mine = [&](std::int64_t i) {
+        if (i % comm.size() != comm.rank()) return false;
+        keep.push_back(i);
+        return true;
+      };
+    t.data = svm::read_libsvm_data(cfg.data, 0, mine);
+    if (!share)
+      for (std::int64_t i = 0; i < t.data.rows; ++i) keep.push_back(i);
     if (ids) *ids = keep;
     return t;
   }
@@ -72,11 +84,13 @@ TrainingData load(const Comm& comm, const TrainConfig& cfg, bool share, std::vec
   t.chain = r.has_attribute("chain") ? r.attribute("chain") : "";
   t.fingerprint = r.has_attribute("fingerprint") ? r.attribute("fingerprint") : "";
   if (r.has_arrays("pca")) t.pca = r.arrays("pca");
+  t.augment = r.has_attribute("augment") ? r.attribute("augment") : "";
   t.data.dim = static_cast<int>(l.dim);
   constexpr std::int64_t kBlock = 4096;
   std::vector<float> buf;
-  const Range range = share ? block_range(static_cast<std::size_t>(l.rows), comm.size(), comm.rank())
-                            : Range{0, static_cast<std::size_t>(l.rows)};
+  // The slots' rows and the augmented rows after them: all train.
+  const Range range = share ? block_range(static_cast<std::size_t>(l.total_rows()), comm.size(), comm.rank())
+                            : Range{0, static_cast<std::size_t>(l.total_rows())};
   const auto end = static_cast<std::int64_t>(range.end);
   for (auto first = static_cast<std::int64_t>(range.begin); first < end; first += kBlock) {
     const std::int64_t n = std::min(kBlock, end - first);
@@ -84,10 +98,13 @@ TrainingData load(const Comm& comm, const TrainConfig& cfg, bool share, std::vec
     r.read_features(first, n, buf.data(), io::Transfer::independent);
     const auto flags = r.flags(first, n, io::Transfer::independent);
     const auto labels = r.labels(first, n, io::Transfer::independent);
+    const auto source = r.source_rows(first, n, io::Transfer::independent);
     for (std::int64_t i = 0; i < n; ++i) {
       if (flags[static_cast<std::size_t>(i)] != 0 || labels[static_cast<std::size_t>(i)] < 0) continue;
       t.data.x.insert(t.data.x.end(), buf.begin() + i * l.dim, buf.begin() + (i + 1) * l.dim);
       t.data.labels.push_back(labels[static_cast<std::size_t>(i)]);
+      t.source.push_back(source[static_cast<std::size_t>(i)]);
+      t.copy.push_back(first + i >= l.rows ? 1 : 0);
       ++t.data.rows;
       if (ids) ids->push_back(first + i);
     }
@@ -286,6 +303,33 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+// Cross-validation folds: stratified over the slots' rows exactly as without augmentation; an
+// augmented row takes its source's fold (-1, training only, if its source is not a training row),
+// so no copy of a test chip is trained on.
+std::vector<int> cv_folds(const TrainingData& t, int folds, std::uint64_t seed) {
+  const svm::Dataset& d = t.data;
+  if (t.copy.size() != static_cast<std::size_t>(d.rows)) return svm::stratified_folds(d.labels, folds, seed);
+  std::vector<std::int64_t> originals;
+  std::vector<std::int32_t> labels;
+  for (std::int64_t i = 0; i < d.rows; ++i)
+    if (!t.copy[static_cast<std::size_t>(i)]) {
+      originals.push_back(i);
+      labels.push_back(d.labels[static_cast<std::size_t>(i)]);
+    }
+  const std::vector<int> f = svm::stratified_folds(labels, folds, seed);
+  std::vector<int> out(static_cast<std::size_t>(d.rows), -1);
+  std::map<std::int64_t, int> fold_of_slot;
+  for (std::size_t k = 0; k < originals.size(); ++k) {
+    out[static_cast<std::size_t>(originals[k])] = f[k];
+    fold_of_slot[t.source[static_cast<std::size_t>(originals[k])]] = f[k];
+  }
+  for (std::int64_t i = 0; i < d.rows; ++i)
+    if (t.copy[static_cast<std::size_t>(i)])
+      if (const auto it = fold_of_slot.find(t.source[static_cast<std::size_t>(i)]); it != fold_of_slot.end())
+        out[static_cast<std::size_t>(i)] = it->second;
+  return out;
+}
+
 }  // namespace
 
 Grid Grid::parse(const std::string& text) {
@@ -329,6 +373,11 @@ json::Value TrainSummary::to_json() const {
   v["C"] = best_C;
   v["gamma"] = best_gamma;
   if (best_cv_accuracy >= 0) v["cv_accuracy"] = best_cv_accuracy;
+  if (!grid.empty()) v["cv_rows"] = cv_rows;
+  if (!augment.empty()) {
+    v["augment"] = augment;
+    v["augmented_rows"] = augmented_rows;
+  }
   v["total_sv"] = report.total_sv;
   v["machines"] = static_cast<std::int64_t>(pairs.empty() ? report.machines.size() : pairs.size());
   std::int64_t iterations = 0;
@@ -435,6 +484,9 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   std::vector<std::int64_t> ids;
   TrainingData t = load(comm, input, cfg.cascade, cfg.cascade ? &ids : nullptr);
   TrainSummary s;
+  s.augment = t.augment;
+  s.augmented_rows = static_cast<std::int64_t>(std::count(t.copy.begin(), t.copy.end(), 1));
+  if (cfg.cascade) s.augmented_rows = comm.sum(s.augmented_rows);
   svm::TrainParams base = cfg.params;
   svm::Dataset rest;  // old training rows to re-check (incremental training)
   if (previous) {
@@ -483,7 +535,10 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     const std::vector<double> cs = resolve(cfg.grid.C.empty() ? std::vector<double>{base.C} : cfg.grid.C, false);
     const std::vector<double> gs =
         resolve(cfg.grid.gamma.empty() ? std::vector<double>{base.kernel.gamma} : cfg.grid.gamma, true);
-    const std::vector<int> fold_of = svm::stratified_folds(d.labels, cfg.folds, cfg.seed);
+    const std::vector<int> fold_of = cv_folds(t, cfg.folds, cfg.seed);
+    const bool copies = t.copy.size() == static_cast<std::size_t>(d.rows);
+    s.cv_rows = 0;  // scored rows: the slots' rows, each in one fold
+    for (std::int64_t i = 0; i < d.rows; ++i) s.cv_rows += copies && t.copy[static_cast<std::size_t>(i)] ? 0 : 1;
     const std::size_t points = cs.size() * gs.size();
     std::vector<double> correct(points, 0.0), seconds(points, 0.0);
     std::string error;
@@ -495,8 +550,13 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
       p.C = cs[point / gs.size()];
       p.kernel.gamma = gs[point % gs.size()];
       std::vector<std::int64_t> train_rows, test_rows;
-      for (std::int64_t i = 0; i < d.rows; ++i)
-        (fold_of[static_cast<std::size_t>(i)] == fold ? test_rows : train_rows).push_back(i);
+      for (std::int64_t i = 0; i < d.rows; ++i) {
+        const auto u = static_cast<std::size_t>(i);
+        if (fold_of[u] != fold)
+          train_rows.push_back(i);
+        else if (!copies || !t.copy[u])
+          test_rows.push_back(i);
+      }
       const auto jt = Clock::now();
       try {
         if (!p.sample_weights.empty()) {
@@ -518,7 +578,7 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
       GridPoint g;
       g.C = cs[q / gs.size()];
       g.gamma = gs[q % gs.size()];
-      g.cv_accuracy = comm.sum(correct[q]) / static_cast<double>(d.rows);
+      g.cv_accuracy = comm.sum(correct[q]) / static_cast<double>(s.cv_rows);
       g.seconds = comm.sum(seconds[q]);
       s.grid.push_back(g);
       // Best: highest accuracy; ties to the smaller C, then the smaller gamma (simpler model).
@@ -574,6 +634,12 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
                   ? "ensemble: the average of " + std::to_string(comm.size()) + " ranks' leaf machines (approximate)"
                   : "cascade over " + std::to_string(comm.size()) + " ranks";
         if (!base.class_weights.empty()) f.provenance["class_weights"] = class_weights_text(base.class_weights);
+        if (!t.augment.empty()) {
+          json::Value a = json::Value::object();
+          a["spec"] = t.augment;
+          a["augmented_rows"] = s.augmented_rows;  // of training_rows
+          f.provenance["augmentation"] = a.dump();
+        }
         if (previous) {
           f.provenance["warm_start"] = std::filesystem::absolute(cfg.warm_start).string();
           f.provenance["warm_support_vectors"] = std::to_string(s.warm_support_vectors);

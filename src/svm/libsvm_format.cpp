@@ -1,6 +1,7 @@
 // LIBSVM's text formats (data and C-SVC models). The readers take whole texts (files are read,
-// and gunzipped, into memory first) and walk them line by line with std::from_chars: no
-// locale, no streams, and every refusal names the file and line.
+// and gunzipped, into memory first; a share of a data file's rows streams through in chunks)
+// and walk them line by line with std::from_chars: no locale, no streams, and every refusal
+// names the file and line.
 #include "sarscale/svm/libsvm_format.hpp"
 
 #include <zlib.h>
@@ -221,6 +222,48 @@ std::string read_text(const std::filesystem::path& path) {
   return text;
 }
 
+// Calls consume(buffer, last) with the file's (gunzipped) bytes: the unconsumed tail of the last
+// call followed by the next chunk; consume returns how many leading bytes it used. `last` marks
+// the final call, which must use everything.
+template <typename Consume>
+void for_each_chunk(const std::filesystem::path& path, Consume consume) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path.string() + ": is a directory, not a file");
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (!file) throw InputError(path.string() + ": cannot open: " + std::strerror(errno));
+  struct Closer {
+    gzFile f;
+    ~Closer() {
+      if (f) gzclose_r(f);
+    }
+  } closer{file};
+  gzbuffer(file, 1 << 17);
+  constexpr unsigned kChunk = 1u << 20;
+  std::string buffer;
+  for (;;) {
+    const std::size_t kept = buffer.size();
+    buffer.resize(kept + kChunk);
+    const int got = gzread(file, buffer.data() + kept, kChunk);
+    if (got < 0) {
+      int code = 0;
+      const std::string message = gzerror(file, &code);
+      if (code == Z_ERRNO) throw IoError(path.string() + ": read failed: " + std::strerror(errno));
+      throw InputError(path.string() + ": corrupt or truncated gzip data (" + message + ")");
+    }
+    buffer.resize(kept + static_cast<std::size_t>(got));
+    if (got == 0) {
+      closer.f = nullptr;
+      const int closed = gzclose_r(file);
+      if (closed == Z_BUF_ERROR) throw InputError(path.string() + ": truncated gzip data (unexpected end of file)");
+      if (closed != Z_OK) throw IoError(path.string() + ": read failed (zlib error " + std::to_string(closed) + ")");
+      consume(std::string_view(buffer), true);
+      return;
+    }
+    const std::size_t used = consume(std::string_view(buffer), false);
+    buffer.erase(0, used);
+  }
+}
+
 void append_int(std::string& out, std::int64_t v) {
   char buf[24];
   const auto r = std::to_chars(buf, buf + sizeof buf, v);
@@ -325,71 +368,119 @@ class Header {
 
 // ---- data ------------------------------------------------------------------------------------
 
-Dataset detail::parse_libsvm_data_capped(std::string_view text, const std::string& where, int min_dim,
-                                         std::int64_t max_dense_values) {
-  if (min_dim < 0) throw ConfigError("parse_libsvm_data: min_dim " + std::to_string(min_dim) + " is negative");
-  // Exact reservations from a cheap count (lines, ':'), so the parse never reallocates.
-  std::vector<std::int32_t> labels;
-  std::vector<std::int64_t> row_end;
-  std::vector<std::int32_t> index;
-  std::vector<double> value;
-  labels.reserve(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
-  row_end.reserve(labels.capacity());
-  const auto pairs = static_cast<std::size_t>(std::count(text.begin(), text.end(), ':'));
-  index.reserve(pairs);
-  value.reserve(pairs);
+namespace {
 
-  std::int64_t max_index = 0;
-  Lines lines(text);
-  std::string_view line;
-  while (lines.next(line)) {
+// The data reader, fed one line at a time (from a whole text or from a file read in chunks).
+// Every line is validated and counts towards the dimension; the values of rows `keep` rejects
+// are not stored (each rank of a distributed training keeps only its share).
+class DataParser {
+ public:
+  DataParser(std::string where, int min_dim, std::int64_t max_dense_values, const RowFilter& keep)
+      : where_(std::move(where)), min_dim_(min_dim), max_dense_values_(max_dense_values), keep_(keep) {
+    if (min_dim < 0) throw ConfigError("parse_libsvm_data: min_dim " + std::to_string(min_dim) + " is negative");
+  }
+  void reserve(std::size_t rows, std::size_t pairs) {
+    labels_.reserve(rows);
+    row_end_.reserve(rows);
+    index_.reserve(pairs);
+    value_.reserve(pairs);
+  }
+  void line(std::string_view line, std::int64_t number) {
     if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     std::string_view rest = line, token;
-    if (!next_token(rest, token)) continue;  // blank or comment-only line
+    if (!next_token(rest, token)) return;  // blank or comment-only line
     double label = 0;
     const Num n = parse_real(token, label);
-    if (n != Num::ok) fail(where, lines.number(), number_problem(n, token, "label"));
+    if (n != Num::ok) fail(where_, number, number_problem(n, token, "label"));
     if (label != std::floor(label) || label < std::numeric_limits<std::int32_t>::min() ||
         label > std::numeric_limits<std::int32_t>::max())
-      fail(where, lines.number(), "label " + quote(token) + " is not an integer (only classification data are read)");
+      fail(where_, number, "label " + quote(token) + " is not an integer (only classification data are read)");
+    const bool kept = !keep_ || keep_(rows_seen_);
+    ++rows_seen_;
     std::int64_t previous = 0;
     while (next_token(rest, token)) {
       if (token.starts_with("qid:")) continue;  // svmlight's query id: irrelevant to classification
       std::int64_t idx = 0;
       double v = 0;
-      if (!parse_pair(token, previous, where, lines.number(), idx, v))
-        fail(where, lines.number(), "expected index:value, found " + quote(token));
+      if (!parse_pair(token, previous, where_, number, idx, v))
+        fail(where_, number, "expected index:value, found " + quote(token));
       previous = idx;
-      if (v == 0) continue;
-      index.push_back(static_cast<std::int32_t>(idx - 1));
-      value.push_back(v);
+      if (v == 0 || !kept) continue;
+      index_.push_back(static_cast<std::int32_t>(idx - 1));
+      value_.push_back(v);
     }
-    max_index = std::max(max_index, previous);
-    labels.push_back(static_cast<std::int32_t>(label));
-    row_end.push_back(static_cast<std::int64_t>(index.size()));
+    max_index_ = std::max(max_index_, previous);
+    if (!kept) return;
+    labels_.push_back(static_cast<std::int32_t>(label));
+    row_end_.push_back(static_cast<std::int64_t>(index_.size()));
+  }
+  Dataset finish() {
+    Dataset data;
+    data.rows = static_cast<std::int64_t>(labels_.size());
+    data.dim = static_cast<int>(std::max<std::int64_t>(max_index_, min_dim_));
+    check_dense(where_, data.rows, data.dim, max_dense_values_, "rows");
+    data.x.assign(static_cast<std::size_t>(data.rows) * static_cast<std::size_t>(data.dim), 0.0);
+    std::int64_t k = 0;
+    for (std::int64_t r = 0; r < data.rows; ++r) {
+      double* row = data.x.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(data.dim);
+      for (; k < row_end_[static_cast<std::size_t>(r)]; ++k)
+        row[index_[static_cast<std::size_t>(k)]] = value_[static_cast<std::size_t>(k)];
+    }
+    data.labels = std::move(labels_);
+    return data;
   }
 
-  Dataset data;
-  data.rows = static_cast<std::int64_t>(labels.size());
-  data.dim = static_cast<int>(std::max<std::int64_t>(max_index, min_dim));
-  check_dense(where, data.rows, data.dim, max_dense_values, "rows");
-  data.x.assign(static_cast<std::size_t>(data.rows) * static_cast<std::size_t>(data.dim), 0.0);
-  std::int64_t k = 0;
-  for (std::int64_t r = 0; r < data.rows; ++r) {
-    double* row = data.x.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(data.dim);
-    for (; k < row_end[static_cast<std::size_t>(r)]; ++k)
-      row[index[static_cast<std::size_t>(k)]] = value[static_cast<std::size_t>(k)];
-  }
-  data.labels = std::move(labels);
-  return data;
+ private:
+  std::string where_;
+  int min_dim_;
+  std::int64_t max_dense_values_;
+  const RowFilter& keep_;
+  std::vector<std::int32_t> labels_;
+  std::vector<std::int64_t> row_end_;
+  std::vector<std::int32_t> index_;
+  std::vector<double> value_;
+  std::int64_t max_index_ = 0, rows_seen_ = 0;
+};
+
+}  // namespace
+
+Dataset detail::parse_libsvm_data_capped(std::string_view text, const std::string& where, int min_dim,
+                                         std::int64_t max_dense_values) {
+  const RowFilter all;
+  DataParser parser(where, min_dim, max_dense_values, all);
+  // Exact reservations from a cheap count (lines, ':'), so the parse never reallocates.
+  parser.reserve(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1,
+                 static_cast<std::size_t>(std::count(text.begin(), text.end(), ':')));
+  Lines lines(text);
+  std::string_view line;
+  while (lines.next(line)) parser.line(line, lines.number());
+  return parser.finish();
 }
 
 Dataset parse_libsvm_data(std::string_view text, const std::string& where, int min_dim) {
   return detail::parse_libsvm_data_capped(text, where, min_dim, detail::kMaxDenseValues);
 }
 
-Dataset read_libsvm_data(const std::filesystem::path& path, int min_dim) {
-  return parse_libsvm_data(read_text(path), path.string(), min_dim);
+Dataset read_libsvm_data(const std::filesystem::path& path, int min_dim, const RowFilter& keep) {
+  if (!keep) return parse_libsvm_data(read_text(path), path.string(), min_dim);
+  // A share of the rows: the file streams through in chunks, so only the kept rows are held.
+  DataParser parser(path.string(), min_dim, detail::kMaxDenseValues, keep);
+  std::int64_t number = 0;
+  for_each_chunk(path, [&](std::string_view text, bool last) {
+    // Complete lines of `text`; returns how many bytes were consumed (the rest waits for more).
+    std::size_t pos = 0;
+    for (;;) {
+      std::size_t end = text.find('\n', pos);
+      if (end == std::string_view::npos) {
+        if (!last || pos == text.size()) return last ? text.size() : pos;
+        end = text.size();
+      }
+      parser.line(text.substr(pos, end - pos), ++number);
+      pos = end + 1;
+      if (pos >= text.size()) return text.size();
+    }
+  });
+  return parser.finish();
 }
 
 void write_libsvm_data(std::ostream& out, const Dataset& data) {

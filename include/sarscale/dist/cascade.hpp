@@ -17,7 +17,8 @@
 // support vectors they go straight to rank 0, which solves top + violators once; otherwise each
 // rank first solves top + its own violators and the results merge up the tree as in pass 1
 // (the leaves filter a large violator set, so no rank receives it whole). The KKT check keeps
-// its kernel columns across passes (cascade_check.hpp, bounded by check_cache_bytes).
+// its kernel columns across passes (cascade_check.hpp, bounded by check_cache_bytes: float32,
+// n_local x 4 bytes per support vector).
 #include <cstdint>
 #include <vector>
 
@@ -44,7 +45,7 @@ struct CascadeOptions {
   svm::SolverOptions solver;
   int max_passes = 10;
   double tolerance = 1e-3;  // relative change of objective and SV set between passes counted as "stopped"
-  std::size_t check_cache_bytes = std::size_t{1} << 30;  // per rank: kernel columns kept by the KKT check
+  std::size_t check_cache_bytes = std::size_t{256} << 20;  // per rank: kernel columns kept by the KKT check
 };
 
 struct CascadePass {

@@ -4,6 +4,7 @@
 // input: every malformed, truncated or inconsistent file gives an InputError naming the file,
 // the line and what is wrong.
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <string_view>
@@ -17,7 +18,11 @@ namespace sarscale::svm {
 // indices; zeros may be omitted; a trailing "# comment" and blank lines are ignored; labels are
 // integers written as "1", "+1", "-1" or "1.0". dim = the largest index seen, at least min_dim.
 // Files ending in .gz are decompressed on the fly.
-Dataset read_libsvm_data(const std::filesystem::path& path, int min_dim = 0);
+// With `keep`, only the rows r (0-based, counting data lines) for which keep(r) is true are
+// stored, and the file is streamed rather than read whole (a rank's share of a training set);
+// every line is still validated and dim is still the largest index of the whole file.
+using RowFilter = std::function<bool(std::int64_t row)>;
+Dataset read_libsvm_data(const std::filesystem::path& path, int min_dim = 0, const RowFilter& keep = {});
 Dataset parse_libsvm_data(std::string_view text, const std::string& where, int min_dim = 0);
 // Zeros omitted, each value in the shortest text that reads back as the same double (float32
 // features come out in their full double expansion, e.g. 0.10000000149011612).

@@ -222,6 +222,49 @@ TEST(LibsvmData, ReadsGzipAndPlainFiles) {
                  (dir / "bad.txt").string() + ":2: ", "is not a number");
 }
 
+// A share of the rows (a rank's, in distributed training) streams through in 1 MiB chunks: the
+// kept rows equal those of the whole parse, lines cut by a chunk boundary included, the
+// dimension is the whole file's, and errors in rows not kept are still found.
+TEST(LibsvmData, ReadsAShareOfTheRowsStreamed) {
+  const auto dir = sarscale::test::scratch_dir("libsvm_format_share_" + std::to_string(getpid()));
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::string text = "# a comment line\n\n";
+  for (int r = 0; r < 30000; ++r) {  // ~1.8 MB: the stream crosses chunk boundaries
+    text += (r % 3 == 0 ? "-1" : "+1");
+    for (int k = 1; k <= 6; ++k) text += " " + std::to_string(k + (r % 7 == 0 ? 10 : 0)) + ":" + std::to_string(u(rng));
+    text += r % 11 == 0 ? "  # trailing\r\n" : "\n";
+  }
+  text += "1 40:0.5";  // no final newline; the largest index is on the last line
+  std::ofstream(dir / "big.txt") << text;
+  {
+    gzFile gz = gzopen((dir / "big.gz").c_str(), "wb");
+    ASSERT_NE(gz, nullptr);
+    ASSERT_EQ(gzwrite(gz, text.data(), static_cast<unsigned>(text.size())), static_cast<int>(text.size()));
+    ASSERT_EQ(gzclose(gz), Z_OK);
+  }
+  const Dataset whole = read_libsvm_data(dir / "big.txt");
+  ASSERT_EQ(whole.rows, 30001);
+  ASSERT_EQ(whole.dim, 40);
+  for (const char* name : {"big.txt", "big.gz"}) {
+    std::vector<std::int64_t> kept_rows;
+    const Dataset share = read_libsvm_data(dir / name, 0, [&](std::int64_t r) {
+      if (r % 4 != 1) return false;
+      kept_rows.push_back(r);
+      return true;
+    });
+    EXPECT_EQ(share.dim, 40) << name;
+    ASSERT_EQ(share.rows, 7500) << name;
+    ASSERT_EQ(static_cast<std::int64_t>(kept_rows.size()), share.rows);
+    const Dataset expected = whole.subset(kept_rows);
+    EXPECT_EQ(share.labels, expected.labels) << name;
+    EXPECT_EQ(share.x, expected.x) << name;
+  }
+  std::ofstream(dir / "bad.txt") << "1 1:1\n1 1:1\n1 1:x\n";
+  EXPECT_MESSAGE(input_error([&] { read_libsvm_data(dir / "bad.txt", 0, [](std::int64_t r) { return r == 0; }); }),
+                 (dir / "bad.txt").string() + ":3: ", "is not a number");
+}
+
 // ---- the benchmark data sets (../shared) -------------------------------------------------------
 
 std::int64_t count_label(const Dataset& d, std::int32_t label) {

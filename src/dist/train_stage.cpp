@@ -137,6 +137,13 @@ std::map<std::int32_t, double> parse_class_weights(const std::string& text) {
   return out;
 }
 
+// A row with its label as bytes, to find exact copies.
+std::string row_key(std::int32_t label, const double* row, int dim) {
+  std::string k(reinterpret_cast<const char*>(&label), sizeof label);
+  k.append(reinterpret_cast<const char*>(row), sizeof(double) * static_cast<std::size_t>(dim));
+  return k;
+}
+
 // Incremental training: the previous model's support vectors go first into the training set
 // (with the labels they have in the model), then the new rows, whose labels are remapped by
 // class name onto the model's classes (new classes appended); the warm start, kernel, C and
@@ -169,11 +176,7 @@ void join_previous(const io::ModelFile& old, const TrainConfig& cfg, TrainingDat
   svm::Dataset joined;
   joined.dim = m.dim;
   std::unordered_set<std::string> old_rows;
-  const auto key = [&](std::int32_t label, const double* row) {
-    std::string k(reinterpret_cast<const char*>(&label), sizeof label);
-    k.append(reinterpret_cast<const char*>(row), sizeof(double) * static_cast<std::size_t>(m.dim));
-    return k;
-  };
+  const auto key = [&](std::int32_t label, const double* row) { return row_key(label, row, m.dim); };
   std::int64_t sv = 0;
   for (int c = 0; c < m.classes(); ++c)
     for (std::int32_t i = 0; i < m.sv_count[static_cast<std::size_t>(c)]; ++i, ++sv) {
@@ -244,12 +247,7 @@ svm::Dataset previous_rows(const Comm& comm, const io::ModelFile& old, const Tra
   for (std::size_t c2 = 0; c2 < joined.class_names.size(); ++c2)
     index[joined.class_names[c2]] = static_cast<std::int32_t>(c2);
   std::unordered_set<std::string> have;
-  const std::size_t row_bytes = sizeof(double) * static_cast<std::size_t>(joined.data.dim);
-  const auto key = [&](std::int32_t label, const double* row) {
-    std::string k(reinterpret_cast<const char*>(&label), sizeof label);
-    k.append(reinterpret_cast<const char*>(row), row_bytes);
-    return k;
-  };
+  const auto key = [&](std::int32_t label, const double* row) { return row_key(label, row, joined.data.dim); };
   for (std::int64_t r = 0; r < joined.data.rows; ++r)
     have.insert(key(joined.data.labels[static_cast<std::size_t>(r)], joined.data.row(r)));
   svm::Dataset out;

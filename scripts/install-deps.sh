@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sarscale needs, only those that are missing.
-# Usage: scripts/install-deps.sh [--with-tools]   (--with-tools adds the reference tools
-# used by benchmarks and cross-check tests, e.g. LIBSVM's svm-train)
+# Usage: scripts/install-deps.sh [--with-tools] [--with-slurm] [--with-bench]   (any order)
+#   --with-tools  reference tools of the cross-check tests (LIBSVM's svm-train, numpy, h5py)
+#   --with-slurm  a local single-node Slurm for jobs/ and the `slurm` tests (scripts/local-slurm.sh)
+#   --with-bench  the seed Python pipeline the benchmarks compare with (scikit-learn, scikit-image)
 set -euo pipefail
 
 packages=(
@@ -15,9 +17,14 @@ packages=(
   libfreetype-dev libfontconfig-dev fonts-dejavu-core  # text in evaluate's confusion-matrix image
   liblapacke-dev libopenblas-dev  # PCA's eigen-decomposition (LAPACK dsyevd: 7x Eigen's solver at 2,148 features)
 )
-if [[ "${1:-}" == "--with-tools" ]]; then
-  packages+=(libsvm-tools python3-numpy python3-h5py)
-fi
+for flag in "$@"; do
+  case "$flag" in
+    --with-tools) packages+=(libsvm-tools python3-numpy python3-h5py) ;;
+    --with-slurm) packages+=(slurm-wlm munge) ;;
+    --with-bench) packages+=(python3-sklearn python3-skimage python3-pil) ;;
+    *) echo "usage: $0 [--with-tools] [--with-slurm] [--with-bench]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

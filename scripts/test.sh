@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
-"$SARSCALE_ROOT/scripts/install-deps.sh" --with-tools
+"$SARSCALE_ROOT/scripts/install-deps.sh" --with-tools --with-slurm
 "$SARSCALE_ROOT/scripts/build.sh"
 
 cd "$SARSCALE_BUILD_DIR"

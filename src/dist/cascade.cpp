@@ -199,7 +199,47 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
   std::vector<std::int64_t> previous_ids;
   CheckColumns check(local.x.data(), static_cast<std::int64_t>(n), dim, kernel, options.check_cache_bytes,
                      options.solver.threads);
-  for (int pass = 1; pass <= options.max_passes; ++pass) {
+  // KKT check of the top solution on this rank's rows outside it: y f(x) >= 1 - eps for alpha 0.
+  const auto check_rows = [&](double rho) {
+    std::unordered_map<std::int64_t, bool> in_top;
+    for (const auto id : top.id) in_top.emplace(id, true);
+    std::vector<double> coef(top.size());
+    for (std::size_t j = 0; j < top.size(); ++j) coef[j] = top.alpha[j] * top.y[j];
+    const std::vector<double> sums = check.sums(top.id, top.x.data(), coef);
+    violating.clear();
+    for (std::size_t i = 0; i < local.size(); ++i)
+      if (!in_top.count(local.id[i]) && local.y[i] * (sums[i] - rho) < 1.0 - options.solver.eps) violating.push_back(i);
+    return comm.sum(static_cast<std::int64_t>(violating.size()));
+  };
+  const auto finish = [&] {
+    result.sv_x = top.x;
+    result.sv_y = top.y;
+    result.sv_c = top.c;
+    result.sv_alpha = top.alpha;
+    result.sv_id = top.id;
+    return result;
+  };
+  int first_pass = 1;
+  if (options.resume) {
+    // Continue after the checkpointed pass: its top level, checked against this rank's rows.
+    const CascadeResult& r = *options.resume;
+    if (r.dim != dim || r.sv_y.size() != r.sv_id.size() || r.sv_x.size() != r.sv_id.size() * static_cast<std::size_t>(dim))
+      throw ConfigError("cascade: the state to resume from does not fit the rows");
+    for (std::size_t j = 0; j < r.sv_id.size(); ++j)
+      top.add(r.sv_x.data() + j * static_cast<std::size_t>(dim), r.sv_y[j], r.sv_c[j], r.sv_alpha[j], r.sv_id[j]);
+    result.passes = r.passes;
+    result.rho = r.rho;
+    result.objective = r.objective;
+    previous_objective = r.objective;
+    previous_ids = top.id;
+    first_pass = static_cast<int>(r.passes.size()) + 1;
+    total_violators = check_rows(r.rho);
+    if (total_violators == 0) {
+      result.converged = result.optimal = true;
+      return finish();
+    }
+  }
+  for (int pass = first_pass; pass <= options.max_passes; ++pass) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto since = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
     std::uint64_t bytes = 0;
@@ -256,17 +296,8 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
     const double t_merge = since() - t_leaf;  // including the wait for the top level
     const double rho = top_values[0], objective = top_values[1];
 
-    // KKT check of the top solution on this rank's rows outside it: y f(x) >= 1 - eps for alpha 0.
-    std::unordered_map<std::int64_t, bool> in_top;
-    for (const auto id : top.id) in_top.emplace(id, true);
-    std::vector<double> coef(top.size());
-    for (std::size_t j = 0; j < top.size(); ++j) coef[j] = top.alpha[j] * top.y[j];
-    const std::vector<double> sums = check.sums(top.id, top.x.data(), coef);
-    violating.clear();
-    for (std::size_t i = 0; i < local.size(); ++i)
-      if (!in_top.count(local.id[i]) && local.y[i] * (sums[i] - rho) < 1.0 - options.solver.eps) violating.push_back(i);
+    total_violators = check_rows(rho);
     const double t_check = since() - t_leaf - t_merge;
-    total_violators = comm.sum(static_cast<std::int64_t>(violating.size()));
 
     CascadePass record;
     record.pass = pass;
@@ -293,13 +324,9 @@ CascadeResult cascade_binary(const Comm& comm, const double* x, std::int64_t n_l
       result.optimal = total_violators == 0;
       break;
     }
+    if (options.after_pass && pass < options.max_passes) options.after_pass(finish());
   }
-  result.sv_x = top.x;
-  result.sv_y = top.y;
-  result.sv_c = top.c;
-  result.sv_alpha = top.alpha;
-  result.sv_id = top.id;
-  return result;
+  return finish();
 }
 
 }  // namespace sarscale::dist

@@ -3,11 +3,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "sarscale/core/error.hpp"
+#include "sarscale/core/log.hpp"
+#include "sarscale/io/checkpoint_file.hpp"
 
 namespace sarscale::dist {
 
@@ -102,6 +106,88 @@ void redistribute(const Comm& comm, const svm::Dataset& in, const std::vector<st
                  recv.begin() + static_cast<std::ptrdiff_t>(at + width));
     ++out.rows;
   }
+}
+
+std::uint64_t mix(std::uint64_t h) {  // splitmix64's finaliser
+  h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  h = (h ^ (h >> 27)) * 0x94D049BB133111EBULL;
+  return h ^ (h >> 31);
+}
+
+std::uint64_t hash_bytes(const void* data, std::size_t n, std::uint64_t h = 0xcbf29ce484222325ULL) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;  // FNV-1a
+  return h;
+}
+
+// What a checkpoint must match: every row (id, label, weight, values; XOR-combined, so the same
+// for any distribution of the rows over any number of ranks) and the training parameters.
+std::string training_fingerprint(const Comm& comm, const svm::Dataset& local, const std::vector<std::int64_t>& ids,
+                                 const std::vector<double>& weights, const std::string& parameters) {
+  std::uint64_t rows = 0;
+  for (std::int64_t r = 0; r < local.rows; ++r) {
+    std::uint64_t h = hash_bytes(local.row(r), sizeof(double) * static_cast<std::size_t>(local.dim));
+    h = hash_bytes(&local.labels[static_cast<std::size_t>(r)], sizeof(std::int32_t), h);
+    if (!weights.empty()) h = hash_bytes(&weights[static_cast<std::size_t>(r)], sizeof(double), h);
+    rows ^= mix(h ^ mix(static_cast<std::uint64_t>(ids[static_cast<std::size_t>(r)])));
+  }
+  std::uint64_t all = 0;
+  Comm::check(MPI_Allreduce(&rows, &all, 1, MPI_UINT64_T, MPI_BXOR, comm.raw()), "MPI_Allreduce (fingerprint)");
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx-%016llx", static_cast<unsigned long long>(all),
+                static_cast<unsigned long long>(hash_bytes(parameters.data(), parameters.size())));
+  return std::string(buf) + "-" + std::to_string(comm.sum(local.rows));
+}
+
+// A cascade's state as checkpoint arrays, and back.
+void save_state(const CascadeResult& r, io::Checkpoint& c) {
+  c.arrays["cascade_x"] = r.sv_x;
+  c.arrays["cascade_y"] = std::vector<double>(r.sv_y.begin(), r.sv_y.end());
+  c.arrays["cascade_c"] = r.sv_c;
+  c.arrays["cascade_alpha"] = r.sv_alpha;
+  c.arrays["cascade_id"] = std::vector<double>(r.sv_id.begin(), r.sv_id.end());
+  c.arrays["cascade_values"] = {static_cast<double>(r.dim), r.rho, r.objective};
+  std::vector<double> passes;
+  for (const CascadePass& p : r.passes)
+    passes.insert(passes.end(), {static_cast<double>(p.pass), p.objective, static_cast<double>(p.n_sv),
+                                 static_cast<double>(p.violators), p.seconds, p.leaf_seconds, p.merge_seconds,
+                                 p.check_seconds, static_cast<double>(p.bytes_sent), p.flat ? 1.0 : 0.0});
+  c.arrays["cascade_passes"] = passes;
+}
+
+CascadeResult load_state(const io::Checkpoint& c) {
+  const auto at = [&](const char* k) -> const std::vector<double>& {
+    const auto it = c.arrays.find(k);
+    if (it == c.arrays.end()) throw InputError(std::string("checkpoint: no ") + k);
+    return it->second;
+  };
+  CascadeResult r;
+  const auto& values = at("cascade_values");
+  if (values.size() != 3) throw InputError("checkpoint: cascade_values is not dim, rho, objective");
+  r.dim = static_cast<int>(values[0]);
+  r.rho = values[1];
+  r.objective = values[2];
+  r.sv_x = at("cascade_x");
+  for (const double v : at("cascade_y")) r.sv_y.push_back(static_cast<signed char>(v));
+  r.sv_c = at("cascade_c");
+  r.sv_alpha = at("cascade_alpha");
+  for (const double v : at("cascade_id")) r.sv_id.push_back(static_cast<std::int64_t>(v));
+  const auto& passes = at("cascade_passes");
+  for (std::size_t i = 0; i + 10 <= passes.size(); i += 10) {
+    CascadePass p;
+    p.pass = static_cast<int>(passes[i]);
+    p.objective = passes[i + 1];
+    p.n_sv = static_cast<std::int64_t>(passes[i + 2]);
+    p.violators = static_cast<std::int64_t>(passes[i + 3]);
+    p.seconds = passes[i + 4];
+    p.leaf_seconds = passes[i + 5];
+    p.merge_seconds = passes[i + 6];
+    p.check_seconds = passes[i + 7];
+    p.bytes_sent = static_cast<std::uint64_t>(passes[i + 8]);
+    p.flat = passes[i + 9] != 0;
+    r.passes.push_back(p);
+  }
+  return r;
 }
 
 // Ensemble mode: this rank's own machine for the pair, then the average over the ranks whose rows
@@ -222,6 +308,59 @@ svm::SvmModel train_distributed(const Comm& comm, const svm::Dataset& given, con
            (params.sample_weights.empty() ? 1.0 : params.sample_weights[static_cast<std::size_t>(r)]);
   };
 
+  // Checkpoint: finished machines and the current cascade's last pass (rank 0 writes it).
+  char param_text[256];
+  std::snprintf(param_text, sizeof param_text, "C=%.17g kernel=%d,%d,%.17g,%.17g eps=%.17g mode=%d gather=%.17g",
+                params.C, static_cast<int>(model.kernel.type), model.kernel.degree, model.kernel.gamma,
+                model.kernel.coef0, params.solver.eps, static_cast<int>(options.mode), options.gather_below);
+  std::string parameters = param_text;
+  for (int c = 0; c < k; ++c)
+    parameters += " " + std::to_string(model.labels[static_cast<std::size_t>(c)]) + ":" +
+                  std::to_string(weighted_c[static_cast<std::size_t>(c)]);
+  const bool checkpointing = !options.checkpoint.empty();
+  io::Checkpoint saved, progress;
+  int pairs_done = 0, current_pair = -1;
+  if (checkpointing) {
+    progress.attributes["fingerprint"] = training_fingerprint(comm, local, ids, params.sample_weights, parameters);
+    std::string problem;
+    std::optional<io::Checkpoint> found;
+    try {
+      found = io::read_checkpoint(options.checkpoint);
+    } catch (const Error& e) {
+      problem = e.what();
+    }
+    bool usable = found && found->attributes["fingerprint"] == progress.attributes["fingerprint"];
+    if (found && !usable) problem = "it was written for other rows or parameters";
+    // Every rank must see the same checkpoint (a shared file system), or none resumes.
+    usable = comm.all(usable);
+    if (usable) {
+      saved = *found;
+      pairs_done = std::stoi(saved.attributes["pairs_done"]);
+      current_pair = saved.attributes.count("current_pair") ? std::stoi(saved.attributes["current_pair"]) : -1;
+      for (int q = 0; q < pairs_done; ++q) progress.arrays["pair_" + std::to_string(q)] = saved.arrays.at("pair_" + std::to_string(q));
+      if (comm.is_root())
+        log::info("resuming from ", options.checkpoint.string(), ": ", pairs_done, " machine(s) done",
+                  current_pair >= 0 ? ", the cascade of the next after its pass " +
+                                          std::to_string(load_state(saved).passes.size())
+                                    : std::string());
+    } else if (comm.is_root() && !problem.empty()) {
+      log::warn("ignoring the checkpoint ", options.checkpoint.string(), ": ", problem, "; starting over");
+    }
+  }
+  const auto write_progress = [&](int done, const CascadeResult* state) {
+    if (!checkpointing || !comm.is_root()) return;
+    progress.attributes["pairs_done"] = std::to_string(done);
+    progress.attributes.erase("current_pair");
+    for (const char* key : {"cascade_x", "cascade_y", "cascade_c", "cascade_alpha", "cascade_id", "cascade_values",
+                            "cascade_passes"})
+      progress.arrays.erase(key);
+    if (state) {
+      progress.attributes["current_pair"] = std::to_string(done);
+      save_state(*state, progress);
+    }
+    io::write_checkpoint(options.checkpoint, progress);
+  };
+
   std::vector<PairSolution> solutions;
   int pair = 0;
   for (int i = 0; i < k; ++i)
@@ -235,7 +374,10 @@ svm::SvmModel train_distributed(const Comm& comm, const svm::Dataset& given, con
       rep.cascaded = !rep.ensemble && static_cast<double>(rep.rows) * dim >= options.gather_below && comm.size() > 1;
       rep.owner = pair % comm.size();
       PairSolution sol;
-      if (rep.ensemble) {
+      if (pair < pairs_done) {
+        sol = unpack_solution(saved.arrays.at("pair_" + std::to_string(pair)));
+        rep.resumed = true;
+      } else if (rep.ensemble) {
         svm::BinaryProblem p;
         std::vector<double> x;
         std::vector<std::int64_t> pid;
@@ -265,6 +407,15 @@ svm::SvmModel train_distributed(const Comm& comm, const svm::Dataset& given, con
           }
         CascadeOptions co = options.cascade;
         co.solver = params.solver;
+        CascadeResult state;
+        if (pair == current_pair) {
+          state = load_state(saved);
+          co.resume = &state;
+        }
+        co.after_pass = [&, pair](const CascadeResult& now) {
+          write_progress(pair, &now);
+          if (options.cascade.after_pass) options.cascade.after_pass(now);
+        };
         const CascadeResult cr =
             cascade_binary(comm, x.data(), static_cast<std::int64_t>(y.size()), dim, y, cs, pid, model.kernel, co);
         sol.rho = cr.rho;
@@ -319,6 +470,10 @@ svm::SvmModel train_distributed(const Comm& comm, const svm::Dataset& given, con
         }
         comm.broadcast(result, rep.owner);
         sol = unpack_solution(result);
+      }
+      if (!rep.resumed) {
+        progress.arrays["pair_" + std::to_string(pair)] = pack_solution(sol);
+        write_progress(pair + 1, nullptr);
       }
       rep.objective = sol.objective;
       rep.rho = sol.rho;

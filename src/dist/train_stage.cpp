@@ -396,6 +396,7 @@ json::Value TrainSummary::to_json() const {
                                : "rank " + std::to_string(p.owner);
       q["objective"] = p.objective;
       q["n_sv"] = p.n_sv;
+      if (p.resumed) q["resumed"] = true;
       q["seconds"] = p.seconds;
       json::Value passes = json::Value::array();
       for (const auto& c : p.passes) {
@@ -597,8 +598,12 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   const auto tt0 = Clock::now();
   std::string error;
   svm::SvmModel distributed;
+  // The distributed training checkpoints beside the model: a killed run, started again with
+  // the same command, continues from the last finished machine or cascade pass.
+  CascadeTrainOptions distributed_options = cfg.cascade_options;
+  if (distributed_options.checkpoint.empty()) distributed_options.checkpoint = cfg.model.string() + ".checkpoint";
   if (cfg.cascade) {
-    distributed = train_distributed(comm, d, ids, base, cfg.cascade_options, &s.pairs);
+    distributed = train_distributed(comm, d, ids, base, distributed_options, &s.pairs);
     s.rows = comm.sum(d.rows);
     s.dim = distributed.dim;
   }
@@ -651,6 +656,10 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   }
   comm.broadcast(error);
   if (!error.empty()) throw InputError(error);
+  if (cfg.cascade && comm.is_root()) {
+    std::error_code ec;
+    std::filesystem::remove(distributed_options.checkpoint, ec);  // the model is written: done
+  }
   s.train_seconds = comm.max(since(tt0));
   // Peak memory per rank (ru_maxrss is in KiB on Linux): with --cascade no rank should approach
   // the size of the whole training set.

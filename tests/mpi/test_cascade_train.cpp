@@ -2,7 +2,10 @@
 // pair cascaded) against the single-node trainer on all rows.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <random>
 
 #include "sarscale/dist/cascade_train.hpp"
@@ -121,4 +124,67 @@ TEST(CascadeTrain, EnsembleAveragesTheLeafMachines) {
     std::printf("[ INFO     ] %d ranks: ensemble accuracy %.4f, single node %.4f, %lld SVs (single %lld)\n",
                 comm.size(), acc, single_acc, static_cast<long long>(model.total_sv()),
                 static_cast<long long>(single.total_sv()));
+}
+
+// Checkpoints: a run that dies after a cascade pass (here: an exception thrown on every rank
+// right after pass 2's checkpoint) is continued by the next run with the same checkpoint path:
+// finished machines are taken as they were, the cascade goes on after its last pass, and the
+// model equals an uninterrupted run's.
+TEST(CascadeTrain, ContinuesFromItsCheckpoint) {
+  const dist::Comm comm(MPI_COMM_WORLD);
+  const svm::Dataset all = blobs(900, 31), val = blobs(400, 32);
+  svm::TrainParams params;
+  params.C = 2;
+  params.kernel.gamma = 0.3;
+  params.solver.threads = 1;
+  std::vector<std::int64_t> ids;
+  for (std::int64_t i = comm.rank(); i < all.rows; i += comm.size()) ids.push_back(i);
+  const svm::Dataset local = all.subset(ids);
+  dist::CascadeTrainOptions options;
+  options.gather_below = 0;  // every machine cascaded
+  options.cascade.tolerance = 0;
+  const svm::SvmModel uninterrupted = dist::train_distributed(comm, local, ids, params, options);
+
+  std::string tag = std::to_string(getpid());
+  comm.broadcast(tag);
+  options.checkpoint = "/tmp/sarscale_checkpoint_test_" + tag + ".h5";
+  std::filesystem::remove(options.checkpoint);
+  struct Crash {};
+  int passes_seen = 0, machines_started = 0;
+  options.cascade.after_pass = [&](const dist::CascadeResult& now) {
+    ++passes_seen;
+    if (now.passes.size() == 1) ++machines_started;
+    if (machines_started == 3 && now.passes.size() == 1) throw Crash{};  // third machine, after its pass 1
+  };
+  if (comm.size() > 1) {
+    EXPECT_THROW(dist::train_distributed(comm, local, ids, params, options), Crash);
+  } else {  // one rank solves each machine whole (no cascade passes): a finished run's checkpoint
+    dist::train_distributed(comm, local, ids, params, options);
+  }
+  EXPECT_TRUE(std::filesystem::exists(options.checkpoint));
+  comm.barrier();
+  options.cascade.after_pass = nullptr;
+  std::vector<dist::PairReport> report;
+  const svm::SvmModel resumed = dist::train_distributed(comm, local, ids, params, options, &report);
+  int taken = 0;
+  for (const auto& r : report) taken += r.resumed ? 1 : 0;
+  if (comm.size() == 1) EXPECT_EQ(taken, 6);
+  if (comm.size() > 1) {
+    EXPECT_EQ(taken, 2);                      // two machines were finished before the crash
+    EXPECT_GE(report[2].passes.size(), 1u);  // the third continued after its checkpointed pass
+    EXPECT_EQ(report[2].passes.front().pass, 1);
+  }
+  EXPECT_EQ(resumed.labels, uninterrupted.labels);
+  EXPECT_EQ(resumed.sv_count, uninterrupted.sv_count);
+  ASSERT_EQ(resumed.rho.size(), uninterrupted.rho.size());
+  for (std::size_t q = 0; q < resumed.rho.size(); ++q) EXPECT_NEAR(resumed.rho[q], uninterrupted.rho[q], 1e-6);
+  EXPECT_EQ(svm::predict(resumed, val.x.data(), val.rows).labels,
+            svm::predict(uninterrupted, val.x.data(), val.rows).labels);
+  // A checkpoint of other data is ignored (warned), not trusted.
+  std::vector<std::int64_t> fewer(ids.begin(), ids.end() - 1);
+  std::vector<dist::PairReport> other;
+  dist::train_distributed(comm, all.subset(fewer), fewer, params, options, &other);
+  for (const auto& r : other) EXPECT_FALSE(r.resumed);
+  comm.barrier();
+  if (comm.is_root()) std::filesystem::remove(options.checkpoint);
 }

@@ -20,6 +20,7 @@
 // its kernel columns across passes (cascade_check.hpp, bounded by check_cache_bytes: float32,
 // n_local x 4 bytes per support vector).
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "sarscale/dist/comm.hpp"
@@ -41,11 +42,20 @@ struct CascadeMerge {
 std::vector<CascadeMerge> cascade_plan(int ranks);
 int cascade_levels(int ranks);
 
+struct CascadeResult;
+
 struct CascadeOptions {
   svm::SolverOptions solver;
   int max_passes = 10;
   double tolerance = 1e-3;  // relative change of objective and SV set between passes counted as "stopped"
   std::size_t check_cache_bytes = std::size_t{256} << 20;  // per rank: kernel columns kept by the KKT check
+  // Called on every rank after each pass that did not end the cascade, with the state so far
+  // (e.g. to checkpoint it); the same on every rank.
+  std::function<void(const CascadeResult&)> after_pass;
+  // Continue from a state after_pass gave, for the same rows and parameters (at any rank
+  // count: the state is the top level's support vectors, global rows): the ranks check their
+  // rows against it and go on with the next pass.
+  const CascadeResult* resume = nullptr;
 };
 
 struct CascadePass {
@@ -59,7 +69,7 @@ struct CascadePass {
   std::uint64_t bytes_sent = 0;                                   // by all ranks, this pass
 };
 
-// The top level's solution, identical on every rank.
+// The top level's solution, identical on every rank (after any pass: the state so far).
 struct CascadeResult {
   int dim = 0;
   std::vector<double> sv_x;  // n_sv x dim

@@ -10,6 +10,7 @@
 // assembled identically on every rank: class order by first appearance (global row id order),
 // support vectors grouped by class in row-id order.
 #include <cstdint>
+#include <filesystem>
 #include <vector>
 
 #include "sarscale/dist/cascade.hpp"
@@ -32,6 +33,12 @@ struct CascadeTrainOptions {
   CascadeOptions cascade;
   double gather_below = 2e6;  // rows x features of a pair under which it is solved on one rank
   DistributedMode mode = DistributedMode::cascade;
+  // Where rank 0 keeps a checkpoint (empty: none): the machines finished so far and the last
+  // pass of the machine being cascaded, rewritten atomically after each. A run given the same
+  // path, rows and parameters (the checkpoint holds their fingerprint; any rank count) skips
+  // the finished machines and continues the cascade after its last pass; any other checkpoint
+  // there is ignored (warned). The caller removes it once the model is written.
+  std::filesystem::path checkpoint;
 };
 
 struct PairReport {
@@ -41,6 +48,7 @@ struct PairReport {
   bool ensemble = false;  // averaged leaf machines (DistributedMode::ensemble)
   int leaves = 0;         // ensemble: leaves that held both classes
   int owner = 0;          // the rank that solved it (gathered pairs)
+  bool resumed = false;   // taken from the checkpoint (finished before a restart)
   double objective = 0, rho = 0;    // ensemble: the leaves' mean objective
   std::int64_t n_sv = 0;
   std::vector<CascadePass> passes;  // cascaded pairs

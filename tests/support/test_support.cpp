@@ -81,6 +81,21 @@ std::string run_expect(const std::string& command, int expect) {
   return out + err;
 }
 
+std::string kill_one_rank_when(const std::string& command, const std::string& ready, int timeout_s) {
+  const std::string script = "(exec " + command + ") >/dev/null 2>&1 & job=$!; n=0; " +
+                             "until " + ready + "; do " +
+                             "  kill -0 $job 2>/dev/null || { wait $job; echo ended; exit 0; }; " +
+                             "  n=$((n+1)); [ $n -gt " + std::to_string(timeout_s * 100) +
+                             " ] && { kill -9 $job; echo timeout; exit 0; }; sleep 0.01; done; " +
+                             "rank=$(pgrep -P $job | sort -n | tail -1); " +
+                             "[ -n \"$rank\" ] && kill -9 $rank; wait $job; echo killed";
+  std::string out;
+  run_command(script, &out);
+  const auto end = out.find_last_not_of(" \n");
+  const auto start = out.find_last_of('\n', end);
+  return out.substr(start == std::string::npos ? 0 : start + 1, end == std::string::npos ? 0 : end - (start == std::string::npos ? 0 : start + 1) + 1);
+}
+
 std::string last_json_line(const std::string& output) {
   std::string last;
   std::size_t start = 0;

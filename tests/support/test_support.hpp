@@ -44,6 +44,12 @@ int run_command(const std::string& command, std::string* output = nullptr, bool 
 // from `expect`; returns the output (stdout and stderr).
 std::string run_expect(const std::string& command, int expect = 0);
 
+// Runs `command` (an mpirun line; its output is discarded) in the background and SIGKILLs one of
+// its ranks (the newest child of mpirun) as soon as the shell condition `ready` holds (e.g.
+// "test -e out/model.h5.checkpoint"), polled every 10 ms, then waits for the job to end.
+// Returns "killed", "ended" (the job finished before `ready` held) or "timeout".
+std::string kill_one_rank_when(const std::string& command, const std::string& ready, int timeout_s = 120);
+
 // The last line of `output` that looks like a JSON object ("" when none).
 std::string last_json_line(const std::string& output);
 

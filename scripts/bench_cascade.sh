@@ -16,7 +16,8 @@
 #
 # Runs, each timed as a whole command (reading the text data and MPI start-up included):
 #   svm-train        svm-train -s 0 -t 2 -c C -g G -e 0.001 -m 200 (one thread, as LIBSVM is)
-#   single node      sarscale train without --cascade, 1 rank x CORES threads
+#   single node      sarscale train without --cascade, 1 rank x CORES threads, and 1 rank x 1 thread
+#   ensemble, N > 1  sarscale train --ensemble (leaf machines averaged, no merge passes), as the cascade
 #   cascade, N ranks sarscale train --cascade --gather-below 0, N ranks x max(1, CORES / N) threads
 #                    (ranks x threads = cores where N divides the cores; more ranks than cores
 #                    run one thread each, oversubscribed). --gather-below 0 makes even these
@@ -95,7 +96,8 @@ line = [l for l in open(sys.argv[1]) if l.startswith("{")][-1]
 d = json.loads(line)
 pairs = d.get("pairs", [])
 passes = sum(len(p["passes"]) for p in pairs if p["mode"] == "cascade")
-mode = "cascade" if any(p["mode"] == "cascade" for p in pairs) else ("gathered" if pairs else "single")
+mode = ("cascade" if any(p["mode"] == "cascade" for p in pairs) else
+        "ensemble" if any(p["mode"].startswith("ensemble") for p in pairs) else ("gathered" if pairs else "single"))
 obj = d.get("objective", sum(p["objective"] for p in pairs) if pairs else float("nan"))
 print(f'{obj:.6f} {d["total_sv"]} {passes} {mode} {max(d["peak_rss_mb"])} {d["train_seconds"]:.3f}')
 PY
@@ -153,10 +155,14 @@ for set in "${set_list[@]}"; do
   echo "bench_cascade: $set ($rows training rows), -c $C -g $G, $repeats repeat(s)" >&2
   log="$out/logs/$set"
   # Configurations in run order: name|ranks|threads|launch args.
+  # single: all cores; single1: one thread (the per-rank resources of the cascade's ranks);
+  # ensemble: the fast approximate mode (leaf machines averaged, no merges) beside the cascade.
   configs=("single|1|$cores|")
+  ((cores > 1)) && configs+=("single1|1|1|")
   for r in "${rank_list[@]}"; do
     t=$((cores / r)); ((t >= 1)) || t=1
     configs+=("cascade|$r|$t|--cascade --gather-below 0")
+    ((r > 1)) && configs+=("ensemble|$r|$t|--ensemble")
   done
   declare -A times=() solve=()
   lib_times=()
@@ -211,6 +217,10 @@ for set in "${set_list[@]}"; do
       # svm-train first, measured against this single node.
       emit "svm-train" 1 1 "$lib_s" "${lib_times[*]}" "" "" "$lib_obj" "$lib_sv" "$lib_acc" ""
       emit "single node" 1 "$t" "$med" "${times[$key]}" "$smed" "" "$obj" "$nsv" "$acc" "$rss"
+    elif [[ "$name" == single1 ]]; then
+      emit "single node" 1 "$t" "$med" "${times[$key]}" "$smed" "" "$obj" "$nsv" "$acc" "$rss"
+    elif [[ "$name" == ensemble ]]; then
+      emit "ensemble (approximate)" "$r" "$t" "$med" "${times[$key]}" "$smed" "0" "$obj" "$nsv" "$acc" "$rss"
     else
       [[ "$mode" == cascade ]] || passes="0 ($mode)"
       emit "cascade" "$r" "$t" "$med" "${times[$key]}" "$smed" "$passes" "$obj" "$nsv" "$acc" "$rss"

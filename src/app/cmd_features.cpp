@@ -32,6 +32,7 @@ int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
     ("batch-chips", po::value<long long>()->default_value(0), "chips per rank per collective read (0: about 64 MiB)")
     ("progress", po::bool_switch(), "progress bar on stderr (default: when stderr is a terminal)");
   // clang-format on
+  add_resume_options(desc, "feature file");
   const auto vm = parse_command(cl, "sarscale features --archive ARCHIVE.h5 [--output FEATURES.h5] [options]", desc);
   if (!vm) return 0;
 
@@ -56,6 +57,10 @@ int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
   cfg.batch_chips = (*vm)["batch-chips"].as<long long>();
   if (cfg.batch_chips < 0) throw ConfigError("--batch-chips must not be negative");
   cfg.progress = (*vm)["progress"].as<bool>();
+  const ResumeOptions resume = resume_options(*vm);
+  cfg.checkpoint_seconds = resume.checkpoint_seconds;
+  cfg.refuse_changed = resume.refuse_changed;
+  cfg.fresh = resume.fresh;
   cfg.command_line = join_command_line(cl.command, cl.args);
   cfg.parameters = describe(*vm);
 

@@ -29,6 +29,7 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
     ("strict", po::bool_switch(), "fail the run if any input is rejected")
     ("progress", po::bool_switch(), "progress bar on stderr (default: when stderr is a terminal)");
   // clang-format on
+  add_resume_options(desc, "archive");
   po::positional_options_description pos;
   pos.add("input", -1);
   const auto vm = parse_command(cl, "sarscale ingest --input PATH... --output ARCHIVE.h5 [options]", desc, &pos);
@@ -50,6 +51,10 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
   cfg.batch_bytes = static_cast<std::size_t>(batch_mb) << 20;
   cfg.strict = (*vm)["strict"].as<bool>();
   cfg.progress = (*vm)["progress"].as<bool>();
+  const ResumeOptions resume = resume_options(*vm);
+  cfg.checkpoint_seconds = resume.checkpoint_seconds;
+  cfg.refuse_changed = resume.refuse_changed;
+  cfg.fresh = resume.fresh;
   cfg.command_line = join_command_line(cl.command, cl.args);
   cfg.parameters = describe(*vm);
 

@@ -100,4 +100,25 @@ std::vector<std::string> describe(const po::variables_map& vm) {
   return out;
 }
 
+void add_resume_options(po::options_description& desc, const std::string& what) {
+  // clang-format off
+  desc.add_options()
+    ("checkpoint-seconds", po::value<double>()->default_value(30),
+     ("record finished work in the " + what + " at most this often (0: after every batch); "
+      "the rerun of a killed job resumes from it").c_str())
+    ("refuse-changed", po::bool_switch(),
+     ("fail instead of replacing an existing " + what + " made from other inputs or options").c_str())
+    ("fresh", po::bool_switch(), ("start over even when the " + what + " could be resumed or is up to date").c_str());
+  // clang-format on
+}
+
+ResumeOptions resume_options(const po::variables_map& vm) {
+  ResumeOptions r;
+  r.checkpoint_seconds = vm["checkpoint-seconds"].as<double>();
+  if (!(r.checkpoint_seconds >= 0)) throw ConfigError("--checkpoint-seconds must be 0 or more");
+  r.refuse_changed = vm["refuse-changed"].as<bool>();
+  r.fresh = vm["fresh"].as<bool>();
+  return r;
+}
+
 }  // namespace sarscale::app

@@ -184,6 +184,75 @@ void agree(const Comm& comm, const std::string& local_error) {
   throw InputError(local_error.empty() ? "features: another MPI rank failed (see its message)" : local_error);
 }
 
+// Everything the output depends on: the archive as found (path, size, modification time), the
+// chain, the PCA (options of a fit, or the model applied) and the augmentation.
+std::string resume_key(const Comm& comm, const FeaturesConfig& cfg, const features::FeatureChain& chain,
+                       const std::map<std::string, std::vector<double>>& applied_pca,
+                       const features::AugmentSpec& augment) {
+  std::string key;
+  if (comm.is_root()) {
+    io::h5::Fingerprint fp;
+    fp.add("sarscale-features-1");
+    std::error_code ec;
+    const fs::path archive = fs::absolute(cfg.archive).lexically_normal();
+    fp.add(archive.string()).add(static_cast<std::int64_t>(fs::file_size(archive, ec)));
+    fp.add(static_cast<std::int64_t>(fs::last_write_time(archive, ec).time_since_epoch().count()));
+    fp.add(chain.description()).add(features::describe(augment)).add(cfg.fit_pca ? 1 : 0);
+    if (cfg.fit_pca)
+      fp.add(cfg.pca.components).add(static_cast<std::int64_t>(cfg.pca.explained_variance * 1e12)).add(cfg.pca.whiten ? 1 : 0);
+    fp.add(features_fingerprint(chain.fingerprint(), applied_pca));
+    key = fp.hex();
+  }
+  comm.broadcast(key);
+  return key;
+}
+
+// The summary of a run whose output was already complete for the same inputs and options.
+FeaturesSummary up_to_date_summary(const Comm& comm, const fs::path& output) {
+  FeaturesSummary s;
+  s.up_to_date = true;
+  s.output = output;
+  const io::FeatureReader reader = io::FeatureReader::open(output, comm.raw());
+  const io::FeatureLayout& l = reader.layout();
+  s.rows = l.rows;
+  s.resumed_chips = l.rows;
+  s.dim = l.dim;
+  s.raw_dim = l.raw_dim > 0 ? l.raw_dim : l.dim;
+  s.chain = reader.attribute("chain");
+  s.fingerprint = reader.attribute("fingerprint");
+  const Range mine = block_range(static_cast<std::size_t>(l.total_rows()), comm.size(), comm.rank());
+  const auto flags = reader.flags(static_cast<std::int64_t>(mine.begin), static_cast<std::int64_t>(mine.size()));
+  std::int64_t invalid = 0, usable_copies = 0;
+  for (std::size_t i = 0; i < flags.size(); ++i) {
+    const bool slot = static_cast<std::int64_t>(mine.begin + i) < l.rows;
+    if (slot) invalid += flags[i] == static_cast<std::uint8_t>(io::RowFlag::invalid_slot) ? 1 : 0;
+    if (!slot) usable_copies += flags[i] == 0 ? 1 : 0;
+  }
+  s.invalid_slots = comm.sum(invalid);
+  std::map<std::string, std::int64_t> by_reason;
+  for (const auto& f : reader.flagged()) {
+    if (f.row < l.rows) {
+      ++s.flagged;
+      ++by_reason[f.reason];
+    } else {
+      ++s.augmented_flagged;
+    }
+  }
+  s.usable = s.rows - s.invalid_slots - s.flagged;
+  s.flag_reasons.assign(by_reason.begin(), by_reason.end());
+  if (l.augmented_rows > 0) {
+    s.augment = reader.has_attribute("augment") ? reader.attribute("augment") : "";
+    s.augmented_rows = l.augmented_rows;
+    s.augmented_usable = comm.sum(usable_copies);
+  }
+  if (reader.has_arrays(kPcaGroup)) {
+    const features::PcaModel m = features::pca_from_arrays(reader.arrays(kPcaGroup));
+    s.pca_components = m.n_components();
+    for (double e : m.explained_variance_ratio) s.pca_explained += e;
+  }
+  return s;
+}
+
 }  // namespace
 
 std::string features_fingerprint(const std::string& chain_fingerprint,
@@ -218,6 +287,9 @@ json::Value FeaturesSummary::to_json() const {
   v["chain"] = chain;
   v["fingerprint"] = fingerprint;
   v["threads"] = threads;
+  v["resumed_chips"] = resumed_chips;
+  v["up_to_date"] = up_to_date;
+  v["checkpoints"] = checkpoints;
   v["seconds"] = seconds;
   v["chips_per_s"] = seconds > 0 ? static_cast<double>(rows) / seconds : 0.0;
   v["phase_seconds"] = json::Value::object();
@@ -298,7 +370,42 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
       fl.blocks = {pca_block(*model)};
     }
   }
-  io::FeatureWriter writer = io::FeatureWriter::create(output, comm.raw(), fl);
+  const std::string key = resume_key(comm, cfg, chain, pca_arrays, augment);
+  const io::h5::ExistingOutput existing =
+      cfg.fresh ? io::h5::ExistingOutput{} : io::h5::inspect_output(output, comm.raw());
+  using Kind = io::h5::ExistingOutput::Kind;
+  const bool same = existing.format == io::kFeatureFormatName && existing.resume_key == key;
+  if (existing.kind == Kind::complete && same) {
+    if (comm.is_root())
+      log::info(output.string(), " is complete and up to date (same archive, chain and options): nothing to do");
+    FeaturesSummary done = up_to_date_summary(comm, output);
+    done.threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
+    done.seconds = comm.max(total.lap());
+    return done;
+  }
+  if (existing.kind != Kind::absent && !(existing.kind == Kind::incomplete && same)) {
+    const std::string why = existing.kind == Kind::unusable ? "is unusable (" + existing.problem + ")"
+                            : existing.format != io::kFeatureFormatName
+                                ? "is not a sarscale feature file"
+                                : "was computed from another archive, chain or options";
+    if (cfg.refuse_changed)
+      throw ConfigError("--output " + output.string() + " exists and " + why +
+                        "; remove it, or run without --refuse-changed to replace it");
+    if (comm.is_root()) log::warn(output.string(), " ", why, ": it is replaced");
+  }
+  const bool resuming = existing.kind == Kind::incomplete && same;
+  io::FeatureWriter writer = resuming ? io::FeatureWriter::resume(output, comm.raw(), fl)
+                                      : io::FeatureWriter::create(output, comm.raw(), fl, key);
+  const std::vector<std::uint8_t>& done = writer.done_slots();
+  std::int64_t resumed_chips = 0;
+  if (resuming) {
+    for (auto d : done) resumed_chips += d;
+    if (comm.is_root())
+      log::info("resuming ", output.string(), ": ", resumed_chips, " of ", al.chips,
+                " chips were computed by an earlier run");
+  }
+  CheckpointTimer checkpoint_timer(comm, cfg.checkpoint_seconds);
+  std::int64_t checkpoints = 0;
   const double t_open = clock.lap();
 
   const Range mine = block_range(static_cast<std::size_t>(al.chips), comm.size(), comm.rank());
@@ -329,7 +436,28 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   for (std::int64_t r = 0; r < rounds; ++r) {
     const std::int64_t offset = std::min(my_count, r * batch);
     const std::int64_t first = static_cast<std::int64_t>(mine.begin) + offset;
-    const std::int64_t count = std::min(batch, my_count - offset);
+    const std::int64_t batch_count = std::min(batch, my_count - offset);
+    // A batch an earlier run finished is read back, not computed, unless it holds a chip whose
+    // features failed (computed again for the reason, which the progress record does not keep).
+    // Every rank makes the same collective calls, with 0 rows where they do not apply.
+    bool kept = !done.empty() && batch_count > 0 &&
+                std::all_of(done.begin() + first, done.begin() + first + batch_count, [](auto d) { return d != 0; });
+    const std::int64_t kc = kept ? batch_count : 0;
+    writer.read_labels_flags(first, kc, my_labels.data() + offset, my_flags.data() + offset);
+    writer.read_labels_flags(copy_row(first), kc * copies, my_copy_labels.data() + offset * copies,
+                             my_copy_flags.data() + offset * copies);
+    const auto unusable = [](std::uint8_t f) { return f == static_cast<std::uint8_t>(io::RowFlag::unusable_chip); };
+    kept = kept && std::none_of(my_flags.begin() + offset, my_flags.begin() + offset + kc, unusable) &&
+           std::none_of(my_copy_flags.begin() + offset * copies, my_copy_flags.begin() + (offset + kc) * copies,
+                        unusable);
+    if (cfg.fit_pca) {  // the moments of kept rows, from the raw rows on disk (same values, same order)
+      const std::int64_t n = kept ? batch_count : 0;
+      raw.resize(static_cast<std::size_t>(n * raw_dim));
+      writer.read_raw_rows(first, n, raw.data());
+      moments.add_rows(raw.data(), static_cast<std::size_t>(n), static_cast<int>(raw_dim), my_flags.data() + offset);
+    }
+    if (kept) writer.keep_slots(batch_count);
+    const std::int64_t count = kept ? 0 : batch_count;
     pixels.resize(static_cast<std::size_t>(count * chip_px));
     archive.read_chips(first, count, pixels.data(), nullptr);
     const std::vector<std::uint8_t> valid = archive.valid(first, count);
@@ -395,7 +523,7 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
       writer.write_rows(first, count, projected.data(), raw.data(), my_labels.data() + offset,
                         my_flags.data() + offset);
     else
-      writer.write_raw_rows(first, count, raw.data());
+      writer.write_raw_rows(first, count, raw.data(), my_labels.data() + offset, my_flags.data() + offset);
     if (copies > 0) {  // every rank calls these collectives each round, with 0 rows when it has none
       const std::int64_t n = count * copies;
       if (!pca)
@@ -404,11 +532,17 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
         writer.write_rows(copy_row(first), n, projected.data() + count * model->n_components(), copy.raw.data(),
                           copy.labels.data(), copy.flags.data());
       else
-        writer.write_raw_rows(copy_row(first), n, copy.raw.data());
+        writer.write_raw_rows(copy_row(first), n, copy.raw.data(), copy.labels.data(), copy.flags.data());
       writer.write_source_rows(copy_row(first), n, copy.source.data());
     }
+    if (checkpoint_timer.due()) {
+      writer.checkpoint();
+      checkpoint_timer.reset();
+      ++checkpoints;
+      if (comm.is_root()) log::info("checkpoint: chips up to round ", r + 1, " of ", rounds, " are on disk");
+    }
     t_write += clock.lap();
-    progress.update(count, static_cast<std::uint64_t>((offset + count) * chip_px * 4));
+    progress.update(batch_count, static_cast<std::uint64_t>((offset + batch_count) * chip_px * 4));
   }
   progress.finish();
 
@@ -513,6 +647,8 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
     for (double e : model->explained_variance_ratio) summary.pca_explained += e;
   }
   summary.threads = threads;
+  summary.resumed_chips = resumed_chips;
+  summary.checkpoints = checkpoints;
   const double t_finish = clock.lap();
   summary.seconds = comm.max(total.lap());
   summary.phase_seconds = {{"open", comm.max(t_open)},    {"read", comm.max(t_read)}, {"compute", comm.max(t_compute)},

@@ -20,6 +20,7 @@
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/chip_source.hpp"
 #include "sarscale/io/discover.hpp"
+#include "sarscale/io/hdf5_util.hpp"
 #include "sarscale/io/prefetch.hpp"
 
 namespace sarscale::dist {
@@ -86,6 +87,9 @@ json::Value IngestSummary::to_json() const {
   v["slots"] = slots;
   v["unlabelled_chips"] = unlabelled_chips;
   v["nonfinite_zeroed"] = nonfinite_zeroed;
+  v["resumed_chips"] = resumed_chips;
+  v["up_to_date"] = up_to_date;
+  v["checkpoints"] = checkpoints;
   v["bytes_read"] = bytes_read;
   v["seconds"] = seconds;
   v["mb_per_s"] = seconds > 0 ? static_cast<double>(bytes_read) / 1e6 / seconds : 0.0;
@@ -152,6 +156,7 @@ struct Probe {
   std::vector<io::SourceInfo> info;
   std::vector<std::string> error;  // empty when usable
   std::vector<std::string> label;
+  std::vector<std::int64_t> mtime;  // modification time (ns), part of the resume key
 };
 
 Probe probe_slice(const std::vector<fs::path>& paths, Range slice, const io::ChipSourceOptions& opt,
@@ -160,6 +165,7 @@ Probe probe_slice(const std::vector<fs::path>& paths, Range slice, const io::Chi
   p.info.resize(slice.size());
   p.error.resize(slice.size());
   p.label.resize(slice.size());
+  p.mtime.resize(slice.size());
   // Headers are read in chunks; the next chunk's first pages are requested from the kernel
   // while this one is parsed, so the header reads of many small files overlap.
   constexpr std::size_t kChunk = 256;
@@ -174,6 +180,8 @@ Probe probe_slice(const std::vector<fs::path>& paths, Range slice, const io::Chi
     for (std::size_t i = c0; i < c1; ++i) {
       const fs::path& path = paths[slice.begin + i];
       try {
+        std::error_code ec;
+        p.mtime[i] = static_cast<std::int64_t>(fs::last_write_time(path, ec).time_since_epoch().count());
         p.info[i] = io::probe_source(path, opt);
         p.label[i] = label_for(rule, path, p.info[i].meta.target_type);
       } catch (const std::exception& e) {
@@ -192,6 +200,7 @@ struct Plan {
   std::vector<std::string> class_names;  // sorted distinct labels
   std::vector<std::string> format, calibration;
   std::vector<std::string> probe_error;  // per input, empty when usable
+  std::vector<std::int64_t> mtime;       // per input
   std::int64_t total_chips = 0;
   bool has_phase = false;
 };
@@ -208,6 +217,7 @@ Plan agree_plan(const Comm& comm, const Probe& mine, std::size_t n_inputs) {
     if (ok && mine.info[i].has_phase) my_phase = 1;
   }
   plan.chips = comm.allgatherv(my_chips);
+  plan.mtime = comm.allgatherv(mine.mtime);
   const auto strings = comm.allgather_strings(my_strings);
   plan.has_phase = comm.any(my_phase != 0);
   if (plan.chips.size() != n_inputs || strings.size() != 4 * n_inputs)
@@ -233,6 +243,21 @@ Plan agree_plan(const Comm& comm, const Probe& mine, std::size_t n_inputs) {
   return plan;
 }
 
+// Everything the archive's content depends on: the inputs as found (path, size, modification
+// time), what probing made of them, and the options that shape chips. Identical on every rank.
+std::string resume_key(const IngestConfig& c, const io::ChipSourceOptions& opt, const Plan& plan,
+                       const std::vector<fs::path>& paths, const std::vector<std::uint64_t>& bytes) {
+  io::h5::Fingerprint fp;
+  fp.add("sarscale-ingest-1").add(c.chip_rows).add(c.chip_cols).add(opt.tile_rows()).add(opt.stride_rows());
+  fp.add(to_string(c.tiling)).add(io::to_string(c.calibration)).add(c.band).add(c.labels.to_string());
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    fp.add(paths[i].string()).add(static_cast<std::int64_t>(bytes[i])).add(plan.mtime[i]).add(plan.chips[i]);
+    fp.add(plan.label_id[i]).add(plan.format[i]).add(plan.calibration[i]).add(plan.probe_error[i]);
+  }
+  for (const auto& name : plan.class_names) fp.add(name);
+  return fp.hex();
+}
+
 // ---- reading and writing ----------------------------------------------------------------
 
 // A run of chips of one input inside a batch.
@@ -255,6 +280,35 @@ struct Batch {
   std::uint64_t bytes_done = 0;  // bytes of the inputs this batch completes
   std::uint64_t nonfinite = 0;
 };
+
+// The summary of an ingest whose archive was already complete for the same inputs and options.
+IngestSummary up_to_date_summary(const Comm& comm, const IngestConfig& config, const io::DiscoveryResult& found,
+                                 std::size_t n_inputs, std::int64_t skipped,
+                                 std::chrono::steady_clock::time_point t0) {
+  IngestSummary s;
+  s.up_to_date = true;
+  const io::ArchiveReader reader = io::ArchiveReader::open(config.output, comm.raw());
+  for (const auto& r : reader.rejects()) s.rejects.emplace_back(r.path, r.reason);
+  s.discovered = static_cast<std::int64_t>(n_inputs + found.rejects.size());
+  s.rejected_inputs = static_cast<std::int64_t>(s.rejects.size());
+  s.ingested_inputs = s.discovered - s.rejected_inputs;
+  s.skipped_files = skipped;
+  s.slots = reader.layout().chips;
+  s.resumed_chips = s.slots;
+  const Range mine = block_range(static_cast<std::size_t>(s.slots), comm.size(), comm.rank());
+  const auto first = static_cast<std::int64_t>(mine.begin), count = static_cast<std::int64_t>(mine.size());
+  const auto valid = reader.valid(first, count);
+  const auto labels = reader.labels(first, count);
+  std::int64_t chips = 0, unlabelled = 0;
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    chips += valid[i] != 0 ? 1 : 0;
+    unlabelled += valid[i] != 0 && labels[i] < 0 ? 1 : 0;
+  }
+  s.chips = comm.sum(chips);
+  s.unlabelled_chips = comm.sum(unlabelled);
+  s.seconds = comm.max(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return s;
+}
 
 }  // namespace
 
@@ -320,7 +374,44 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   }
   comm.broadcast(mkdir_error);
   if (!mkdir_error.empty()) throw IoError(mkdir_error);
-  io::ArchiveWriter archive = io::ArchiveWriter::create(config.output, comm.raw(), layout);
+  const std::string key = resume_key(config, opt, plan, paths, input_bytes);
+  const io::h5::ExistingOutput existing =
+      config.fresh ? io::h5::ExistingOutput{} : io::h5::inspect_output(config.output, comm.raw());
+  using Kind = io::h5::ExistingOutput::Kind;
+  const bool same = existing.format == io::kArchiveFormatName && existing.resume_key == key;
+  if (existing.kind == Kind::complete && same) {
+    if (comm.is_root())
+      log::info(config.output.string(), " is complete and up to date (same inputs and options): nothing to do");
+    return up_to_date_summary(comm, config, found, n_inputs, skipped, t0);
+  }
+  if (existing.kind != Kind::absent && !(existing.kind == Kind::incomplete && same)) {
+    const std::string why = existing.kind == Kind::unusable ? "is unusable (" + existing.problem + ")"
+                            : existing.format != io::kArchiveFormatName
+                                ? "is not a sarscale archive"
+                                : "was written from other inputs or options";
+    if (config.refuse_changed)
+      throw ConfigError("--output " + config.output.string() + " exists and " + why +
+                        "; remove it, or run without --refuse-changed to replace it");
+    if (comm.is_root()) log::warn(config.output.string(), " ", why, ": it is replaced");
+  }
+  const bool resuming = existing.kind == Kind::incomplete && same;
+  io::ArchiveWriter archive = resuming ? io::ArchiveWriter::resume(config.output, comm.raw(), layout)
+                                       : io::ArchiveWriter::create(config.output, comm.raw(), layout, key);
+  // Slots an earlier run wrote durably are kept, except those of inputs that failed while being
+  // read (valid=0): those inputs are read again, to record why they fail.
+  std::vector<std::uint8_t> done = archive.done_slots();
+  if (resuming) {
+    for (std::size_t i = 0; i < n_inputs; ++i) {
+      const auto b = static_cast<std::size_t>(plan.first_chip[i]), e = b + static_cast<std::size_t>(plan.chips[i]);
+      bool failed = false;
+      for (std::size_t k = b; k < e; ++k) failed |= done[k] != 0 && archive.done_valid()[k] == 0;
+      if (failed) std::fill(done.begin() + static_cast<std::ptrdiff_t>(b), done.begin() + static_cast<std::ptrdiff_t>(e), 0);
+    }
+    for (auto d : done) summary.resumed_chips += d;
+    if (comm.is_root())
+      log::info("resuming ", config.output.string(), ": ", summary.resumed_chips, " of ", plan.total_chips,
+                " chips were written by an earlier run");
+  }
   double t_create = clock.lap(), t_read = 0, t_write = 0;
 
   const std::size_t chip_px = static_cast<std::size_t>(config.chip_rows) * config.chip_cols;
@@ -330,7 +421,9 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   const std::int64_t my_first = slice.empty() ? 0 : plan.first_chip[slice.begin];
   std::int64_t my_chips = 0;
   for (std::size_t i = slice.begin; i < slice.end; ++i) my_chips += plan.chips[i];
-  const std::int64_t rounds = comm.max((my_chips + batch_chips - 1) / batch_chips);
+  // This rank's batches: runs of slots not yet done, each at most batch_chips long.
+  const auto extents = io::h5::pending_runs(done, my_first, my_chips, batch_chips);
+  const auto rounds = comm.max(static_cast<std::int64_t>(extents.size()));
 
   std::vector<std::string> late_error(slice.size());  // inputs that failed while being read
   std::uint64_t bytes_read = 0, nonfinite = 0;
@@ -351,26 +444,30 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   };
   prefetch_ahead(slice.begin);
 
-  // Carves the next batch_chips chips of the slice into per-input pieces (main thread).
-  std::size_t next_input = slice.begin;
-  std::int64_t next_chip_in_input = 0;
+  // Carves a batch (the round's extent, or nothing past this rank's last one) into per-input
+  // pieces (main thread).
   auto carve = [&](Batch& b, std::int64_t round) {
     b.pieces.clear();
-    b.first = my_first + std::min(my_chips, round * batch_chips);
+    b.first = my_first + my_chips;
     b.count = 0;
-    while (next_input < slice.end && b.count < batch_chips) {
-      const std::int64_t left = plan.chips[next_input] - next_chip_in_input;
-      if (left <= 0) {
-        ++next_input;
-        next_chip_in_input = 0;
-        continue;
+    if (round >= static_cast<std::int64_t>(extents.size())) return;
+    const auto [first, count] = extents[static_cast<std::size_t>(round)];
+    b.first = first;
+    // The input holding slot `first`: the last one starting at or before it.
+    auto input = static_cast<std::size_t>(
+        std::upper_bound(plan.first_chip.begin() + static_cast<std::ptrdiff_t>(slice.begin),
+                         plan.first_chip.begin() + static_cast<std::ptrdiff_t>(slice.end), first) -
+        plan.first_chip.begin() - 1);
+    while (b.count < count && input < slice.end) {
+      const std::int64_t from = first + b.count - plan.first_chip[input];
+      const std::int64_t take = std::min(plan.chips[input] - from, count - b.count);
+      if (take > 0) {
+        b.pieces.push_back({input, from, take, b.count});
+        b.count += take;
       }
-      const std::int64_t take = std::min(left, batch_chips - b.count);
-      b.pieces.push_back({next_input, next_chip_in_input, take, b.count});
-      b.count += take;
-      next_chip_in_input += take;
+      ++input;
     }
-    prefetch_ahead(next_input);
+    prefetch_ahead(input);
   };
 
   // Reads a carved batch; runs on the reader thread, never calls MPI or HDF5.
@@ -412,6 +509,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
       if (pc.source_first + pc.count == plan.chips[pc.input]) b.bytes_done += input_bytes[pc.input];
   };
 
+  CheckpointTimer checkpoint_timer(comm, config.checkpoint_seconds);
   // Pipeline: the reader thread fills batch k+1 while the main thread writes batch k with
   // collective HDF5 I/O (MPI stays on the main thread: MPI_THREAD_FUNNELED).
   Batch current, ahead;
@@ -429,6 +527,13 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
     archive.write_chips(current.first, current.count, current.magnitude.data(),
                         plan.has_phase ? current.phase.data() : nullptr, current.labels.data(), current.meta.data(),
                         current.valid.data());
+    // Checkpoint when rank 0's clock says so (the decision must be collective).
+    if (checkpoint_timer.due()) {
+      archive.checkpoint();
+      checkpoint_timer.reset();
+      ++summary.checkpoints;
+      if (comm.is_root()) log::info("checkpoint: chips up to round ", round + 1, " of ", rounds, " are on disk");
+    }
     t_write += clock.lap();
     nonfinite += current.nonfinite;
     bytes_read += current.bytes_done;

@@ -1,6 +1,7 @@
 // Collective writer of the chip archive (format: docs/archive-format.md).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "sarscale/core/error.hpp"
@@ -72,6 +73,13 @@ std::uint64_t layout_fingerprint(const ArchiveLayout& l) {
   return fp.value();
 }
 
+// Stored in the file, so that a resumed run checks it continues the same layout.
+std::string layout_key(const ArchiveLayout& l) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(layout_fingerprint(l)));
+  return buf;
+}
+
 std::size_t longest(std::size_t current, const std::string& s) { return std::max(current, s.size()); }
 
 }  // namespace
@@ -91,9 +99,13 @@ struct ArchiveWriter::State {
   // two-phase collective buffering only made ranks wait for each other's aggregation
   // (ingest of 2.2 GB at 2 ranks: 6.4-7.4 s collective, 3.5 s independent).
   h5::RowTransfer independent;
+  Handle progress;  // /progress/done
+  std::vector<std::uint8_t> done, done_valid;  // after resume(): the earlier runs' slots
+  std::vector<std::pair<std::int64_t, std::int64_t>> since_checkpoint;  // this rank's writes
   bool sources_written = false;
   bool rejects_written = false;
-  std::int64_t chips_written = 0;    // by this rank
+  std::int64_t chips_written = 0;    // by this rank, not counting slots rewritten after a resume
+  std::int64_t chips_done_before = 0;  // slots done before a resume (every rank has the count)
   std::int64_t texts_truncated = 0;  // by this rank
   bool closed = false;
 
@@ -110,7 +122,11 @@ const ArchiveLayout& ArchiveWriter::layout() const { return state_->layout; }
 std::int64_t ArchiveWriter::chunk_chips() const { return state_->chunk_chips; }
 bool ArchiveWriter::is_open() const { return state_ && !state_->closed; }
 
-ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm comm, const ArchiveLayout& layout) {
+const std::vector<std::uint8_t>& ArchiveWriter::done_slots() const { return state_->done; }
+const std::vector<std::uint8_t>& ArchiveWriter::done_valid() const { return state_->done_valid; }
+
+ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm comm, const ArchiveLayout& layout,
+                                   const std::string& resume_key) {
   h5::QuietErrors quiet;
   h5::agree_or_throw(comm, check_layout(layout), "archive layout for " + path.string());
   h5::require_identical(comm, layout_fingerprint(layout), "the archive layout");
@@ -147,10 +163,71 @@ ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm 
   s->meta_memory_type = s->meta_record.memory_type();
 
   h5::write_string_array(f, comm, s->collective, h5::schema::kClassNames, layout.class_names);
+  h5::write_string_attribute(f, "layout_fingerprint", layout_key(layout));
+  s->progress = h5::create_progress(f, comm, s->collective, layout.chips, resume_key);
   // Put the superblock and object headers on disk now, so that a writer killed later
   // leaves a file that HDF5 recognises (and refuses as not closed) rather than garbage.
   h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
   return ArchiveWriter(std::move(s));
+}
+
+ArchiveWriter ArchiveWriter::resume(const std::filesystem::path& path, MPI_Comm comm, const ArchiveLayout& layout) {
+  h5::QuietErrors quiet;
+  h5::agree_or_throw(comm, check_layout(layout), "archive layout for " + path.string());
+  h5::require_identical(comm, layout_fingerprint(layout), "the archive layout");
+  auto s = std::make_unique<State>(comm);
+  s->path = path;
+  s->layout = layout;
+  MPI_Comm_rank(comm, &s->rank);
+  s->chunk_chips = choose_chunk_chips(layout);
+  s->meta_record = h5::schema::meta_record(static_cast<std::size_t>(layout.meta_text_width));
+  s->file = h5::reopen_parallel_file(path, comm, "archive");
+  const hid_t f = s->file.get();
+  const auto attrs = h5::read_attributes_as_text(f);
+  const auto attr = [&](const char* name) {
+    const auto it = attrs.find(name);
+    return it == attrs.end() ? std::string() : it->second;
+  };
+  const std::string expected =
+      layout_key(layout);
+  std::string problem;
+  if (attr(h5::schema::kAttrFormat) != kArchiveFormatName)
+    problem = "it is not a sarscale archive";
+  else if (attr(h5::schema::kAttrComplete) == "1")
+    problem = "it is already complete";
+  else if (attr("layout_fingerprint") != expected || !h5::link_exists(f, h5::kProgressDone))
+    problem = "it was begun with another layout or without a progress record";
+  h5::agree_or_throw(comm, problem, "resuming " + s->where());
+  const auto open = [&](const char* name) {
+    return Handle(H5Dopen2(f, name, H5P_DEFAULT), H5Dclose, std::string("cannot open ") + name + " of " + s->where());
+  };
+  s->magnitude = open(h5::schema::kMagnitude);
+  if (layout.has_phase) s->phase = open(h5::schema::kPhase);
+  s->label = open(h5::schema::kLabel);
+  s->valid = open(h5::schema::kValid);
+  s->meta = open(h5::schema::kMeta);
+  s->progress = open(h5::kProgressDone);
+  s->meta_memory_type = s->meta_record.memory_type();
+  s->done = h5::read_progress(f, s->collective, layout.chips);
+  s->done_valid.assign(s->done.size(), 0);
+  if (layout.chips > 0) h5::read_rows(s->collective, s->valid.get(), H5T_NATIVE_UINT8, 0, layout.chips, s->done_valid.data());
+  for (auto d : s->done) s->chips_done_before += d != 0 ? 1 : 0;
+  // Tables are written at the very end: a run killed then may have begun them.
+  h5::remove_link(f, h5::schema::kSources);
+  h5::remove_link(f, h5::schema::kRejects);
+  h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
+  return ArchiveWriter(std::move(s));
+}
+
+void ArchiveWriter::checkpoint() {
+  h5::QuietErrors quiet;
+  State& s = *state_;
+  h5::agree_or_throw(s.comm, s.closed ? "the archive is already closed" : "", "checkpoint of " + s.where());
+  // Data first, then the record that vouches for it: a kill in between only loses the record.
+  h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
+  if (s.layout.chips > 0) h5::fill_ranges(s.progress.get(), s.collective, s.since_checkpoint, 1);
+  h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
+  s.since_checkpoint.clear();
 }
 
 void ArchiveWriter::write_chips(std::int64_t first, std::int64_t count, const float* magnitude,
@@ -200,7 +277,10 @@ void ArchiveWriter::write_chips(std::int64_t first, std::int64_t count, const fl
   h5::write_rows(x, s.label.get(), H5T_NATIVE_INT32, first, count, labels);
   h5::write_rows(x, s.valid.get(), H5T_NATIVE_UINT8, first, count, valid);
   h5::write_rows(x, s.meta.get(), s.meta_memory_type.get(), first, count, records.data());
-  s.chips_written += count;
+  std::int64_t rewritten = 0;  // slots an earlier run had done (an input read again)
+  for (std::int64_t i = first; i < first + count && !s.done.empty(); ++i) rewritten += s.done[static_cast<std::size_t>(i)];
+  s.chips_written += count - rewritten;
+  if (count > 0) s.since_checkpoint.emplace_back(first, count);
 }
 
 void ArchiveWriter::invalidate(const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges) {
@@ -217,24 +297,7 @@ void ArchiveWriter::invalidate(const std::vector<std::pair<std::int64_t, std::in
   // HDF5 refuses even an empty selection there). The layout is the same on every rank.
   if (s.layout.chips == 0) return;
 
-  // One collective write of zeros over the union of this rank's ranges.
-  const Handle file_space(H5Dget_space(s.valid.get()), H5Sclose, "H5Dget_space");
-  h5::check(H5Sselect_none(file_space.get()), "H5Sselect_none");
-  for (const auto& [first, count] : ranges) {
-    if (count == 0) continue;
-    const hsize_t start = static_cast<hsize_t>(first), block = static_cast<hsize_t>(count);
-    h5::check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_OR, &start, nullptr, &block, nullptr),
-              "H5Sselect_hyperslab");
-  }
-  const hssize_t selected = H5Sget_select_npoints(file_space.get());
-  if (selected < 0) h5::fail("H5Sget_select_npoints");
-  const hsize_t mem_dims = std::max<hsize_t>(1, static_cast<hsize_t>(selected));
-  const Handle mem_space(H5Screate_simple(1, &mem_dims, nullptr), H5Sclose, "H5Screate_simple");
-  if (selected == 0) h5::check(H5Sselect_none(mem_space.get()), "H5Sselect_none");
-  const std::vector<std::uint8_t> zeros(mem_dims, 0);
-  h5::check(
-      H5Dwrite(s.valid.get(), H5T_NATIVE_UINT8, mem_space.get(), file_space.get(), s.collective.plist(), zeros.data()),
-      "writing /chips/valid of " + s.where());
+  h5::fill_ranges(s.valid.get(), s.collective, ranges, 0);
 }
 
 void ArchiveWriter::write_sources(const std::vector<SourceRecord>& sources) {
@@ -321,7 +384,7 @@ void ArchiveWriter::close() {
   State& s = *state_;
   if (!s.sources_written) write_sources({});
   if (!s.rejects_written) write_rejects({});
-  const std::int64_t written = h5::sum_over_ranks(s.comm, s.chips_written);
+  const std::int64_t written = h5::sum_over_ranks(s.comm, s.chips_written) + s.chips_done_before;
   if (written != s.layout.chips)
     throw IoError("closing " + s.where() + ": " + std::to_string(written) +
                   " chip slots were written but the layout has " + std::to_string(s.layout.chips) +
@@ -331,6 +394,8 @@ void ArchiveWriter::close() {
     log::warn(s.where(), ": ", truncated, " chip metadata text value(s) were longer than ", s.layout.meta_text_width,
               " bytes and were truncated (raise ArchiveLayout::meta_text_width)");
 
+  if (s.layout.chips > 0) h5::fill_ranges(s.progress.get(), s.collective, s.since_checkpoint, 1);
+  s.progress.close("closing /progress/done");
   s.magnitude.close("closing /chips/magnitude");
   s.phase.close("closing /chips/phase");
   s.label.close("closing /chips/label");

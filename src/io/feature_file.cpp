@@ -142,6 +142,9 @@ struct FeatureWriter::State {
   Handle file;  // declared before the datasets so that it is closed after them
   Handle features, raw, label, flag, source_row;
   h5::RowTransfer collective;
+  Handle progress;                           // /progress/done
+  std::vector<std::uint8_t> done;            // after resume()
+  std::vector<std::pair<std::int64_t, std::int64_t>> since_checkpoint;  // slot ranges of this rank
   std::int64_t rows_written = 0;         // by this rank
   std::int64_t source_rows_written = 0;  // by this rank
   bool flagged_written = false;
@@ -165,7 +168,18 @@ FeatureWriter::~FeatureWriter() = default;
 const FeatureLayout& FeatureWriter::layout() const { return state_->layout; }
 std::int64_t FeatureWriter::chunk_rows() const { return state_->chunk_rows; }
 
-FeatureWriter FeatureWriter::create(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout) {
+const std::vector<std::uint8_t>& FeatureWriter::done_slots() const { return state_->done; }
+void FeatureWriter::keep_slots(std::int64_t count) {
+  State& s = *state_;
+  const std::int64_t copies = s.layout.rows > 0 ? s.layout.augmented_rows / s.layout.rows : 0;
+  // During a PCA fit's first pass /features does not exist yet; its rows are counted when the
+  // second pass writes them all.
+  if (s.features.valid()) s.rows_written += count * (1 + copies);
+  s.source_rows_written += count * copies;
+}
+
+FeatureWriter FeatureWriter::create(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout,
+                                   const std::string& resume_key) {
   h5::QuietErrors quiet;
   h5::agree_or_throw(comm, check_layout(layout), "feature layout for " + path.string());
   h5::require_identical(comm, layout_fingerprint(layout), "the feature layout");
@@ -194,17 +208,90 @@ FeatureWriter FeatureWriter::create(const std::filesystem::path& path, MPI_Comm 
   if (layout.augmented_rows > 0)
     s->source_row = h5::create_dataset(f, kSourceRow, H5T_STD_I64LE, {static_cast<hsize_t>(layout.augmented_rows)}, {});
   h5::write_string_array(f, comm, s->collective, kClassNames, layout.class_names);
+  h5::write_string_attribute(f, "layout_fingerprint", h5::Fingerprint().add(static_cast<std::int64_t>(layout_fingerprint(layout))).hex());
+  s->progress = h5::create_progress(f, comm, s->collective, layout.rows, resume_key);
   // A writer killed later leaves a file HDF5 recognises (and readers refuse as incomplete).
   h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
   return FeatureWriter(std::move(s));
 }
 
-void FeatureWriter::write_raw_rows(std::int64_t first, std::int64_t count, const float* raw) {
+FeatureWriter FeatureWriter::resume(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout) {
+  h5::QuietErrors quiet;
+  h5::agree_or_throw(comm, check_layout(layout), "feature layout for " + path.string());
+  auto s = std::make_unique<State>(comm);
+  s->path = path;
+  s->layout = layout;
+  const std::int64_t total = layout.total_rows();
+  s->chunk_rows = choose_chunk_rows(total, std::max(layout.dim, layout.raw_dim));
+  s->file = h5::reopen_parallel_file(path, comm, "feature file");
+  const hid_t f = s->file.get();
+  const auto attrs = h5::read_attributes_as_text(f);
+  const auto attr = [&](const char* name) {
+    const auto it = attrs.find(name);
+    return it == attrs.end() ? std::string() : it->second;
+  };
+  const std::string key = h5::Fingerprint().add(static_cast<std::int64_t>(layout_fingerprint(layout))).hex();
+  std::string problem;
+  if (attr(kAttrFormat) != kFeatureFormatName)
+    problem = "it is not a sarscale feature file";
+  else if (attr(kAttrComplete) == "1")
+    problem = "it is already complete";
+  else if (attr("layout_fingerprint") != key || !h5::link_exists(f, h5::kProgressDone))
+    problem = "it was begun with another layout or without a progress record";
+  h5::agree_or_throw(comm, problem, "resuming " + s->where());
+  const auto open = [&](const char* name) {
+    return Handle(H5Dopen2(f, name, H5P_DEFAULT), H5Dclose, std::string("cannot open ") + name + " of " + s->where());
+  };
+  // /features of a PCA fit is created after the first pass: a run killed later may have made it.
+  if (layout.dim > 0)
+    s->features = open(kFeatures);
+  else
+    h5::remove_link(f, kFeatures);
+  if (layout.raw_dim > 0) s->raw = open(kRawFeatures);
+  s->label = open(kLabel);
+  s->flag = open(kFlag);
+  if (layout.augmented_rows > 0) s->source_row = open(kSourceRow);
+  s->progress = open(h5::kProgressDone);
+  s->done = h5::read_progress(f, s->collective, layout.rows);
+  // Written last by a run: begun perhaps, never finished.
+  h5::remove_link(f, kFlagged);
+  h5::remove_link(f, "/pca");
+  h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
+  return FeatureWriter(std::move(s));
+}
+
+void FeatureWriter::checkpoint() {
+  h5::QuietErrors quiet;
+  State& s = *state_;
+  h5::agree_or_throw(s.comm, s.closed ? "the file is already closed" : "", "checkpoint of " + s.where());
+  // Data first, then the record that vouches for it: a kill in between only loses the record.
+  h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
+  if (s.layout.rows > 0) h5::fill_ranges(s.progress.get(), s.collective, s.since_checkpoint, 1);
+  h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
+  s.since_checkpoint.clear();
+}
+
+void FeatureWriter::read_labels_flags(std::int64_t first, std::int64_t count, std::int32_t* labels,
+                                      std::uint8_t* flags) const {
+  h5::QuietErrors quiet;
+  const State& s = *state_;
+  s.check_rows("read_labels_flags", first, count);
+  h5::read_rows(s.collective, s.label.get(), H5T_NATIVE_INT32, first, count, labels);
+  h5::read_rows(s.collective, s.flag.get(), H5T_NATIVE_UINT8, first, count, flags);
+}
+
+void FeatureWriter::write_raw_rows(std::int64_t first, std::int64_t count, const float* raw,
+                                   const std::int32_t* labels, const std::uint8_t* flags) {
   h5::QuietErrors quiet;
   State& s = *state_;
   s.check_rows("write_raw_rows", first, count,
-               s.layout.raw_dim == 0 ? "the layout has no raw features" : (count > 0 && !raw ? "no buffer" : ""));
+               s.layout.raw_dim == 0                          ? "the layout has no raw features"
+               : count > 0 && (!raw || !labels || !flags) ? "no buffer"
+                                                              : "");
   h5::write_rows(s.collective, s.raw.get(), H5T_NATIVE_FLOAT, first, count, raw);
+  h5::write_rows(s.collective, s.label.get(), H5T_NATIVE_INT32, first, count, labels);
+  h5::write_rows(s.collective, s.flag.get(), H5T_NATIVE_UINT8, first, count, flags);
+  if (count > 0 && first < s.layout.rows) s.since_checkpoint.emplace_back(first, std::min(count, s.layout.rows - first));
 }
 
 void FeatureWriter::read_raw_rows(std::int64_t first, std::int64_t count, float* raw) const {
@@ -244,8 +331,15 @@ void FeatureWriter::write_features(std::int64_t first, std::int64_t count, const
 
 void FeatureWriter::write_rows(std::int64_t first, std::int64_t count, const float* features, const float* raw_or_null,
                                const std::int32_t* labels, const std::uint8_t* flags) {
-  if (state_->layout.raw_dim > 0) write_raw_rows(first, count, raw_or_null);
+  if (state_->layout.raw_dim > 0) {
+    h5::QuietErrors quiet;
+    State& s = *state_;
+    s.check_rows("write_rows", first, count, count > 0 && !raw_or_null ? "no raw buffer" : "");
+    h5::write_rows(s.collective, s.raw.get(), H5T_NATIVE_FLOAT, first, count, raw_or_null);
+  }
   write_features(first, count, features, labels, flags);
+  State& s = *state_;
+  if (count > 0 && first < s.layout.rows) s.since_checkpoint.emplace_back(first, std::min(count, s.layout.rows - first));
 }
 
 void FeatureWriter::write_source_rows(std::int64_t first, std::int64_t count, const std::int64_t* source) {
@@ -336,6 +430,8 @@ void FeatureWriter::close() {
   if (sources != s.layout.augmented_rows)
     throw IoError("closing " + s.where() + ": " + std::to_string(sources) + " source rows were written for " +
                   std::to_string(s.layout.augmented_rows) + " augmented rows; the file is left incomplete");
+  if (s.layout.rows > 0) h5::fill_ranges(s.progress.get(), s.collective, s.since_checkpoint, 1);
+  s.progress.close("closing /progress/done");
   s.features.close("closing /features");
   s.raw.close("closing /raw_features");
   s.label.close("closing /label");

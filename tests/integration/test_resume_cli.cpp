@@ -13,6 +13,7 @@
 namespace fs = std::filesystem;
 using sarscale::test::kill_one_rank_when;
 using sarscale::test::last_json_line;
+using sarscale::test::run_command;
 using sarscale::test::run_expect;
 using sarscale::test::sarscale_binary;
 using sarscale::test::sarscale_mpi;
@@ -39,7 +40,123 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
+// h5diff exit status for each dataset: the content written, not attributes (which hold the
+// command line, and so the output's own name).
+void expect_same_datasets(const fs::path& a, const fs::path& b, const std::vector<std::string>& datasets) {
+  for (const auto& d : datasets)
+    EXPECT_EQ(sarscale::test::run_command("h5diff " + a.string() + " " + b.string() + " " + d + " " + d), 0)
+        << d << " differs between " << a << " and " << b;
+}
+
+const std::vector<std::string> kArchiveDatasets = {"/chips/magnitude", "/chips/phase", "/chips/label",
+                                                   "/chips/valid",     "/chips/meta",  "/sources",
+                                                   "/rejects",         "/class_names", "/progress/done"};
+
+// Synthetic 64x64 chips, plus one truncated copy (rejected) among them.
+fs::path make_chips(const fs::path& dir, int count) {
+  run_expect(sarscale_mpi(2) + " synth --out " + (dir / "chips").string() + " --count " + std::to_string(count) +
+             " --chip-size 64 --seed 5");
+  fs::path first;
+  for (const auto& e : fs::recursive_directory_iterator(dir / "chips"))
+    if (e.is_regular_file() && (first.empty() || e.path() < first)) first = e.path();
+  const fs::path bad = first.parent_path() / ("truncated_" + first.filename().string());
+  fs::copy_file(first, bad);
+  fs::resize_file(bad, fs::file_size(bad) / 2);
+  return dir / "chips";
+}
+
 }  // namespace
+
+// ingest: one rank killed after some batches were checkpointed; the archive left behind is
+// refused by readers; the rerun (at another rank count) writes only what is missing and gives
+// the archive of an uninterrupted run, every input once; a third run has nothing to do.
+TEST(ResumeCli, IngestResumesAfterARankIsKilled) {
+  const fs::path dir = sarscale::test::scratch_dir("resume_ingest_" + std::to_string(getpid()));
+  const fs::path chips = make_chips(dir, 2400);
+  const std::string options = " --input " + chips.string() + " --chip-size 64 --batch-mb 1 --checkpoint-seconds 0";
+  const std::string whole_json =
+      last_json_line(run_expect(sarscale_mpi(2) + " ingest --output " + (dir / "whole.h5").string() + options));
+  ASSERT_EQ(sarscale::test::json_int(whole_json, "rejected"), 1) << whole_json;
+
+  const fs::path archive = dir / "resumed.h5", log = dir / "killed.log";
+  const std::string ingest = " ingest --output " + archive.string() + options;
+  const std::string outcome =
+      kill_one_rank_when(sarscale_mpi(2) + ingest + " 2>" + log.string(), "grep -qs 'round 4 ' " + log.string());
+  ASSERT_EQ(outcome, "killed") << "the ingest ended before its 4th checkpoint: make the data larger";
+  // Half-written: readers refuse it.
+  const std::string info = run_expect(sarscale_binary() + " info " + archive.string(), 1);
+  EXPECT_NE(info.find("incomplete"), std::string::npos) << info;
+
+  const std::string rerun = run_expect(sarscale_mpi(3) + ingest);
+  const std::string json = last_json_line(rerun);
+  EXPECT_NE(rerun.find("resuming " + archive.string()), std::string::npos) << rerun;
+  EXPECT_GT(sarscale::test::json_int(json, "resumed_chips"), 0) << json;
+  EXPECT_LT(sarscale::test::json_int(json, "resumed_chips"), 2400) << json;
+  EXPECT_EQ(sarscale::test::json_int(json, "chips"), 2400) << json;
+  EXPECT_EQ(sarscale::test::json_int(json, "rejected"), 1) << json;
+  EXPECT_EQ(sarscale::test::json_int(json, "ingested") + 1, sarscale::test::json_int(json, "discovered")) << json;
+  expect_same_datasets(dir / "whole.h5", archive, kArchiveDatasets);
+
+  // Unchanged inputs and options: nothing to do (and the archive is not touched).
+  const auto mtime = fs::last_write_time(archive);
+  const std::string again = last_json_line(run_expect(sarscale_mpi(2) + ingest));
+  EXPECT_NE(again.find("\"up_to_date\": true"), std::string::npos) << again;
+  EXPECT_EQ(sarscale::test::json_int(again, "chips"), 2400) << again;
+  EXPECT_EQ(sarscale::test::json_int(again, "rejected"), 1) << again;
+  EXPECT_EQ(fs::last_write_time(archive), mtime);
+}
+
+// ingest over an archive from other options: refused under --refuse-changed, replaced otherwise;
+// a damaged (truncated) archive is reported and replaced, never resumed.
+TEST(ResumeCli, IngestReplacesOrRefusesAChangedOrDamagedArchive) {
+  const fs::path dir = sarscale::test::scratch_dir("resume_changed_" + std::to_string(getpid()));
+  const fs::path chips = make_chips(dir, 200);
+  const fs::path archive = dir / "a.h5";
+  const std::string base = sarscale_mpi(2) + " ingest --input " + chips.string() + " --output " + archive.string();
+  run_expect(base + " --chip-size 64");
+  const std::string refused = run_expect(base + " --chip-size 48 --refuse-changed", 2);
+  EXPECT_NE(refused.find("was written from other inputs or options"), std::string::npos) << refused;
+  const std::string replaced = run_expect(base + " --chip-size 48");
+  EXPECT_NE(replaced.find("it is replaced"), std::string::npos) << replaced;
+  EXPECT_NE(run_expect(sarscale_binary() + " info " + archive.string()).find("48x48"), std::string::npos);
+
+  fs::resize_file(archive, fs::file_size(archive) / 3);
+  const std::string damaged = run_expect(base + " --chip-size 48");
+  EXPECT_NE(damaged.find("it is replaced"), std::string::npos) << damaged;
+  EXPECT_EQ(sarscale::test::json_int(last_json_line(damaged), "resumed_chips"), 0) << damaged;
+  EXPECT_EQ(sarscale::test::json_int(last_json_line(damaged), "chips"), 200) << damaged;
+}
+
+// features with a PCA fit and augmentation: one rank killed mid first pass; the rerun computes
+// only the missing chips and writes the same rows, flags, source rows and PCA model.
+TEST(ResumeCli, FeaturesResumeAfterARankIsKilled) {
+  const fs::path dir = sarscale::test::scratch_dir("resume_features_" + std::to_string(getpid()));
+  const fs::path chips = make_chips(dir, 1200);
+  const fs::path archive = dir / "chips.h5";
+  run_expect(sarscale_mpi(2) + " ingest --input " + chips.string() + " --chip-size 64 --output " + archive.string());
+  const std::string options = " --archive " + archive.string() +
+                              " --preprocess db --blocks 'hog(cell=8,block=2); stats' --fit-pca --pca-components 12"
+                              " --augment 'shift(2)' --batch-chips 16 --checkpoint-seconds 0";
+  run_expect(sarscale_mpi(2) + " features --output " + (dir / "whole.h5").string() + options);
+
+  const fs::path out = dir / "resumed.h5", log = dir / "killed.log";
+  const std::string features = " features --output " + out.string() + options;
+  const std::string outcome =
+      kill_one_rank_when(sarscale_mpi(2) + features + " 2>" + log.string(), "grep -qs 'round 6 ' " + log.string());
+  ASSERT_EQ(outcome, "killed") << "the features run ended before its 6th checkpoint: make the data larger";
+  EXPECT_EQ(run_command(sarscale_binary() + " info " + out.string()), 1) << "an incomplete feature file is refused";
+
+  const std::string rerun = run_expect(sarscale_mpi(2) + features);
+  const std::string json = last_json_line(rerun);
+  EXPECT_GT(sarscale::test::json_int(json, "resumed_chips"), 0) << rerun;
+  EXPECT_EQ(sarscale::test::json_int(json, "rows"), 1200) << json;  // the truncated input has no slot
+  expect_same_datasets(dir / "whole.h5", out,
+                       {"/features", "/raw_features", "/label", "/flag", "/source_row", "/flagged", "/pca/mean",
+                        "/pca/scale", "/pca/components", "/pca/eigenvalues"});
+  const std::string again = last_json_line(run_expect(sarscale_mpi(2) + features));
+  EXPECT_NE(again.find("\"up_to_date\": true"), std::string::npos) << again;
+  EXPECT_EQ(sarscale::test::json_int(again, "usable"), sarscale::test::json_int(json, "usable")) << again;
+}
 
 // train --cascade: one rank killed after a pass was checkpointed; the rerun continues from the
 // checkpoint and writes the model an uninterrupted run writes (same predictions and support

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "sarscale/dist/partition.hpp"
+#include "sarscale/io/hdf5_util.hpp"
 
 using namespace sarscale::dist;
 
@@ -74,4 +75,30 @@ TEST(WeightedRange, MatchesBoundaries) {
   const auto b = weighted_boundaries(w, 3);
   for (int p = 0; p < 3; ++p) EXPECT_EQ(weighted_range(w, 3, p), (Range{b[p], b[p + 1]}));
   EXPECT_THROW(weighted_range(w, 3, 3), std::exception);
+}
+
+// The work left to a resumed run: runs of rows not done, cut into batches, within a rank's share.
+TEST(PendingRuns, RunsOfRowsNotDoneCutIntoBatches) {
+  using sarscale::io::h5::pending_runs;
+  using Runs = std::vector<std::pair<std::int64_t, std::int64_t>>;
+  const std::vector<std::uint8_t> none(10, 0);
+  EXPECT_EQ(pending_runs(none, 0, 10, 4), (Runs{{0, 4}, {4, 4}, {8, 2}}));
+  EXPECT_EQ(pending_runs({}, 3, 5, 10), (Runs{{3, 5}}));  // no record: everything is left
+  //                                    0  1  2  3  4  5  6  7  8  9
+  const std::vector<std::uint8_t> some{1, 1, 0, 0, 0, 1, 0, 1, 1, 0};
+  EXPECT_EQ(pending_runs(some, 0, 10, 2), (Runs{{2, 2}, {4, 1}, {6, 1}, {9, 1}}));
+  EXPECT_EQ(pending_runs(some, 3, 4, 8), (Runs{{3, 2}, {6, 1}}));  // only the share [3, 7)
+  EXPECT_TRUE(pending_runs(std::vector<std::uint8_t>(6, 1), 0, 6, 3).empty());
+  EXPECT_TRUE(pending_runs(some, 4, 0, 3).empty());
+  // Every row not done is in exactly one run, and no run holds a done row or exceeds the batch.
+  std::vector<std::uint8_t> random(1000);
+  unsigned x = 7;
+  for (auto& d : random) d = ((x = x * 1103515245u + 12345u) >> 16) % 3 == 0;
+  std::vector<int> seen(random.size(), 0);
+  for (const auto& [first, count] : pending_runs(random, 100, 800, 16)) {
+    EXPECT_LE(count, 16);
+    for (std::int64_t i = first; i < first + count; ++i) ++seen[static_cast<std::size_t>(i)];
+  }
+  for (std::size_t i = 0; i < random.size(); ++i)
+    EXPECT_EQ(seen[i], i >= 100 && i < 900 && !random[i] ? 1 : 0) << i;
 }

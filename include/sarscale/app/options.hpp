@@ -27,6 +27,16 @@ std::optional<po::variables_map> parse_command(const CommandLine& cl, const std:
 // The whole parsed command line as "key=value" strings, for provenance attributes.
 std::vector<std::string> describe(const po::variables_map& vm);
 
+// The options of resumable stages (ingest, features): --checkpoint-seconds, --refuse-changed,
+// --fresh; `what` names the output in the help ("archive", "feature file").
+struct ResumeOptions {
+  double checkpoint_seconds = 30;
+  bool refuse_changed = false;
+  bool fresh = false;
+};
+void add_resume_options(po::options_description& desc, const std::string& what);
+ResumeOptions resume_options(const po::variables_map& vm);  // ConfigError for a negative interval
+
 // Helpers for typed access with clear errors.
 template <typename T>
 T get(const po::variables_map& vm, const std::string& key) {

@@ -13,6 +13,9 @@
 //  4. --fit-pca: per-rank moments of the usable rows are merged in rank order (dist/pca.hpp),
 //     every rank fits the same model, and a second pass projects the stored raw rows;
 //     --pca-from: the stored model of another feature file is applied in the first pass.
+//  4b. checkpoints record finished slots (/progress/done) under a key of the archive (path,
+//     size, modification time), the chain and the options: a rerun of a killed run computes
+//     only what is not done (at any rank count), a rerun of a finished one does nothing.
 //  5. --augment (features/augment.hpp): each rank also makes the K copies of each chip of its
 //     batch and computes them with the chain (crops with the chain for their size, checked up
 //     front to give the same layout). Rows [0, N) stay the archive's N slots exactly as without
@@ -57,6 +60,12 @@ struct FeaturesConfig {
   int threads = 0;               // OpenMP threads per rank (0: omp_get_max_threads())
   std::int64_t batch_chips = 0;  // chips per rank per collective round (0: about 64 MiB of pixels)
   bool progress = false;
+  // Resuming, as for ingest (dist/ingest.hpp): slots recorded as done at most every
+  // checkpoint_seconds; an existing output from the same archive, chain and options is resumed
+  // or, when complete, left as it is; one from others is replaced, or refused with refuse_changed.
+  double checkpoint_seconds = 30;
+  bool refuse_changed = false;
+  bool fresh = false;
   std::string command_line;
   std::vector<std::string> parameters;
 };
@@ -83,6 +92,9 @@ struct FeaturesSummary {
   int pca_components = 0;
   double pca_explained = 0;  // fraction of variance kept
   int threads = 0;
+  std::int64_t resumed_chips = 0;  // slots an earlier, interrupted run computed, kept
+  bool up_to_date = false;         // the output was already complete for these inputs: nothing done
+  std::int64_t checkpoints = 0;
   double seconds = 0;
   // Slowest rank's wall time per phase: open, read, compute, write, fit, project, finish.
   std::vector<std::pair<std::string, double>> phase_seconds;

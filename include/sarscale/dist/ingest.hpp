@@ -11,7 +11,10 @@
 //  5. ranks read their chips in batches (OpenMP over inputs inside a batch) and write them with
 //     collective HDF5 I/O into pre-allocated datasets;
 //  6. inputs that fail while being read keep their slots with valid=0; every input ends up
-//     either ingested or in the rejects table, with its reason.
+//     either ingested or in the rejects table, with its reason;
+//  7. checkpoints record written slots in the archive (/progress/done) under a key of the inputs
+//     (paths, sizes, modification times) and options: a rerun of a killed ingest writes only the
+//     slots not yet done, at any rank count; a rerun of a finished one does nothing.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -57,6 +60,13 @@ struct IngestConfig {
   bool strict = false;                              // any reject fails the run (nothing is written)
   bool progress = false;                            // progress bar on rank 0's stderr
   std::size_t batch_bytes = std::size_t{64} << 20;  // per-rank buffer between collective writes
+  // Resuming (docs/user-guide.md, "Resuming"): chips are recorded as done in the archive at
+  // most every checkpoint_seconds (0: after every batch). An existing archive begun from the
+  // same inputs and options is resumed, or left as it is when complete; one from other inputs
+  // or options is replaced, or refused with refuse_changed. fresh: always start over.
+  double checkpoint_seconds = 30;
+  bool refuse_changed = false;
+  bool fresh = false;
   std::string command_line;                         // provenance, stored as root attributes
   std::vector<std::string> parameters;
 };
@@ -70,6 +80,9 @@ struct IngestSummary {
   std::int64_t slots = 0;            // chip slots, valid or not (valid=0 for inputs that failed mid-read)
   std::int64_t unlabelled_chips = 0;
   std::int64_t nonfinite_zeroed = 0;  // NaN/Inf pixels of scenes set to 0 (no-data borders)
+  std::int64_t resumed_chips = 0;     // slots written by an earlier, interrupted run and kept
+  bool up_to_date = false;            // the archive was already complete for these inputs: nothing done
+  std::int64_t checkpoints = 0;
   std::uint64_t bytes_read = 0;
   double seconds = 0;
   // Slowest rank's wall time per phase: discover, probe (headers), create, read, write (collective

@@ -21,6 +21,24 @@ struct PhaseClock {
   }
 };
 
+// When a resumable stage records its progress: once `interval_seconds` of rank 0's clock have
+// passed since the last checkpoint (0: every round). due() is collective (every rank calls it
+// once per round), so that all ranks checkpoint together.
+class CheckpointTimer {
+ public:
+  CheckpointTimer(const Comm& comm, double interval_seconds) : comm_(comm), interval_(interval_seconds) {}
+  bool due() const {
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_).count();
+    return comm_.any(comm_.is_root() && waited >= interval_);
+  }
+  void reset() { last_ = std::chrono::steady_clock::now(); }
+
+ private:
+  const Comm& comm_;
+  double interval_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 class Progress {
  public:
   Progress(const Comm& comm, bool show_on_root, std::int64_t total_items);

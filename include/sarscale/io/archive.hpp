@@ -66,7 +66,14 @@ class ArchiveWriter {
   // Collective. Creates (truncates) the file and pre-allocates every dataset. The layout
   // must be identical on all ranks. Throws ConfigError for a bad layout, IoError when the
   // file cannot be created.
-  static ArchiveWriter create(const std::filesystem::path& path, MPI_Comm comm, const ArchiveLayout& layout);
+  // `resume_key` (may be empty) identifies the inputs and options the archive is written from,
+  // so that a later run can tell whether an incomplete archive may be resumed.
+  static ArchiveWriter create(const std::filesystem::path& path, MPI_Comm comm, const ArchiveLayout& layout,
+                              const std::string& resume_key = {});
+  // Collective. Reopens an incomplete archive that create() began with the same layout (a
+  // killed ingest), to write the slots its progress record does not list as done. Partial
+  // tables of the killed run are dropped. InputError when the file is not such an archive.
+  static ArchiveWriter resume(const std::filesystem::path& path, MPI_Comm comm, const ArchiveLayout& layout);
 
   ArchiveWriter(ArchiveWriter&&) noexcept;
   ArchiveWriter& operator=(ArchiveWriter&&) noexcept;
@@ -80,12 +87,20 @@ class ArchiveWriter {
   const ArchiveLayout& layout() const;
   // Chips per chunk of the chip datasets (a read block of a multiple of this is fastest).
   std::int64_t chunk_chips() const;
+  // After resume(): one byte per slot, 1 when an earlier run wrote it durably, and the slots'
+  // valid flags. Empty after create().
+  const std::vector<std::uint8_t>& done_slots() const;
+  const std::vector<std::uint8_t>& done_valid() const;
+  // Collective: flushes everything written so far to disk, then records those slots as done
+  // in /progress/done (flushed too), so that a killed run's rerun does not write them again.
+  void checkpoint();
 
   // Collective: every rank calls it the same number of times; count may be 0. Writes
   // slots [first, first+count) from contiguous buffers: magnitude and phase hold
   // count*rows*cols floats, labels/meta count entries. phase_or_null must be given exactly
   // when the layout has phase. valid may be null (all valid). Each slot must be written
-  // exactly once over the whole ingest (checked at close); ranges of ranks must not overlap.
+  // exactly once over the whole ingest, counting slots done before a resume (checked at
+  // close); ranges of ranks must not overlap.
   void write_chips(std::int64_t first, std::int64_t count, const float* magnitude, const float* phase_or_null,
                    const std::int32_t* labels, const ChipMeta* meta, const std::uint8_t* valid);
 

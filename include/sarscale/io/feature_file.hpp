@@ -70,7 +70,13 @@ class FeatureWriter {
   // Collective. Creates (truncates) the file and pre-allocates its datasets. ConfigError for
   // an inconsistent layout (blocks not covering the columns, different on some rank),
   // IoError when the file cannot be created.
-  static FeatureWriter create(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout);
+  // `resume_key` (may be empty) identifies the inputs and options the file is computed from.
+  static FeatureWriter create(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout,
+                              const std::string& resume_key = {});
+  // Collective. Reopens an incomplete file that create() began with the same layout (a killed
+  // run), keeping the slots its progress record lists as done; what a killed run wrote last
+  // (the flagged table, arrays) is dropped. InputError when it is not such a file.
+  static FeatureWriter resume(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout);
   FeatureWriter(FeatureWriter&&) noexcept;
   FeatureWriter& operator=(FeatureWriter&&) noexcept;
   FeatureWriter(const FeatureWriter&) = delete;
@@ -79,6 +85,16 @@ class FeatureWriter {
 
   const FeatureLayout& layout() const;
   std::int64_t chunk_rows() const;  // rows per chunk of /features
+  // After resume(): one byte per slot, 1 when an earlier run wrote the slot's row and its
+  // augmented rows durably (first pass). Empty after create().
+  const std::vector<std::uint8_t>& done_slots() const;
+  // Collective: flushes what was written, then records the slots written so far as done.
+  void checkpoint();
+  // Slots (with their augmented rows) an earlier run wrote, kept by this one after resume():
+  // they count as written at close.
+  void keep_slots(std::int64_t count);
+  // Collective: labels and flags of rows [first, first+count) as written earlier.
+  void read_labels_flags(std::int64_t first, std::int64_t count, std::int32_t* labels, std::uint8_t* flags) const;
 
   // Row arguments below range over [0, layout.total_rows()): slots, then augmented rows.
   // Collective, any count per rank (0 included). Rows [first, first+count): features hold
@@ -87,8 +103,10 @@ class FeatureWriter {
   // exactly once over the run (checked at close), by one rank.
   void write_rows(std::int64_t first, std::int64_t count, const float* features, const float* raw_or_null,
                   const std::int32_t* labels, const std::uint8_t* flags);
-  // Collective: only /raw_features rows (first pass of a PCA fit), then later write_features.
-  void write_raw_rows(std::int64_t first, std::int64_t count, const float* raw);
+  // Collective: only /raw_features rows, with their labels and flags (first pass of a PCA
+  // fit), then later write_features.
+  void write_raw_rows(std::int64_t first, std::int64_t count, const float* raw, const std::int32_t* labels,
+                      const std::uint8_t* flags);
   // Collective: reads back raw rows written earlier by this rank (second pass of a PCA fit).
   void read_raw_rows(std::int64_t first, std::int64_t count, float* raw) const;
   // Collective, once, when the layout was created with dim 0 (the PCA's size is known only

@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sarscale::io::h5 {
@@ -220,6 +221,46 @@ void write_double_array(hid_t loc, MPI_Comm comm, const RowTransfer& transfer, c
 // Every 1-D float64 dataset of a group, by name.
 std::map<std::string, std::vector<double>> read_double_arrays(hid_t group, const RowTransfer& transfer,
                                                               const std::string& where);
+
+// ---- resumable outputs (hdf5_resume.cpp) ----
+// A stage's output is written in place; a killed run leaves it without the root attribute
+// complete=1. The next run inspects it: started from the same inputs and options (the root
+// attribute resume_key) it continues, otherwise it starts over. /progress/done holds one byte
+// per row (chip slot, feature row): 1 once the row is on disk, set only after a flush.
+
+// What lies at an output path before a stage writes it.
+struct ExistingOutput {
+  enum class Kind { absent, complete, incomplete, unusable };
+  Kind kind = Kind::absent;
+  std::string format;      // root attribute 'format' ("" when absent)
+  std::string resume_key;  // root attribute 'resume_key' ("" when absent)
+  std::string problem;     // why an unusable file cannot be used
+};
+// Collective: looks at `path` (a complete file is only read; an incomplete one left by a killed
+// writer has its superblock's "open for writing" flags cleared, as h5clear does, so that it can
+// be opened again). Never throws for a bad file: it is reported as unusable.
+ExistingOutput inspect_output(const std::filesystem::path& path, MPI_Comm comm);
+// Collective: opens an incomplete output for writing again (after inspect_output).
+Handle reopen_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what);
+// Removes `path` (a dataset or group) when it exists: a table a killed run began to write.
+void remove_link(hid_t file, const std::string& path);
+
+inline constexpr const char* kProgressDone = "/progress/done";
+inline constexpr const char* kAttrResumeKey = "resume_key";
+// Collective: creates /progress/done [n] (uint8), all zero, and stores the resume key.
+Handle create_progress(hid_t file, MPI_Comm comm, const RowTransfer& transfer, std::int64_t n,
+                       const std::string& resume_key);
+// Collective: every rank gets the whole /progress/done ([n] zeros when the file has none).
+std::vector<std::uint8_t> read_progress(hid_t file, const RowTransfer& transfer, std::int64_t n);
+// Collective; each rank passes its own (first, count) ranges, possibly none: sets those
+// elements of a 1-D uint8 dataset to `value` in one write.
+void fill_ranges(hid_t dataset, const RowTransfer& transfer,
+                 const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges, std::uint8_t value);
+// Runs of rows [first, first+count) whose done byte is 0, cut into pieces of at most `batch`
+// rows: the work left to a rank whose share is those rows. Pure.
+std::vector<std::pair<std::int64_t, std::int64_t>> pending_runs(const std::vector<std::uint8_t>& done,
+                                                                std::int64_t first, std::int64_t count,
+                                                                std::int64_t batch);
 
 // The archive's on-disk names and record types (docs/archive-format.md).
 namespace schema {

@@ -13,6 +13,7 @@
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/dist/pca.hpp"
 #include "sarscale/dist/progress.hpp"
+#include "sarscale/dist/resume.hpp"
 #include "sarscale/features/augment.hpp"
 #include "sarscale/features/chain.hpp"
 #include "sarscale/io/archive.hpp"
@@ -371,29 +372,15 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
     }
   }
   const std::string key = resume_key(comm, cfg, chain, pca_arrays, augment);
-  const io::h5::ExistingOutput existing =
-      cfg.fresh ? io::h5::ExistingOutput{} : io::h5::inspect_output(output, comm.raw());
-  using Kind = io::h5::ExistingOutput::Kind;
-  const bool same = existing.format == io::kFeatureFormatName && existing.resume_key == key;
-  if (existing.kind == Kind::complete && same) {
-    if (comm.is_root())
-      log::info(output.string(), " is complete and up to date (same archive, chain and options): nothing to do");
+  const OutputPlan todo =
+      plan_output(comm, output, io::kFeatureFormatName, key, cfg.fresh, cfg.refuse_changed, "feature file");
+  if (todo == OutputPlan::up_to_date) {
     FeaturesSummary done = up_to_date_summary(comm, output);
     done.threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
     done.seconds = comm.max(total.lap());
     return done;
   }
-  if (existing.kind != Kind::absent && !(existing.kind == Kind::incomplete && same)) {
-    const std::string why = existing.kind == Kind::unusable ? "is unusable (" + existing.problem + ")"
-                            : existing.format != io::kFeatureFormatName
-                                ? "is not a sarscale feature file"
-                                : "was computed from another archive, chain or options";
-    if (cfg.refuse_changed)
-      throw ConfigError("--output " + output.string() + " exists and " + why +
-                        "; remove it, or run without --refuse-changed to replace it");
-    if (comm.is_root()) log::warn(output.string(), " ", why, ": it is replaced");
-  }
-  const bool resuming = existing.kind == Kind::incomplete && same;
+  const bool resuming = todo == OutputPlan::resume;
   io::FeatureWriter writer = resuming ? io::FeatureWriter::resume(output, comm.raw(), fl)
                                       : io::FeatureWriter::create(output, comm.raw(), fl, key);
   const std::vector<std::uint8_t>& done = writer.done_slots();

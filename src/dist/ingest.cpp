@@ -17,6 +17,7 @@
 #include "sarscale/core/log.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/dist/progress.hpp"
+#include "sarscale/dist/resume.hpp"
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/chip_source.hpp"
 #include "sarscale/io/discover.hpp"
@@ -375,26 +376,10 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   comm.broadcast(mkdir_error);
   if (!mkdir_error.empty()) throw IoError(mkdir_error);
   const std::string key = resume_key(config, opt, plan, paths, input_bytes);
-  const io::h5::ExistingOutput existing =
-      config.fresh ? io::h5::ExistingOutput{} : io::h5::inspect_output(config.output, comm.raw());
-  using Kind = io::h5::ExistingOutput::Kind;
-  const bool same = existing.format == io::kArchiveFormatName && existing.resume_key == key;
-  if (existing.kind == Kind::complete && same) {
-    if (comm.is_root())
-      log::info(config.output.string(), " is complete and up to date (same inputs and options): nothing to do");
-    return up_to_date_summary(comm, config, found, n_inputs, skipped, t0);
-  }
-  if (existing.kind != Kind::absent && !(existing.kind == Kind::incomplete && same)) {
-    const std::string why = existing.kind == Kind::unusable ? "is unusable (" + existing.problem + ")"
-                            : existing.format != io::kArchiveFormatName
-                                ? "is not a sarscale archive"
-                                : "was written from other inputs or options";
-    if (config.refuse_changed)
-      throw ConfigError("--output " + config.output.string() + " exists and " + why +
-                        "; remove it, or run without --refuse-changed to replace it");
-    if (comm.is_root()) log::warn(config.output.string(), " ", why, ": it is replaced");
-  }
-  const bool resuming = existing.kind == Kind::incomplete && same;
+  const OutputPlan todo =
+      plan_output(comm, config.output, io::kArchiveFormatName, key, config.fresh, config.refuse_changed, "archive");
+  if (todo == OutputPlan::up_to_date) return up_to_date_summary(comm, config, found, n_inputs, skipped, t0);
+  const bool resuming = todo == OutputPlan::resume;
   io::ArchiveWriter archive = resuming ? io::ArchiveWriter::resume(config.output, comm.raw(), layout)
                                        : io::ArchiveWriter::create(config.output, comm.raw(), layout, key);
   // Slots an earlier run wrote durably are kept, except those of inputs that failed while being

@@ -1,7 +1,6 @@
 // Collective writer of the chip archive (format: docs/archive-format.md).
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 
 #include "sarscale/core/error.hpp"
@@ -74,11 +73,7 @@ std::uint64_t layout_fingerprint(const ArchiveLayout& l) {
 }
 
 // Stored in the file, so that a resumed run checks it continues the same layout.
-std::string layout_key(const ArchiveLayout& l) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(layout_fingerprint(l)));
-  return buf;
-}
+std::string layout_key(const ArchiveLayout& l) { return h5::to_hex(layout_fingerprint(l)); }
 
 std::size_t longest(std::size_t current, const std::string& s) { return std::max(current, s.size()); }
 
@@ -110,6 +105,18 @@ struct ArchiveWriter::State {
   bool closed = false;
 
   explicit State(MPI_Comm c) : comm(c), collective(c, true), independent(c, false) {}
+  // Checks the layout (identical on every rank) and fills in what follows from it.
+  static std::unique_ptr<State> make(const std::filesystem::path& path, MPI_Comm comm, const ArchiveLayout& layout) {
+    h5::agree_or_throw(comm, check_layout(layout), "archive layout for " + path.string());
+    h5::require_identical(comm, layout_fingerprint(layout), "the archive layout");
+    auto s = std::make_unique<State>(comm);
+    s->path = path;
+    s->layout = layout;
+    MPI_Comm_rank(comm, &s->rank);
+    s->chunk_chips = choose_chunk_chips(layout);
+    s->meta_record = h5::schema::meta_record(static_cast<std::size_t>(layout.meta_text_width));
+    return s;
+  }
   std::string where() const { return "archive " + path.string(); }
 };
 
@@ -128,16 +135,7 @@ const std::vector<std::uint8_t>& ArchiveWriter::done_valid() const { return stat
 ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm comm, const ArchiveLayout& layout,
                                    const std::string& resume_key) {
   h5::QuietErrors quiet;
-  h5::agree_or_throw(comm, check_layout(layout), "archive layout for " + path.string());
-  h5::require_identical(comm, layout_fingerprint(layout), "the archive layout");
-
-  auto s = std::make_unique<State>(comm);
-  s->path = path;
-  s->layout = layout;
-  MPI_Comm_rank(comm, &s->rank);
-  s->chunk_chips = choose_chunk_chips(layout);
-  s->meta_record = h5::schema::meta_record(static_cast<std::size_t>(layout.meta_text_width));
-
+  auto s = State::make(path, comm, layout);
   s->file = h5::create_parallel_file(path, comm, "archive");
   const hid_t f = s->file.get();
   h5::write_string_attribute(f, h5::schema::kAttrFormat, kArchiveFormatName);
@@ -173,34 +171,11 @@ ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm 
 
 ArchiveWriter ArchiveWriter::resume(const std::filesystem::path& path, MPI_Comm comm, const ArchiveLayout& layout) {
   h5::QuietErrors quiet;
-  h5::agree_or_throw(comm, check_layout(layout), "archive layout for " + path.string());
-  h5::require_identical(comm, layout_fingerprint(layout), "the archive layout");
-  auto s = std::make_unique<State>(comm);
-  s->path = path;
-  s->layout = layout;
-  MPI_Comm_rank(comm, &s->rank);
-  s->chunk_chips = choose_chunk_chips(layout);
-  s->meta_record = h5::schema::meta_record(static_cast<std::size_t>(layout.meta_text_width));
+  auto s = State::make(path, comm, layout);
   s->file = h5::reopen_parallel_file(path, comm, "archive");
   const hid_t f = s->file.get();
-  const auto attrs = h5::read_attributes_as_text(f);
-  const auto attr = [&](const char* name) {
-    const auto it = attrs.find(name);
-    return it == attrs.end() ? std::string() : it->second;
-  };
-  const std::string expected =
-      layout_key(layout);
-  std::string problem;
-  if (attr(h5::schema::kAttrFormat) != kArchiveFormatName)
-    problem = "it is not a sarscale archive";
-  else if (attr(h5::schema::kAttrComplete) == "1")
-    problem = "it is already complete";
-  else if (attr("layout_fingerprint") != expected || !h5::link_exists(f, h5::kProgressDone))
-    problem = "it was begun with another layout or without a progress record";
-  h5::agree_or_throw(comm, problem, "resuming " + s->where());
-  const auto open = [&](const char* name) {
-    return Handle(H5Dopen2(f, name, H5P_DEFAULT), H5Dclose, std::string("cannot open ") + name + " of " + s->where());
-  };
+  h5::check_resumable(f, comm, kArchiveFormatName, layout_key(layout), s->where());
+  const auto open = [&](const char* name) { return h5::open_dataset(f, name, s->where()); };
   s->magnitude = open(h5::schema::kMagnitude);
   if (layout.has_phase) s->phase = open(h5::schema::kPhase);
   s->label = open(h5::schema::kLabel);
@@ -223,11 +198,7 @@ void ArchiveWriter::checkpoint() {
   h5::QuietErrors quiet;
   State& s = *state_;
   h5::agree_or_throw(s.comm, s.closed ? "the archive is already closed" : "", "checkpoint of " + s.where());
-  // Data first, then the record that vouches for it: a kill in between only loses the record.
-  h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
-  if (s.layout.chips > 0) h5::fill_ranges(s.progress.get(), s.collective, s.since_checkpoint, 1);
-  h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
-  s.since_checkpoint.clear();
+  h5::checkpoint_progress(s.file.get(), s.progress.get(), s.collective, s.since_checkpoint, s.where());
 }
 
 void ArchiveWriter::write_chips(std::int64_t first, std::int64_t count, const float* magnitude,

@@ -152,6 +152,16 @@ struct FeatureWriter::State {
 
   explicit State(MPI_Comm c) : comm(c), collective(c, true) {}
   std::string where() const { return "feature file " + path.string(); }
+  // Checks the layout and fills in what follows from it.
+  static std::unique_ptr<State> make(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout) {
+    h5::agree_or_throw(comm, check_layout(layout), "feature layout for " + path.string());
+    h5::require_identical(comm, layout_fingerprint(layout), "the feature layout");
+    auto s = std::make_unique<State>(comm);
+    s->path = path;
+    s->layout = layout;
+    s->chunk_rows = choose_chunk_rows(layout.total_rows(), std::max(layout.dim, layout.raw_dim));
+    return s;
+  }
   void check_rows(const char* call, std::int64_t first, std::int64_t count, std::string problem = {}) const {
     if (problem.empty() && closed) problem = "the file is already closed";
     if (problem.empty() && (first < 0 || count < 0 || count > layout.total_rows() - first))
@@ -181,13 +191,8 @@ void FeatureWriter::keep_slots(std::int64_t count) {
 FeatureWriter FeatureWriter::create(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout,
                                    const std::string& resume_key) {
   h5::QuietErrors quiet;
-  h5::agree_or_throw(comm, check_layout(layout), "feature layout for " + path.string());
-  h5::require_identical(comm, layout_fingerprint(layout), "the feature layout");
-  auto s = std::make_unique<State>(comm);
-  s->path = path;
-  s->layout = layout;
+  auto s = State::make(path, comm, layout);
   const std::int64_t total = layout.total_rows();
-  s->chunk_rows = choose_chunk_rows(total, std::max(layout.dim, layout.raw_dim));
   s->file = h5::create_parallel_file(path, comm, "feature file");
   const hid_t f = s->file.get();
   h5::write_string_attribute(f, kAttrFormat, kFeatureFormatName);
@@ -208,7 +213,7 @@ FeatureWriter FeatureWriter::create(const std::filesystem::path& path, MPI_Comm 
   if (layout.augmented_rows > 0)
     s->source_row = h5::create_dataset(f, kSourceRow, H5T_STD_I64LE, {static_cast<hsize_t>(layout.augmented_rows)}, {});
   h5::write_string_array(f, comm, s->collective, kClassNames, layout.class_names);
-  h5::write_string_attribute(f, "layout_fingerprint", h5::Fingerprint().add(static_cast<std::int64_t>(layout_fingerprint(layout))).hex());
+  h5::write_string_attribute(f, "layout_fingerprint", h5::to_hex(layout_fingerprint(layout)));
   s->progress = h5::create_progress(f, comm, s->collective, layout.rows, resume_key);
   // A writer killed later leaves a file HDF5 recognises (and readers refuse as incomplete).
   h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
@@ -217,31 +222,11 @@ FeatureWriter FeatureWriter::create(const std::filesystem::path& path, MPI_Comm 
 
 FeatureWriter FeatureWriter::resume(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout) {
   h5::QuietErrors quiet;
-  h5::agree_or_throw(comm, check_layout(layout), "feature layout for " + path.string());
-  auto s = std::make_unique<State>(comm);
-  s->path = path;
-  s->layout = layout;
-  const std::int64_t total = layout.total_rows();
-  s->chunk_rows = choose_chunk_rows(total, std::max(layout.dim, layout.raw_dim));
+  auto s = State::make(path, comm, layout);
   s->file = h5::reopen_parallel_file(path, comm, "feature file");
   const hid_t f = s->file.get();
-  const auto attrs = h5::read_attributes_as_text(f);
-  const auto attr = [&](const char* name) {
-    const auto it = attrs.find(name);
-    return it == attrs.end() ? std::string() : it->second;
-  };
-  const std::string key = h5::Fingerprint().add(static_cast<std::int64_t>(layout_fingerprint(layout))).hex();
-  std::string problem;
-  if (attr(kAttrFormat) != kFeatureFormatName)
-    problem = "it is not a sarscale feature file";
-  else if (attr(kAttrComplete) == "1")
-    problem = "it is already complete";
-  else if (attr("layout_fingerprint") != key || !h5::link_exists(f, h5::kProgressDone))
-    problem = "it was begun with another layout or without a progress record";
-  h5::agree_or_throw(comm, problem, "resuming " + s->where());
-  const auto open = [&](const char* name) {
-    return Handle(H5Dopen2(f, name, H5P_DEFAULT), H5Dclose, std::string("cannot open ") + name + " of " + s->where());
-  };
+  h5::check_resumable(f, comm, kFeatureFormatName, h5::to_hex(layout_fingerprint(layout)), s->where());
+  const auto open = [&](const char* name) { return h5::open_dataset(f, name, s->where()); };
   // /features of a PCA fit is created after the first pass: a run killed later may have made it.
   if (layout.dim > 0)
     s->features = open(kFeatures);
@@ -264,11 +249,7 @@ void FeatureWriter::checkpoint() {
   h5::QuietErrors quiet;
   State& s = *state_;
   h5::agree_or_throw(s.comm, s.closed ? "the file is already closed" : "", "checkpoint of " + s.where());
-  // Data first, then the record that vouches for it: a kill in between only loses the record.
-  h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
-  if (s.layout.rows > 0) h5::fill_ranges(s.progress.get(), s.collective, s.since_checkpoint, 1);
-  h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
-  s.since_checkpoint.clear();
+  h5::checkpoint_progress(s.file.get(), s.progress.get(), s.collective, s.since_checkpoint, s.where());
 }
 
 void FeatureWriter::read_labels_flags(std::int64_t first, std::int64_t count, std::int32_t* labels,

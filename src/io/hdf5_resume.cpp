@@ -1,6 +1,7 @@
 // Resumable outputs: inspecting what a killed run left, reopening it, and the per-row
 // progress record (docs/archive-format.md, "Resuming").
 #include <algorithm>
+#include <cstdio>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/io/hdf5_util.hpp"
@@ -145,6 +146,41 @@ void fill_ranges(hid_t dataset, const RowTransfer& transfer,
   const std::vector<std::uint8_t> values(mem_dims, value);
   check(H5Dwrite(dataset, H5T_NATIVE_UINT8, mem_space.get(), file_space.get(), transfer.plist(), values.data()),
         "writing a 1-D flag dataset");
+}
+
+void check_resumable(hid_t file, MPI_Comm comm, const std::string& format, const std::string& layout_key,
+                     const std::string& where) {
+  const auto attrs = read_attributes_as_text(file);
+  const auto attr = [&](const char* name) {
+    const auto it = attrs.find(name);
+    return it == attrs.end() ? std::string() : it->second;
+  };
+  std::string problem;
+  if (attr(schema::kAttrFormat) != format)
+    problem = "it is not a " + format + " file";
+  else if (attr(schema::kAttrComplete) == "1")
+    problem = "it is already complete";
+  else if (attr("layout_fingerprint") != layout_key || !link_exists(file, kProgressDone))
+    problem = "it was begun with another layout or without a progress record";
+  agree_or_throw(comm, problem, "resuming " + where);
+}
+
+void checkpoint_progress(hid_t file, hid_t progress, const RowTransfer& transfer,
+                         std::vector<std::pair<std::int64_t, std::int64_t>>& ranges, const std::string& where) {
+  check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing " + where);
+  if (dataset_shape(progress).rows > 0) fill_ranges(progress, transfer, ranges, 1);
+  check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing " + where);
+  ranges.clear();
+}
+
+Handle open_dataset(hid_t file, const std::string& name, const std::string& where) {
+  return Handle(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose, "cannot open " + name + " of " + where);
+}
+
+std::string to_hex(std::uint64_t value) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));
+  return buf;
 }
 
 std::vector<std::pair<std::int64_t, std::int64_t>> pending_runs(const std::vector<std::uint8_t>& done,

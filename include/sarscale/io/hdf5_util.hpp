@@ -256,6 +256,20 @@ std::vector<std::uint8_t> read_progress(hid_t file, const RowTransfer& transfer,
 // elements of a 1-D uint8 dataset to `value` in one write.
 void fill_ranges(hid_t dataset, const RowTransfer& transfer,
                  const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges, std::uint8_t value);
+// Collective: throws InputError on every rank unless `file` is an incomplete file of `format`
+// begun with the layout whose key is `layout_key` and holding a progress record.
+void check_resumable(hid_t file, MPI_Comm comm, const std::string& format, const std::string& layout_key,
+                     const std::string& where);
+// Collective: flushes `file`, sets the progress bytes of `ranges` (this rank's rows written
+// since the last checkpoint; cleared), flushes again. Data first, then the record that vouches
+// for it: a kill in between only loses the record.
+void checkpoint_progress(hid_t file, hid_t progress, const RowTransfer& transfer,
+                         std::vector<std::pair<std::int64_t, std::int64_t>>& ranges, const std::string& where);
+// Opens an existing dataset of a file being resumed.
+Handle open_dataset(hid_t file, const std::string& name, const std::string& where);
+// 16 lowercase hex digits of a fingerprint value.
+std::string to_hex(std::uint64_t value);
+
 // Runs of rows [first, first+count) whose done byte is 0, cut into pieces of at most `batch`
 // rows: the work left to a rank whose share is those rows. Pure.
 std::vector<std::pair<std::int64_t, std::int64_t>> pending_runs(const std::vector<std::uint8_t>& done,

@@ -61,7 +61,8 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
     ("cascade-tolerance", po::value<double>()->default_value(1e-3), "cascade: relative objective change counted as converged")
     ("cascade-cache-mb", po::value<double>()->default_value(256), "cascade: MiB per rank for the KKT check's kernel columns, kept across passes")
     ("gather-below", po::value<double>()->default_value(2e6), "cascade: machines of fewer rows x features go to one rank")
-    ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores per rank)");
+    ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores per rank)")
+    ("fresh", po::bool_switch(), "train even when MODEL (HDF5) was trained from the same inputs and options");
   // clang-format on
   const auto vm = parse_command(cl, "sarscale train --features F.h5 | --data FILE  --model M.h5 [options]", desc);
   if (!vm) return 0;
@@ -117,11 +118,13 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
     if (vm->count("previous-data")) cfg.previous_data = (*vm)["previous-data"].as<std::string>();
   }
   cfg.command_line = join_command_line(cl.command, cl.args);
+  cfg.parameters = describe(*vm);
+  cfg.fresh = (*vm)["fresh"].as<bool>();
 
   const dist::TrainSummary s = dist::run_train(comm, cfg);
   if (comm.is_root()) {
     std::cerr << s.table() << "\n";
-    log::info("wrote ", cfg.model.string());
+    if (!s.up_to_date) log::info("wrote ", cfg.model.string());
     std::cout << s.to_json().dump() << std::endl;
   }
   return 0;

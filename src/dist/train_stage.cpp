@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <unordered_set>
 
@@ -16,6 +17,7 @@
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/model_file.hpp"
+#include "sarscale/io/hdf5_util.hpp"
 #include "sarscale/svm/libsvm_format.hpp"
 #include "sarscale/svm/predict.hpp"
 
@@ -426,6 +428,7 @@ json::Value TrainSummary::to_json() const {
   }
   v["peak_rss_mb"] = json::Value::array();
   for (const auto mb : peak_rss_mb) v["peak_rss_mb"].push_back(mb);
+  v["up_to_date"] = up_to_date;
   v["cv_seconds"] = cv_seconds;
   v["train_seconds"] = train_seconds;
   v["seconds"] = seconds;
@@ -452,6 +455,60 @@ std::string TrainSummary::table() const {
   return os.str();
 }
 
+namespace {
+
+// The inputs as found (path, size, modification time) and every option that shapes the model;
+// not the thread count, cache size, logging or the output's name.
+std::string train_key(const TrainConfig& cfg) {
+  io::h5::Fingerprint fp;
+  fp.add("sarscale-train-1");
+  for (const auto* input : {&cfg.features, &cfg.data, &cfg.warm_start, &cfg.previous_data}) {
+    std::error_code ec;
+    fp.add(input->empty() ? std::string() : std::filesystem::absolute(*input).lexically_normal().string());
+    fp.add(static_cast<std::int64_t>(std::filesystem::file_size(*input, ec)));
+    fp.add(static_cast<std::int64_t>(std::filesystem::last_write_time(*input, ec).time_since_epoch().count()));
+  }
+  static const std::set<std::string> kNotShaping = {"threads", "cache-mb", "log-level", "config", "model", "fresh"};
+  for (const auto& p : cfg.parameters)
+    if (!kNotShaping.count(p.substr(0, p.find('=')))) fp.add(p);
+  // Full precision of the numbers the parameter text rounds.
+  for (const double v : {cfg.params.C, cfg.params.kernel.gamma, cfg.params.kernel.coef0, cfg.params.solver.eps})
+    fp.add(fmt("%.17g", v));
+  return fp.hex();
+}
+
+// When an HDF5 model trained under `key` is already there: a summary of it (figures on rank 0).
+std::optional<TrainSummary> up_to_date_model(const Comm& comm, const TrainConfig& cfg, const std::string& key) {
+  TrainSummary s;
+  int found = 0;
+  if (comm.is_root() && !cfg.fresh && !cfg.libsvm_model && io::file_format(cfg.model) == io::kModelFormatName) {
+    try {
+      const io::ModelFile m = io::read_model_file(cfg.model);
+      const auto it = m.provenance.find("resume_key");
+      if (it != m.provenance.end() && it->second == key) {
+        found = 1;
+        const auto rows = m.provenance.find("training_rows");
+        s.rows = rows == m.provenance.end() ? 0 : std::stoll(rows->second);
+        s.dim = m.svm.dim;
+        s.classes = m.svm.classes();
+        s.best_C = m.provenance.count("C") ? std::stod(m.provenance.at("C")) : 0.0;
+        s.best_gamma = m.svm.kernel.gamma;
+        s.report.total_sv = m.svm.total_sv();
+      }
+    } catch (const std::exception& e) {
+      log::warn(cfg.model.string(), " cannot be read (", e.what(), "): it is trained again");
+    }
+  }
+  if (!comm.any(found == 1)) return std::nullopt;
+  if (comm.is_root())
+    log::info(cfg.model.string(), " was trained from the same inputs and options: nothing to do (--fresh retrains)");
+  s.up_to_date = true;
+  s.model = cfg.model;
+  return s;
+}
+
+}  // namespace
+
 TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   const auto t0 = Clock::now();
   if (cfg.features.empty() == cfg.data.empty()) throw ConfigError("give exactly one of --features and --data");
@@ -461,6 +518,13 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     throw ConfigError(
         "--grid with --cascade is not supported yet: search the grid on a sample without --cascade, "
         "then train on all rows with --cascade and the chosen --C and --gamma");
+  std::string key;
+  if (comm.is_root()) key = train_key(cfg);
+  comm.broadcast(key);
+  if (auto done = up_to_date_model(comm, cfg, key)) {
+    done->seconds = comm.max(since(t0));
+    return *done;
+  }
   TrainConfig input = cfg;
   std::optional<io::ModelFile> previous;
   if (!cfg.warm_start.empty()) {
@@ -648,6 +712,7 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
           f.provenance["warm_support_vectors"] = std::to_string(s.warm_support_vectors);
         }
         f.provenance["cv"] = s.to_json().dump();
+        f.provenance["resume_key"] = key;
         write_model_file(cfg.model, f);
       }
     } catch (const std::exception& e) {

@@ -198,3 +198,27 @@ TEST(ResumeCli, TrainingContinuesAfterARankIsKilledMidCascade) {
   EXPECT_EQ(header_value(a, "total_sv"), header_value(b, "total_sv"));
   EXPECT_NEAR(std::stod(header_value(a, "rho")), std::stod(header_value(b, "rho")), 1e-6);
 }
+
+// train: a rerun with the same inputs and options leaves the HDF5 model alone; another option,
+// changed training data or --fresh train again.
+TEST(ResumeCli, TrainingRerunWithUnchangedInputsDoesNothing) {
+  const fs::path dir = sarscale::test::scratch_dir("resume_train_again_" + std::to_string(getpid()));
+  write_blobs(dir / "train.txt", 600, 3);
+  const fs::path model = dir / "m.h5";
+  const std::string train = sarscale_mpi(2) + " train --data " + (dir / "train.txt").string() + " --model " +
+                            model.string() + " --gamma 0.5";
+  const auto up_to_date = [](const std::string& out) {
+    return last_json_line(out).find("\"up_to_date\": true") != std::string::npos;
+  };
+  EXPECT_FALSE(up_to_date(run_expect(train + " --C 1")));
+  const auto written = fs::last_write_time(model);
+  const std::string again = run_expect(train + " --C 1 --threads 1");  // threads do not shape the model
+  EXPECT_TRUE(up_to_date(again)) << again;
+  EXPECT_NE(again.find("nothing to do"), std::string::npos) << again;
+  EXPECT_EQ(sarscale::test::json_int(last_json_line(again), "total_sv"),
+            sarscale::test::json_int(last_json_line(run_expect(train + " --C 1 --fresh")), "total_sv"));
+  EXPECT_NE(fs::last_write_time(model), written);
+  EXPECT_FALSE(up_to_date(run_expect(train + " --C 2")));
+  write_blobs(dir / "train.txt", 700, 3);  // new data under the same name
+  EXPECT_FALSE(up_to_date(run_expect(train + " --C 2")));
+}

@@ -55,6 +55,11 @@ struct TrainConfig {
   std::filesystem::path previous_data;
   bool C_given = true;
   std::string command_line;
+  // Every option value (key=value), for the key under which a finished HDF5 model is recognised:
+  // a rerun with the same inputs (paths, sizes, modification times) and options leaves the model
+  // as it is, unless fresh.
+  std::vector<std::string> parameters;
+  bool fresh = false;
 };
 
 struct GridPoint {
@@ -84,6 +89,7 @@ struct TrainSummary {
   std::vector<std::int64_t> feedback_violators;  // per feedback pass: old rows that joined
   std::vector<std::int64_t> peak_rss_mb;  // per rank: peak resident memory of the process (MiB)
   std::filesystem::path model;
+  bool up_to_date = false;  // the model was already trained from the same inputs and options
 
   json::Value to_json() const;
   std::string table() const;  // readable CV table and the chosen values

@@ -62,7 +62,9 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
     ("cascade-cache-mb", po::value<double>()->default_value(256), "cascade: MiB per rank for the KKT check's kernel columns, kept across passes")
     ("gather-below", po::value<double>()->default_value(2e6), "cascade: machines of fewer rows x features go to one rank")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores per rank)")
-    ("fresh", po::bool_switch(), "train even when MODEL (HDF5) was trained from the same inputs and options");
+    ("fresh", po::bool_switch(), "train even when MODEL (HDF5) was trained from the same inputs and options")
+    ("gram-mb", po::value<double>()->default_value(512),
+     "grid search: each rank computes the rows' Gram matrix once when it fits in this many MiB (0: never)");
   // clang-format on
   const auto vm = parse_command(cl, "sarscale train --features F.h5 | --data FILE  --model M.h5 [options]", desc);
   if (!vm) return 0;
@@ -120,6 +122,9 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
   cfg.command_line = join_command_line(cl.command, cl.args);
   cfg.parameters = describe(*vm);
   cfg.fresh = (*vm)["fresh"].as<bool>();
+  const double gram_mb = (*vm)["gram-mb"].as<double>();
+  if (!(gram_mb >= 0)) throw ConfigError("--gram-mb must not be negative");
+  cfg.gram_bytes = static_cast<std::size_t>(gram_mb * 1048576.0);
 
   const dist::TrainSummary s = dist::run_train(comm, cfg);
   if (comm.is_root()) {

@@ -468,7 +468,7 @@ std::string train_key(const TrainConfig& cfg) {
     fp.add(static_cast<std::int64_t>(std::filesystem::file_size(*input, ec)));
     fp.add(static_cast<std::int64_t>(std::filesystem::last_write_time(*input, ec).time_since_epoch().count()));
   }
-  static const std::set<std::string> kNotShaping = {"threads", "cache-mb", "log-level", "config", "model", "fresh"};
+  static const std::set<std::string> kNotShaping = {"threads", "cache-mb", "gram-mb", "log-level", "config", "model", "fresh"};
   for (const auto& p : cfg.parameters)
     if (!kNotShaping.count(p.substr(0, p.find('=')))) fp.add(p);
   // Full precision of the numbers the parameter text rounds.
@@ -605,6 +605,19 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     const std::size_t points = cs.size() * gs.size();
     std::vector<double> correct(points, 0.0), seconds(points, 0.0);
     std::string error;
+    // This rank's jobs share one Gram matrix of all rows (dot products: any C, gamma and fold),
+    // so their kernel columns are look-ups; measured on MSTAR (2,746 x 256): 5.7 s -> see
+    // docs/performance.md. Not for sets whose n^2 doubles exceed the budget.
+    const std::size_t my_jobs = (points * static_cast<std::size_t>(cfg.folds) + comm.size() - 1 - comm.rank()) /
+                                static_cast<std::size_t>(comm.size());
+    std::optional<svm::GramMatrix> gram;
+    if (my_jobs > 1 && svm::GramMatrix::bytes(d.rows) <= cfg.gram_bytes) {
+      try {
+        gram = svm::GramMatrix::of(d.x.data(), d.rows, d.dim, base.solver.threads);
+      } catch (const std::bad_alloc&) {
+        log::warn("grid search: no memory for the ", d.rows, " x ", d.rows, " Gram matrix; kernel values computed");
+      }
+    }
     for (std::size_t job = 0; job < points * static_cast<std::size_t>(cfg.folds); ++job) {
       if (static_cast<int>(job % static_cast<std::size_t>(comm.size())) != comm.rank() || !error.empty()) continue;
       const std::size_t point = job / static_cast<std::size_t>(cfg.folds);
@@ -619,6 +632,10 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
           train_rows.push_back(i);
         else if (!copies || !t.copy[u])
           test_rows.push_back(i);
+      }
+      if (gram) {
+        p.gram = &*gram;
+        p.gram_rows = train_rows;
       }
       const auto jt = Clock::now();
       try {

@@ -2,6 +2,7 @@
 
 #include <Eigen/Dense>
 #include <cmath>
+#include <omp.h>
 
 #include "sarscale/core/error.hpp"
 
@@ -92,6 +93,25 @@ void kernel_block(const KernelParams& p, const double* a, std::int64_t na, const
       K = (p.gamma * K.array() + p.coef0).tanh().matrix();
       break;
   }
+}
+
+GramMatrix GramMatrix::of(const double* x, std::int64_t n, int dim, int threads) {
+  using MatrixRM = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  GramMatrix g;
+  g.n = n;
+  g.values.assign(bytes(n) / sizeof(double), 0.0);
+  if (n == 0) return g;
+  const Eigen::Map<const MatrixRM> X(x, n, dim);
+  Eigen::MatrixXd lower = Eigen::MatrixXd::Zero(n, n);
+  // Threads: the caller's (Eigen's own OpenMP loop); restored afterwards.
+  const int before = Eigen::nbThreads();
+  Eigen::setNbThreads(threads > 0 ? threads : omp_get_max_threads());
+  lower.selfadjointView<Eigen::Lower>().rankUpdate(X);  // X X^T
+  Eigen::setNbThreads(before);
+  // Mirrored, so that Q is exactly symmetric as the solver assumes.
+  for (std::int64_t a = 0; a < n; ++a)
+    for (std::int64_t b = 0; b <= a; ++b) g.values[a * n + b] = g.values[b * n + a] = lower(a, b);
+  return g;
 }
 
 }  // namespace sarscale::svm

@@ -129,6 +129,24 @@ SvcQ::SvcQ(const double* x, int l, int dim, const std::vector<signed char>& y, c
   for (int i = 0; i < l; ++i) qd_[static_cast<std::size_t>(i)] = kernel_diagonal(i);
 }
 
+SvcQ::SvcQ(const GramMatrix& gram, const std::vector<std::int64_t>& gram_rows, const std::vector<signed char>& y,
+           const KernelParams& kernel, std::size_t cache_bytes)
+    : xx_(static_cast<Eigen::Index>(y.size())),
+      y_(y),
+      qd_(y.size()),
+      kernel_(kernel),
+      cache_(static_cast<int>(y.size()), cache_bytes),
+      threads_(1),
+      dim_(0),
+      gram_(&gram),
+      gram_rows_(gram_rows) {
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const std::int64_t g = gram_rows_[i];
+    xx_[static_cast<Eigen::Index>(i)] = gram.values[static_cast<std::size_t>(g * gram.n + g)];
+  }
+  for (std::size_t i = 0; i < y.size(); ++i) qd_[i] = kernel_diagonal(static_cast<int>(i));
+}
+
 double SvcQ::kernel_diagonal(int i) const {
   const double d = xx_[i];
   switch (kernel_.type) {
@@ -152,7 +170,9 @@ void SvcQ::compute(int i, int start, int len, float* out) {
   evaluations_ += n;
   const double yi = y_[static_cast<std::size_t>(i)];
   Eigen::VectorXd xi;
-  if (sparse_) {  // row i scattered into a dense vector: each other row's nonzeros gather from it
+  if (gram_) {
+    // Look-ups, n per column: not worth threads.
+  } else if (sparse_) {  // row i scattered into a dense vector: each other row's nonzeros gather from it
     xi = Eigen::VectorXd::Zero(dim_);
     const auto r = static_cast<std::size_t>(position_row_[static_cast<std::size_t>(i)]);
     for (std::size_t k = row_start_[r]; k < row_start_[r + 1]; ++k) xi[columns_[k]] = values_[k];
@@ -161,7 +181,10 @@ void SvcQ::compute(int i, int start, int len, float* out) {
   }
   const auto block = [&](int b0, int b1) {
     Eigen::VectorXd d(b1 - b0);
-    if (sparse_) {
+    if (gram_) {
+      const double* gi = gram_->row(gram_rows_[static_cast<std::size_t>(i)]);
+      for (int p = b0; p < b1; ++p) d[p - b0] = gi[gram_rows_[static_cast<std::size_t>(p)]];
+    } else if (sparse_) {
       // Products summed in increasing feature order, as LIBSVM's sparse dot does.
       for (int p = b0; p < b1; ++p) {
         const auto r = static_cast<std::size_t>(position_row_[static_cast<std::size_t>(p)]);
@@ -189,7 +212,8 @@ void SvcQ::compute(int i, int start, int len, float* out) {
   };
   // Below ~64k multiply-adds a column is too short for threads whatever the machine does.
   const std::int64_t per_row =
-      sparse_
+      gram_ ? 1
+      : sparse_
           ? std::max<std::int64_t>(1, static_cast<std::int64_t>(values_.size()) / std::max<Eigen::Index>(xx_.size(), 1))
           : std::max<std::int64_t>(dim_, 1);
   const std::int64_t work = static_cast<std::int64_t>(n) * per_row;
@@ -248,7 +272,9 @@ const float* SvcQ::get_Q(int i, int len) {
 
 void SvcQ::swap_index(int i, int j) {
   cache_.swap_index(i, j);
-  if (sparse_)
+  if (gram_)
+    std::swap(gram_rows_[static_cast<std::size_t>(i)], gram_rows_[static_cast<std::size_t>(j)]);
+  else if (sparse_)
     std::swap(position_row_[static_cast<std::size_t>(i)], position_row_[static_cast<std::size_t>(j)]);
   else
     x_.row(i).swap(x_.row(j));

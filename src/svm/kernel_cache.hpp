@@ -46,6 +46,10 @@ class SvcQ {
   // x: l rows of dim values (copied: rows are swapped while shrinking); y: +1/-1.
   SvcQ(const double* x, int l, int dim, const std::vector<signed char>& y, const KernelParams& kernel,
        std::size_t cache_bytes, int threads);
+  // Dot products looked up in `gram` (row i of the problem is gram_rows[i] there) instead of
+  // computed from rows: the rows themselves are not needed.
+  SvcQ(const GramMatrix& gram, const std::vector<std::int64_t>& gram_rows, const std::vector<signed char>& y,
+       const KernelParams& kernel, std::size_t cache_bytes);
 
   // Column i, rows [0, len).
   const float* get_Q(int i, int len);
@@ -82,6 +86,8 @@ class SvcQ {
   std::vector<double> values_;
   std::vector<int> columns_;
   std::vector<int> position_row_;  // sparse: original row at each (swapped) position
+  const GramMatrix* gram_ = nullptr;
+  std::vector<std::int64_t> gram_rows_;  // Gram row at each (swapped) position
   Eigen::VectorXd xx_;             // |x_i|^2
   std::vector<signed char> y_;
   std::vector<double> qd_;

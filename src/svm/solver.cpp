@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <optional>
 #include <climits>
 #include <cmath>
 #include <limits>
@@ -374,7 +375,7 @@ BinarySolution solve_c_svc(const BinaryProblem& p, const SolverOptions& options)
   validate(p.kernel);
   const auto n = static_cast<std::size_t>(p.n);
   if (p.n < 0 || p.n > INT_MAX) throw ConfigError("solve_c_svc: the problem size must be in [0, 2^31)");
-  if (p.dim < 0 || (p.n > 0 && !p.x)) throw ConfigError("solve_c_svc: no data");
+  if (p.dim < 0 || (p.n > 0 && !p.x && !p.gram)) throw ConfigError("solve_c_svc: no data");
   if (p.y.size() != n || p.C.size() != n || (!p.initial_alpha.empty() && p.initial_alpha.size() != n))
     throw ConfigError("solve_c_svc: y, C and initial alpha must have one value per row");
   for (std::size_t i = 0; i < n; ++i) {
@@ -386,9 +387,18 @@ BinarySolution solve_c_svc(const BinaryProblem& p, const SolverOptions& options)
   if (!(options.eps > 0)) throw ConfigError("solve_c_svc: eps must be positive");
   if (p.n == 0) return {};
 
+  if (p.gram) {
+    bool inside = p.gram_rows.size() == n;
+    for (std::size_t i = 0; inside && i < n; ++i) inside = p.gram_rows[i] >= 0 && p.gram_rows[i] < p.gram->n;
+    if (!inside) throw ConfigError("solve_c_svc: gram_rows must name one row of the Gram matrix per row");
+  }
   const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
-  detail::SvcQ q(p.x, static_cast<int>(p.n), p.dim, p.y, p.kernel, options.cache_bytes, threads);
-  Smo smo(q, p.y, p.C, feasible_start(p), options.eps, options.shrinking);
+  std::optional<detail::SvcQ> q;
+  if (p.gram)
+    q.emplace(*p.gram, p.gram_rows, p.y, p.kernel, options.cache_bytes);
+  else
+    q.emplace(p.x, static_cast<int>(p.n), p.dim, p.y, p.kernel, options.cache_bytes, threads);
+  Smo smo(*q, p.y, p.C, feasible_start(p), options.eps, options.shrinking);
   return smo.solve(options.max_iterations);
 }
 

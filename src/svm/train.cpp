@@ -95,6 +95,7 @@ struct Binary {
   std::vector<signed char> y;
   std::vector<double> C;
   std::vector<double> alpha0;  // warm start (empty: all zero)
+  std::vector<std::int64_t> gram_rows;  // with TrainParams::gram: each row's Gram row
 };
 
 BinarySolution solve(const Binary& b, int dim, const TrainParams& params, int threads) {
@@ -106,6 +107,8 @@ BinarySolution solve(const Binary& b, int dim, const TrainParams& params, int th
   p.C = b.C;
   p.kernel = params.kernel;
   p.initial_alpha = b.alpha0;
+  p.gram = params.gram;
+  p.gram_rows = b.gram_rows;
   SolverOptions o = params.solver;
   o.threads = threads;
   return solve_c_svc(p, o);
@@ -222,6 +225,7 @@ void binary_probability(const Binary& b, int dim, const TrainParams& params, int
                    b.x.begin() + static_cast<std::ptrdiff_t>((r + 1) * dim));
       sub.y.push_back(b.y[r]);
       sub.C.push_back(b.C[r]);
+      if (!b.gram_rows.empty()) sub.gram_rows.push_back(b.gram_rows[r]);
     }
     const auto pos = std::count(sub.y.begin(), sub.y.end(), 1), neg = std::count(sub.y.begin(), sub.y.end(), -1);
     if (pos == 0 || neg == 0) {
@@ -250,6 +254,8 @@ SvmModel train(const Dataset& data, const TrainParams& params, TrainReport* repo
       throw ConfigError("class weight of " + std::to_string(label) + " must be positive");
   for (const double v : data.x)
     if (!std::isfinite(v)) throw InputError("training data contain NaN or infinite features");
+  if (params.gram && params.gram_rows.size() != data.labels.size())
+    throw ConfigError("Gram matrix: one Gram row per training row is needed");
 
   SvmModel model;
   model.kernel = params.kernel;
@@ -282,8 +288,11 @@ SvmModel train(const Dataset& data, const TrainParams& params, TrainReport* repo
     for (const int c : {i, j})
       for (std::int64_t r = 0; r < g.count[static_cast<std::size_t>(c)]; ++r) {
         const std::int64_t row = g.perm[static_cast<std::size_t>(g.start[static_cast<std::size_t>(c)] + r)];
-        b.x.insert(b.x.end(), data.row(row), data.row(row) + data.dim);
+        // With a Gram matrix the solver needs no rows (support vectors come from `data`); the
+        // probability fit's decision values still do.
+        if (!params.gram || params.probability) b.x.insert(b.x.end(), data.row(row), data.row(row) + data.dim);
         b.y.push_back(c == i ? 1 : -1);
+        if (params.gram) b.gram_rows.push_back(params.gram_rows[static_cast<std::size_t>(row)]);
         const double w = params.sample_weights.empty() ? 1.0 : params.sample_weights[static_cast<std::size_t>(row)];
         b.C.push_back(weighted_c[static_cast<std::size_t>(c)] * w);
         if (warm_pair)

@@ -315,3 +315,54 @@ TEST(SvmTrain, KktViolatorsAreTheRowsThatWouldChangeTheModel) {
   const auto v = kkt_violators(m, probe, 2 * p.solver.eps);
   EXPECT_EQ(v, (std::vector<std::int64_t>{n, n + 1}));
 }
+
+// A shared Gram matrix (grid searches) gives the model that computing the kernel gives: every
+// kernel, class weights, probabilities, a subset of the Gram's rows in another order.
+TEST(SvmGram, SameModelAsComputedKernelValues) {
+  const Dataset all = blobs(60, {3, 1, 2}, 5, 11);
+  const GramMatrix gram = GramMatrix::of(all.x.data(), all.rows, all.dim);
+  for (std::int64_t a = 0; a < all.rows; a += 17)
+    for (std::int64_t b = 0; b < all.rows; b += 13) {
+      EXPECT_EQ(gram.row(a)[b], gram.row(b)[a]);
+      double dot = 0;
+      for (int k = 0; k < all.dim; ++k) dot += all.row(a)[k] * all.row(b)[k];
+      EXPECT_NEAR(gram.row(a)[b], dot, 1e-12 * (1 + std::abs(dot)));
+    }
+  // Every other row, backwards: training row r is Gram row rows[r].
+  std::vector<std::int64_t> rows;
+  for (std::int64_t r = all.rows - 1; r >= 0; r -= 2) rows.push_back(r);
+  const Dataset d = all.subset(rows);
+  for (const KernelType type : {KernelType::rbf, KernelType::linear, KernelType::polynomial}) {
+    TrainParams p;
+    p.kernel.type = type;
+    p.kernel.gamma = 0.2;
+    p.kernel.coef0 = 1;
+    p.C = 3;
+    p.class_weights[2] = 2.5;
+    p.probability = type == KernelType::rbf;
+    TrainReport plain_report, gram_report;
+    const SvmModel plain = train(d, p, &plain_report);
+    p.gram = &gram;
+    p.gram_rows = rows;
+    const SvmModel looked_up = train(d, p, &gram_report);
+    ASSERT_EQ(plain.sv_indices, looked_up.sv_indices) << to_string(type);
+    ASSERT_EQ(plain_report.machines.size(), gram_report.machines.size());
+    for (std::size_t q = 0; q < plain_report.machines.size(); ++q) {
+      const auto& a = plain_report.machines[q];
+      const auto& b = gram_report.machines[q];
+      EXPECT_NEAR(a.objective, b.objective, 1e-9 * std::abs(a.objective)) << to_string(type) << " machine " << q;
+      EXPECT_NEAR(a.rho, b.rho, 1e-7 * (1 + std::abs(a.rho))) << to_string(type) << " machine " << q;
+    }
+    const Predictions pa = predict(plain, all.x.data(), all.rows, p.probability);
+    const Predictions pb = predict(looked_up, all.x.data(), all.rows, p.probability);
+    EXPECT_EQ(pa.labels, pb.labels) << to_string(type);
+    for (std::size_t i = 0; i < pa.probabilities.size(); ++i) EXPECT_NEAR(pa.probabilities[i], pb.probabilities[i], 1e-6);
+  }
+  // A Gram row outside the matrix is refused.
+  TrainParams bad;
+  bad.kernel.gamma = 0.2;
+  bad.gram = &gram;
+  bad.gram_rows = rows;
+  bad.gram_rows[3] = all.rows;
+  EXPECT_THROW(train(d, bad), sarscale::ConfigError);
+}

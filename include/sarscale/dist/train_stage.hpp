@@ -34,6 +34,9 @@ struct TrainConfig {
   svm::TrainParams params;
   Grid grid;  // empty: no search, params as given
   int folds = 5;
+  // Grid search: every rank computes the rows' Gram matrix once and its (point, fold) jobs look
+  // their kernel values up in it, when n^2 doubles fit in this budget (0: never).
+  std::size_t gram_bytes = std::size_t{512} << 20;
   std::uint64_t seed = 1;
   bool balanced = false;  // class weights n / (k n_c)
   // Rows spread over the ranks (each reads only its share of a feature file); one-vs-one

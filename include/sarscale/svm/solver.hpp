@@ -32,6 +32,10 @@ struct BinaryProblem {
   // Warm start: alpha per row (empty: all zero). Values are clipped to [0, C_i] and, if
   // y^T alpha != 0, the larger side is scaled down to make the start feasible.
   std::vector<double> initial_alpha;
+  // Optional: dot products of the rows from a Gram matrix shared with other problems, row i being
+  // gram_rows[i] of it (x may then be null).
+  const GramMatrix* gram = nullptr;
+  std::vector<std::int64_t> gram_rows;
 };
 
 struct BinarySolution {

@@ -35,6 +35,10 @@ struct TrainParams {
   bool probability = false;  // LIBSVM -b 1
   std::uint64_t seed = 1;    // for the internal cross-validation of probability estimates
   WarmStart warm_start;      // empty: every machine starts from alpha = 0
+  // Optional: the dot products of the rows from a Gram matrix shared by many trainings (a grid
+  // search), training row r being gram_rows[r] of it. Same model; kernel columns become look-ups.
+  const GramMatrix* gram = nullptr;
+  std::vector<std::int64_t> gram_rows;
 };
 
 // What each binary machine did (LIBSVM prints the same figures).

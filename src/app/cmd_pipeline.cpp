@@ -128,6 +128,11 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
                       out / "report" / "report.json"});
   }
 
+  // --force: the stages themselves must not find their outputs up to date either.
+  if (force)
+    for (Stage& st : stages)
+      if (st.name != "evaluate") st.args.push_back("--fresh");
+
   json::Value summary = json::Value::object();
   summary["out"] = out.string();
   summary["stages"] = json::Value::array();
@@ -144,6 +149,7 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
           ++a;
           continue;
         }
+        if (st.args[a] == "--fresh") continue;  // --force: recomputes the same thing
         fp.add(st.args[a]);
       }
       add_inputs(fp, st.inputs);

@@ -221,6 +221,11 @@ TEST_F(FeaturesCli, PipelineRunsAndReusesStages) {
     if (e.is_regular_file()) one_test_file = e.path();
   fs::last_write_time(one_test_file, fs::last_write_time(one_test_file) + std::chrono::seconds(5));
   EXPECT_EQ(reused(last_json_line(run_expect(cmd))), "RRRrr");
+  // --force recomputes every stage: none of them may find its output up to date.
+  const std::string forced = run_expect(cmd + " --force");
+  EXPECT_EQ(reused(last_json_line(forced)), "rrrrr");
+  EXPECT_EQ(forced.find("nothing to do"), std::string::npos) << forced;
+  EXPECT_EQ(reused(last_json_line(run_expect(cmd))), "RRRRR");
 }
 
 // Incremental training: `train --warm-start OLD --archive NEW` (a chip archive: its features are

@@ -115,7 +115,8 @@ ArchiveReader ArchiveReader::open(const std::filesystem::path& path, MPI_Comm co
   if (!complete || *complete != "1")
     throw InputError(s->where() +
                      " is incomplete: its writer did not finish (no complete=1 attribute); the ingest that wrote it "
-                     "failed or is still running; re-run it");
+                     "failed or is still running" +
+                     h5::progress_note(s->file.get(), s->collective, "chip slots"));
 
   s->magnitude = s->open_dataset(kMagnitude);
   const h5::DatasetShape pix = h5::dataset_shape(s->magnitude.get());

@@ -487,8 +487,8 @@ FeatureReader FeatureReader::open(const std::filesystem::path& path, MPI_Comm co
     throw InputError(s->where() + " has format version " + std::to_string(version) +
                      ", newer than this sarscale reads; use a newer sarscale");
   if (attr(kAttrComplete) != "1")
-    throw InputError(s->where() +
-                     " is incomplete: the `sarscale features` run that wrote it failed or is still running; re-run it");
+    throw InputError(s->where() + " is incomplete: the `sarscale features` run that wrote it failed or is still running" +
+                     h5::progress_note(s->file.get(), s->collective, "chips"));
 
   s->features = s->open_dataset(kFeatures);
   const h5::DatasetShape shape = h5::dataset_shape(s->features.get());

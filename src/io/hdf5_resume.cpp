@@ -177,6 +177,17 @@ Handle open_dataset(hid_t file, const std::string& name, const std::string& wher
   return Handle(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose, "cannot open " + name + " of " + where);
 }
 
+std::string progress_note(hid_t file, const RowTransfer& transfer, const std::string& rows) {
+  if (!link_exists(file, kProgressDone)) return "; re-run it";
+  const Handle dset(H5Dopen2(file, kProgressDone, H5P_DEFAULT), H5Dclose, "cannot open /progress/done");
+  const std::int64_t n = dataset_shape(dset.get()).rows;
+  std::vector<std::uint8_t> done(static_cast<std::size_t>(n));
+  if (n > 0) read_rows(transfer, dset.get(), H5T_NATIVE_UINT8, 0, n, done.data());
+  const auto on_disk = std::count_if(done.begin(), done.end(), [](std::uint8_t d) { return d != 0; });
+  return "; " + std::to_string(on_disk) + " of " + std::to_string(n) + " " + rows +
+         " are on disk: re-run the same command to resume";
+}
+
 std::string to_hex(std::uint64_t value) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));

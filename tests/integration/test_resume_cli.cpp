@@ -86,6 +86,7 @@ TEST(ResumeCli, IngestResumesAfterARankIsKilled) {
   // Half-written: readers refuse it.
   const std::string info = run_expect(sarscale_binary() + " info " + archive.string(), 1);
   EXPECT_NE(info.find("incomplete"), std::string::npos) << info;
+  EXPECT_NE(info.find(" of 2400 chip slots are on disk: re-run the same command to resume"), std::string::npos) << info;
 
   const std::string rerun = run_expect(sarscale_mpi(3) + ingest);
   const std::string json = last_json_line(rerun);

@@ -267,6 +267,9 @@ void checkpoint_progress(hid_t file, hid_t progress, const RowTransfer& transfer
                          std::vector<std::pair<std::int64_t, std::int64_t>>& ranges, const std::string& where);
 // Opens an existing dataset of a file being resumed.
 Handle open_dataset(hid_t file, const std::string& name, const std::string& where);
+// Collective. For a reader's message about an incomplete output: what its progress record says
+// ("; 704 of 3000 rows are on disk: re-run the same command to resume"; "; re-run it" without one).
+std::string progress_note(hid_t file, const RowTransfer& transfer, const std::string& rows);
 // 16 lowercase hex digits of a fingerprint value.
 std::string to_hex(std::uint64_t value);
 

@@ -86,13 +86,19 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
   const svm::Dataset data = svm::read_libsvm_data(data_path, model.dim);
   if (data.dim > model.dim)
     log::warn(data_path, " has ", data.dim, " features, the model ", model.dim, ": the extra ones are ignored");
-  // Rows of the model's width (extra trailing features dropped, as LIBSVM ignores them).
-  std::vector<double> x(static_cast<std::size_t>(data.rows) * static_cast<std::size_t>(model.dim));
-  for (std::int64_t r = 0; r < data.rows; ++r)
-    std::copy_n(data.row(r), model.dim, x.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(model.dim));
+  // Rows of the model's width (extra trailing features dropped, as LIBSVM ignores them): a copy
+  // only when the widths differ.
+  std::vector<double> x;
+  const double* rows = data.x.data();
+  if (data.dim != model.dim) {
+    x.resize(static_cast<std::size_t>(data.rows) * static_cast<std::size_t>(model.dim));
+    for (std::int64_t r = 0; r < data.rows; ++r)
+      std::copy_n(data.row(r), model.dim, x.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(model.dim));
+    rows = x.data();
+  }
   if (probability && !model.has_probability())
     throw ConfigError("--probability: the model has no probability estimates (train with --probability)");
-  const svm::Predictions p = svm::predict(model, x.data(), data.rows, probability, (*vm)["threads"].as<int>());
+  const svm::Predictions p = svm::predict(model, rows, data.rows, probability, (*vm)["threads"].as<int>());
 
   std::ofstream out(out_path);
   if (!out) throw IoError("cannot write " + out_path);

@@ -72,23 +72,34 @@ void kernel_block(const KernelParams& p, const double* a, std::int64_t na, const
   const Eigen::Map<const MatrixRM> A(a, na, dim), B(b, nb, dim);
   Eigen::Map<MatrixRM> K(out, na, nb);
   K.noalias() = A * B.transpose();
+  Eigen::VectorXd aa, norms_b;
+  if (p.type == KernelType::rbf) {
+    aa = A.rowwise().squaredNorm();
+    if (!bb) {
+      norms_b = B.rowwise().squaredNorm();
+      bb = norms_b.data();
+    }
+  }
+  kernel_from_dots(p, aa.data(), na, bb, nb, out);
+}
+
+void kernel_from_dots(const KernelParams& p, const double* aa, std::int64_t na, const double* bb, std::int64_t nb,
+                      double* k) {
+  using MatrixRM = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  if (na <= 0 || nb <= 0) return;
+  Eigen::Map<MatrixRM> K(k, na, nb);
   switch (p.type) {
     case KernelType::linear:
       break;
     case KernelType::polynomial:
       K = (p.gamma * K.array() + p.coef0).pow(p.degree).matrix();
       break;
-    case KernelType::rbf: {
-      const Eigen::VectorXd aa = A.rowwise().squaredNorm();
+    case KernelType::rbf:
       K *= -2.0;
-      K.colwise() += aa;
-      if (bb)
-        K.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(bb, nb);
-      else
-        K.rowwise() += B.rowwise().squaredNorm().transpose();
+      K.colwise() += Eigen::Map<const Eigen::VectorXd>(aa, na);
+      K.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(bb, nb);
       K = (-p.gamma * K.array()).exp().matrix();
       break;
-    }
     case KernelType::sigmoid:
       K = (p.gamma * K.array() + p.coef0).tanh().matrix();
       break;

@@ -366,3 +366,58 @@ TEST(SvmGram, SameModelAsComputedKernelValues) {
   bad.gram_rows[3] = all.rows;
   EXPECT_THROW(train(d, bad), sarscale::ConfigError);
 }
+
+// Sparse rows (below a quarter nonzero) take prediction's sparse path: decision values equal the
+// kernel sums computed one support vector at a time, for every kernel.
+TEST(SvmPredict, SparseRowsGiveTheKernelSumsOfEverySupportVector) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  Dataset d;
+  d.dim = 40;
+  for (int i = 0; i < 300; ++i) {
+    const int label = i % 3;
+    for (int k = 0; k < d.dim; ++k)
+      d.x.push_back(u(rng) < 0.08 || (k % 3 == label && u(rng) < 0.1) ? u(rng) + (k % 3 == label ? 0.5 : 0.0) : 0.0);
+    d.labels.push_back(label);
+    ++d.rows;
+  }
+  for (const KernelType type : {KernelType::rbf, KernelType::linear, KernelType::polynomial, KernelType::sigmoid}) {
+    TrainParams p;
+    p.kernel.type = type;
+    p.kernel.gamma = 0.3;
+    p.kernel.coef0 = 0.1;
+    p.C = 2;
+    const SvmModel m = train(d, p);
+    const Predictions pr = predict(m, d.x.data(), d.rows);
+    const std::int64_t l = m.total_sv();
+    std::vector<std::int64_t> start{0};
+    for (int c = 0; c + 1 < m.classes(); ++c) start.push_back(start.back() + m.sv_count[static_cast<std::size_t>(c)]);
+    const std::size_t pairs = static_cast<std::size_t>(m.classes() * (m.classes() - 1) / 2);
+    for (std::int64_t r = 0; r < d.rows; r += 7) {
+      const double* x = d.row(r);
+      std::vector<double> kv(static_cast<std::size_t>(l));
+      for (std::int64_t s = 0; s < l; ++s) {
+        const double* sv = m.support_vectors.data() + s * d.dim;
+        double xx = 0, ss = 0;
+        for (int k = 0; k < d.dim; ++k) {
+          xx += x[k] * x[k];
+          ss += sv[k] * sv[k];
+        }
+        kv[static_cast<std::size_t>(s)] = kernel_value(m.kernel, sv, x, d.dim, ss, xx);
+      }
+      std::size_t q = 0;
+      for (int i = 0; i < m.classes(); ++i)
+        for (int j = i + 1; j < m.classes(); ++j, ++q) {
+          double sum = 0;
+          for (const int c : {i, j})
+            for (std::int64_t s = start[static_cast<std::size_t>(c)];
+                 s < start[static_cast<std::size_t>(c)] + m.sv_count[static_cast<std::size_t>(c)]; ++s)
+              sum += m.sv_coef[static_cast<std::size_t>(c == i ? j - 1 : i) * static_cast<std::size_t>(l) +
+                               static_cast<std::size_t>(s)] *
+                     kv[static_cast<std::size_t>(s)];
+          EXPECT_NEAR(pr.decision_values[static_cast<std::size_t>(r) * pairs + q], sum - m.rho[q], 1e-9)
+              << to_string(type) << " row " << r << " pair " << q;
+        }
+    }
+  }
+}

@@ -42,6 +42,12 @@ double kernel_value(const KernelParams& params, const double* u, const double* v
 void kernel_block(const KernelParams& params, const double* a, std::int64_t na, const double* b, std::int64_t nb,
                   int dim, const double* bb, double* out);
 
+// The kernel values of an na x nb block from its dot products `k` (in place): aa and bb are
+// the rows' squared norms (used by the RBF kernel only). The second step of kernel_block, for
+// callers that compute the dot products another way (sparse rows).
+void kernel_from_dots(const KernelParams& params, const double* aa, std::int64_t na, const double* bb,
+                      std::int64_t nb, double* k);
+
 // base^times by repeated squaring, exactly as LIBSVM's powi (the polynomial kernel).
 double powi(double base, int times);
 

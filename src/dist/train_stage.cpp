@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -585,6 +586,7 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
 
   // Grid search: job = (grid point, fold), job j on rank j % size; correct counts summed.
   const auto ct0 = Clock::now();
+  std::optional<svm::GramMatrix> gram;  // of the grid search, reused by the final model on rank 0
   if (!cfg.grid.empty()) {
     // Values in the order given, "auto" resolved and repeats dropped.
     const auto resolve = [&](std::vector<double> v, bool is_gamma) {
@@ -610,7 +612,6 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     // docs/performance.md. Not for sets whose n^2 doubles exceed the budget.
     const std::size_t my_jobs = (points * static_cast<std::size_t>(cfg.folds) + comm.size() - 1 - comm.rank()) /
                                 static_cast<std::size_t>(comm.size());
-    std::optional<svm::GramMatrix> gram;
     if (my_jobs > 1 && svm::GramMatrix::bytes(d.rows) <= cfg.gram_bytes) {
       try {
         gram = svm::GramMatrix::of(d.x.data(), d.rows, d.dim, base.solver.threads);
@@ -690,7 +691,13 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   }
   if (comm.is_root()) {
     try {
-      svm::SvmModel m = cfg.cascade ? distributed : svm::train(d, base, &s.report);
+      svm::TrainParams final_params = base;
+      if (gram && !cfg.cascade) {  // all rows: Gram row r is training row r
+        final_params.gram = &*gram;
+        final_params.gram_rows.resize(static_cast<std::size_t>(d.rows));
+        std::iota(final_params.gram_rows.begin(), final_params.gram_rows.end(), std::int64_t{0});
+      }
+      svm::SvmModel m = cfg.cascade ? distributed : svm::train(d, final_params, &s.report);
       if (previous && rest.rows > 0) {
         svm::Dataset grown = d;
         m = feedback(std::move(m), grown, rest, base, cfg.cascade_options.cascade.max_passes, s);

@@ -426,24 +426,28 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
     const std::int64_t batch_count = std::min(batch, my_count - offset);
     // A batch an earlier run finished is read back, not computed, unless it holds a chip whose
     // features failed (computed again for the reason, which the progress record does not keep).
-    // Every rank makes the same collective calls, with 0 rows where they do not apply.
-    bool kept = !done.empty() && batch_count > 0 &&
-                std::all_of(done.begin() + first, done.begin() + first + batch_count, [](auto d) { return d != 0; });
-    const std::int64_t kc = kept ? batch_count : 0;
-    writer.read_labels_flags(first, kc, my_labels.data() + offset, my_flags.data() + offset);
-    writer.read_labels_flags(copy_row(first), kc * copies, my_copy_labels.data() + offset * copies,
-                             my_copy_flags.data() + offset * copies);
-    const auto unusable = [](std::uint8_t f) { return f == static_cast<std::uint8_t>(io::RowFlag::unusable_chip); };
-    kept = kept && std::none_of(my_flags.begin() + offset, my_flags.begin() + offset + kc, unusable) &&
-           std::none_of(my_copy_flags.begin() + offset * copies, my_copy_flags.begin() + (offset + kc) * copies,
-                        unusable);
-    if (cfg.fit_pca) {  // the moments of kept rows, from the raw rows on disk (same values, same order)
-      const std::int64_t n = kept ? batch_count : 0;
-      raw.resize(static_cast<std::size_t>(n * raw_dim));
-      writer.read_raw_rows(first, n, raw.data());
-      moments.add_rows(raw.data(), static_cast<std::size_t>(n), static_cast<int>(raw_dim), my_flags.data() + offset);
+    // When resuming (a verdict every rank shares) every rank makes the same collective calls,
+    // with 0 rows where they do not apply.
+    bool kept = false;
+    if (resuming) {
+      kept = batch_count > 0 && std::all_of(done.begin() + first, done.begin() + first + batch_count,
+                                            [](auto d) { return d != 0; });
+      const std::int64_t kc = kept ? batch_count : 0;
+      writer.read_labels_flags(first, kc, my_labels.data() + offset, my_flags.data() + offset);
+      writer.read_labels_flags(copy_row(first), kc * copies, my_copy_labels.data() + offset * copies,
+                               my_copy_flags.data() + offset * copies);
+      const auto unusable = [](std::uint8_t f) { return f == static_cast<std::uint8_t>(io::RowFlag::unusable_chip); };
+      kept = kept && std::none_of(my_flags.begin() + offset, my_flags.begin() + offset + kc, unusable) &&
+             std::none_of(my_copy_flags.begin() + offset * copies, my_copy_flags.begin() + (offset + kc) * copies,
+                          unusable);
+      if (cfg.fit_pca) {  // the moments of kept rows, from the raw rows on disk (same values, same order)
+        const std::int64_t n = kept ? batch_count : 0;
+        raw.resize(static_cast<std::size_t>(n * raw_dim));
+        writer.read_raw_rows(first, n, raw.data());
+        moments.add_rows(raw.data(), static_cast<std::size_t>(n), static_cast<int>(raw_dim), my_flags.data() + offset);
+      }
+      if (kept) writer.keep_slots(batch_count);
     }
-    if (kept) writer.keep_slots(batch_count);
     const std::int64_t count = kept ? 0 : batch_count;
     pixels.resize(static_cast<std::size_t>(count * chip_px));
     archive.read_chips(first, count, pixels.data(), nullptr);

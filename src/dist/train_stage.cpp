@@ -608,8 +608,8 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     std::vector<double> correct(points, 0.0), seconds(points, 0.0);
     std::string error;
     // This rank's jobs share one Gram matrix of all rows (dot products: any C, gamma and fold),
-    // so their kernel columns are look-ups; measured on MSTAR (2,746 x 256): 5.7 s -> see
-    // docs/performance.md. Not for sets whose n^2 doubles exceed the budget.
+    // so their kernel columns are look-ups (about twice as fast on MSTAR, docs/performance.md).
+    // Not for sets whose n^2 doubles exceed the budget.
     const std::size_t my_jobs = (points * static_cast<std::size_t>(cfg.folds) + comm.size() - 1 - comm.rank()) /
                                 static_cast<std::size_t>(comm.size());
     if (my_jobs > 1 && svm::GramMatrix::bytes(d.rows) <= cfg.gram_bytes) {

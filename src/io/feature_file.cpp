@@ -152,6 +152,20 @@ struct FeatureWriter::State {
 
   explicit State(MPI_Comm c) : comm(c), collective(c, true) {}
   std::string where() const { return "feature file " + path.string(); }
+  // Rows [first, first+count) of a first-pass write: their slots join the next checkpoint.
+  void record_slots(std::int64_t first, std::int64_t count) {
+    if (count > 0 && first < layout.rows) since_checkpoint.emplace_back(first, std::min(count, layout.rows - first));
+  }
+  // Checks the call (with the caller's own `problem`, if any) and writes /raw_features rows.
+  void write_raw(const char* call, std::int64_t first, std::int64_t count, const float* raw,
+                 std::string problem = {}) const {
+    if (layout.raw_dim == 0)
+      problem = "the layout has no raw features";
+    else if (count > 0 && raw == nullptr)
+      problem = "no raw buffer";
+    check_rows(call, first, count, problem);
+    h5::write_rows(collective, this->raw.get(), H5T_NATIVE_FLOAT, first, count, raw);
+  }
   // Checks the layout and fills in what follows from it.
   static std::unique_ptr<State> make(const std::filesystem::path& path, MPI_Comm comm, const FeatureLayout& layout) {
     h5::agree_or_throw(comm, check_layout(layout), "feature layout for " + path.string());
@@ -265,14 +279,10 @@ void FeatureWriter::write_raw_rows(std::int64_t first, std::int64_t count, const
                                    const std::int32_t* labels, const std::uint8_t* flags) {
   h5::QuietErrors quiet;
   State& s = *state_;
-  s.check_rows("write_raw_rows", first, count,
-               s.layout.raw_dim == 0                          ? "the layout has no raw features"
-               : count > 0 && (!raw || !labels || !flags) ? "no buffer"
-                                                              : "");
-  h5::write_rows(s.collective, s.raw.get(), H5T_NATIVE_FLOAT, first, count, raw);
+  s.write_raw("write_raw_rows", first, count, raw, count > 0 && (!labels || !flags) ? "no buffer" : "");
   h5::write_rows(s.collective, s.label.get(), H5T_NATIVE_INT32, first, count, labels);
   h5::write_rows(s.collective, s.flag.get(), H5T_NATIVE_UINT8, first, count, flags);
-  if (count > 0 && first < s.layout.rows) s.since_checkpoint.emplace_back(first, std::min(count, s.layout.rows - first));
+  s.record_slots(first, count);
 }
 
 void FeatureWriter::read_raw_rows(std::int64_t first, std::int64_t count, float* raw) const {
@@ -312,15 +322,13 @@ void FeatureWriter::write_features(std::int64_t first, std::int64_t count, const
 
 void FeatureWriter::write_rows(std::int64_t first, std::int64_t count, const float* features, const float* raw_or_null,
                                const std::int32_t* labels, const std::uint8_t* flags) {
-  if (state_->layout.raw_dim > 0) {
+  State& s = *state_;
+  if (s.layout.raw_dim > 0) {
     h5::QuietErrors quiet;
-    State& s = *state_;
-    s.check_rows("write_rows", first, count, count > 0 && !raw_or_null ? "no raw buffer" : "");
-    h5::write_rows(s.collective, s.raw.get(), H5T_NATIVE_FLOAT, first, count, raw_or_null);
+    s.write_raw("write_rows", first, count, raw_or_null);
   }
   write_features(first, count, features, labels, flags);
-  State& s = *state_;
-  if (count > 0 && first < s.layout.rows) s.since_checkpoint.emplace_back(first, std::min(count, s.layout.rows - first));
+  s.record_slots(first, count);
 }
 
 void FeatureWriter::write_source_rows(std::int64_t first, std::int64_t count, const std::int64_t* source) {

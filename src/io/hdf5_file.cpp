@@ -18,16 +18,33 @@ constexpr unsigned kDeflateLevel = 1;
 
 }  // namespace
 
-Handle create_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what) {
-  const Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate(fapl)");
+namespace {
+
+// How every writer opens its file: MPI-IO, the 1.10 format, 1 MiB alignment, collective metadata.
+Handle writer_fapl(MPI_Comm comm) {
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate(fapl)");
   check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
   check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110), "H5Pset_libver_bounds");
   check(H5Pset_alignment(fapl.get(), kAlignThreshold, kAlignment), "H5Pset_alignment");
   // One rank reads metadata and cache flushes are split among ranks in one MPI-IO call.
   check(H5Pset_all_coll_metadata_ops(fapl.get(), 1), "H5Pset_all_coll_metadata_ops");
   check(H5Pset_coll_metadata_write(fapl.get(), 1), "H5Pset_coll_metadata_write");
+  return fapl;
+}
+
+}  // namespace
+
+Handle create_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what) {
+  const Handle fapl = writer_fapl(comm);
   return Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
                 "cannot create " + what + " " + path.string());
+}
+
+Handle reopen_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what) {
+  const Handle fapl = writer_fapl(comm);
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
+  if (f < 0) throw InputError("cannot reopen " + what + " " + path.string() + " to resume: " + take_error_stack());
+  return Handle(f, H5Fclose, "H5Fopen");
 }
 
 Handle open_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what) {

@@ -2,6 +2,7 @@
 // progress record (docs/archive-format.md, "Resuming").
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/io/hdf5_util.hpp"
@@ -15,6 +16,12 @@ void broadcast_string(MPI_Comm comm, std::string& s) {
   MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, comm);
   s.resize(static_cast<std::size_t>(n));
   if (n > 0) MPI_Bcast(s.data(), static_cast<int>(n), MPI_CHAR, 0, comm);
+}
+
+// A root attribute as text, "" when absent.
+std::string attribute_or_empty(const std::map<std::string, std::string>& attrs, const char* name) {
+  const auto it = attrs.find(name);
+  return it == attrs.end() ? std::string() : it->second;
 }
 
 // Rank 0's look at the file through HDF5's default (POSIX) driver: no collective calls, so a
@@ -51,13 +58,10 @@ ExistingOutput inspect_locally(const std::filesystem::path& path) {
   }
   const Handle file(f, H5Fclose, "H5Fopen");
   const auto attrs = read_attributes_as_text(f);
-  const auto get = [&](const char* name) {
-    const auto it = attrs.find(name);
-    return it == attrs.end() ? std::string() : it->second;
-  };
-  out.format = get(schema::kAttrFormat);
-  out.resume_key = get(kAttrResumeKey);
-  out.kind = get(schema::kAttrComplete) == "1" ? ExistingOutput::Kind::complete : ExistingOutput::Kind::incomplete;
+  out.format = attribute_or_empty(attrs, schema::kAttrFormat);
+  out.resume_key = attribute_or_empty(attrs, kAttrResumeKey);
+  out.kind = attribute_or_empty(attrs, schema::kAttrComplete) == "1" ? ExistingOutput::Kind::complete
+                                                                    : ExistingOutput::Kind::incomplete;
   return out;
 }
 
@@ -85,18 +89,6 @@ ExistingOutput inspect_output(const std::filesystem::path& path, MPI_Comm comm) 
   return out;
 }
 
-Handle reopen_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what) {
-  const Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate(fapl)");
-  check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
-  check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110), "H5Pset_libver_bounds");
-  check(H5Pset_alignment(fapl.get(), hsize_t{512} << 10, hsize_t{1} << 20), "H5Pset_alignment");
-  check(H5Pset_all_coll_metadata_ops(fapl.get(), 1), "H5Pset_all_coll_metadata_ops");
-  check(H5Pset_coll_metadata_write(fapl.get(), 1), "H5Pset_coll_metadata_write");
-  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
-  if (f < 0) throw InputError("cannot reopen " + what + " " + path.string() + " to resume: " + take_error_stack());
-  return Handle(f, H5Fclose, "H5Fopen");
-}
-
 void remove_link(hid_t file, const std::string& path) {
   if (link_exists(file, path)) check(H5Ldelete(file, path.c_str(), H5P_DEFAULT), "removing " + path);
 }
@@ -121,7 +113,7 @@ Handle create_progress(hid_t file, MPI_Comm comm, const RowTransfer& transfer, s
 std::vector<std::uint8_t> read_progress(hid_t file, const RowTransfer& transfer, std::int64_t n) {
   std::vector<std::uint8_t> done(static_cast<std::size_t>(n), 0);
   if (n == 0 || !link_exists(file, kProgressDone)) return done;
-  const Handle dset(H5Dopen2(file, kProgressDone, H5P_DEFAULT), H5Dclose, "cannot open /progress/done");
+  const Handle dset = open_dataset(file, kProgressDone, "the file");
   if (dataset_shape(dset.get()).rows != n) throw InputError("/progress/done does not have one entry per row");
   read_rows(transfer, dset.get(), H5T_NATIVE_UINT8, 0, n, done.data());
   return done;
@@ -151,16 +143,12 @@ void fill_ranges(hid_t dataset, const RowTransfer& transfer,
 void check_resumable(hid_t file, MPI_Comm comm, const std::string& format, const std::string& layout_key,
                      const std::string& where) {
   const auto attrs = read_attributes_as_text(file);
-  const auto attr = [&](const char* name) {
-    const auto it = attrs.find(name);
-    return it == attrs.end() ? std::string() : it->second;
-  };
   std::string problem;
-  if (attr(schema::kAttrFormat) != format)
+  if (attribute_or_empty(attrs, schema::kAttrFormat) != format)
     problem = "it is not a " + format + " file";
-  else if (attr(schema::kAttrComplete) == "1")
+  else if (attribute_or_empty(attrs, schema::kAttrComplete) == "1")
     problem = "it is already complete";
-  else if (attr("layout_fingerprint") != layout_key || !link_exists(file, kProgressDone))
+  else if (attribute_or_empty(attrs, "layout_fingerprint") != layout_key || !link_exists(file, kProgressDone))
     problem = "it was begun with another layout or without a progress record";
   agree_or_throw(comm, problem, "resuming " + where);
 }
@@ -179,10 +167,8 @@ Handle open_dataset(hid_t file, const std::string& name, const std::string& wher
 
 std::string progress_note(hid_t file, const RowTransfer& transfer, const std::string& rows) {
   if (!link_exists(file, kProgressDone)) return "; re-run it";
-  const Handle dset(H5Dopen2(file, kProgressDone, H5P_DEFAULT), H5Dclose, "cannot open /progress/done");
-  const std::int64_t n = dataset_shape(dset.get()).rows;
-  std::vector<std::uint8_t> done(static_cast<std::size_t>(n));
-  if (n > 0) read_rows(transfer, dset.get(), H5T_NATIVE_UINT8, 0, n, done.data());
+  const std::int64_t n = dataset_shape(open_dataset(file, kProgressDone, "the incomplete file").get()).rows;
+  const std::vector<std::uint8_t> done = read_progress(file, transfer, n);
   const auto on_disk = std::count_if(done.begin(), done.end(), [](std::uint8_t d) { return d != 0; });
   return "; " + std::to_string(on_disk) + " of " + std::to_string(n) + " " + rows +
          " are on disk: re-run the same command to resume";

@@ -113,15 +113,16 @@ GramMatrix GramMatrix::of(const double* x, std::int64_t n, int dim, int threads)
   g.values.assign(bytes(n) / sizeof(double), 0.0);
   if (n == 0) return g;
   const Eigen::Map<const MatrixRM> X(x, n, dim);
-  Eigen::MatrixXd lower = Eigen::MatrixXd::Zero(n, n);
+  // Computed in place (one n x n matrix, as the memory budget assumes): the lower triangle.
+  Eigen::Map<MatrixRM> G(g.values.data(), n, n);
   // Threads: the caller's (Eigen's own OpenMP loop); restored afterwards.
   const int before = Eigen::nbThreads();
   Eigen::setNbThreads(threads > 0 ? threads : omp_get_max_threads());
-  lower.selfadjointView<Eigen::Lower>().rankUpdate(X);  // X X^T
+  G.selfadjointView<Eigen::Lower>().rankUpdate(X);  // X X^T
   Eigen::setNbThreads(before);
   // Mirrored, so that Q is exactly symmetric as the solver assumes.
   for (std::int64_t a = 0; a < n; ++a)
-    for (std::int64_t b = 0; b <= a; ++b) g.values[a * n + b] = g.values[b * n + a] = lower(a, b);
+    for (std::int64_t b = 0; b < a; ++b) G(b, a) = G(a, b);
   return g;
 }
 

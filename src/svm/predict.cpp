@@ -110,10 +110,10 @@ Predictions predict_rows(const SvmModel& model, const T* x, std::int64_t n, bool
   const Eigen::VectorXd ss = sv.rowwise().squaredNorm();
   // Sparse rows (LIBSVM text data such as w8a: 12 of 300 values nonzero): their dot products
   // with the support vectors as one scaled row of the transposed support vectors per nonzero,
-  // summed in increasing feature order as LIBSVM does, instead of a dense product. Decided per
-  // block, so dense and sparse inputs both take their fast path.
+  // summed in increasing feature order as LIBSVM does, instead of a dense product. Decided once
+  // from the density of all rows.
   constexpr double kSparseDensity = 0.25;
-  MatrixRM sv_t;  // dim x l, made on first use
+  MatrixRM sv_t;  // dim x l, only for sparse rows
   bool sv_t_ready = false;
   {
     std::int64_t nonzero = 0;

@@ -196,6 +196,9 @@ Handle create_parallel_file(const std::filesystem::path& path, MPI_Comm comm, co
 // for a missing file (or one some rank cannot see), a file that is not HDF5, and a
 // damaged, truncated or unclosed one.
 Handle open_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what);
+// Collective: opens an incomplete output for writing again, with create_parallel_file's
+// properties (after inspect_output, which clears a killed writer's flags). InputError on failure.
+Handle reopen_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what);
 // True when `path` (absolute, any depth) names an existing link in `file`.
 bool link_exists(hid_t file, const std::string& path);
 // Creates a dataset with early allocation and no fill pass (each byte is written once,
@@ -240,8 +243,6 @@ struct ExistingOutput {
 // writer has its superblock's "open for writing" flags cleared, as h5clear does, so that it can
 // be opened again). Never throws for a bad file: it is reported as unusable.
 ExistingOutput inspect_output(const std::filesystem::path& path, MPI_Comm comm);
-// Collective: opens an incomplete output for writing again (after inspect_output).
-Handle reopen_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what);
 // Removes `path` (a dataset or group) when it exists: a table a killed run began to write.
 void remove_link(hid_t file, const std::string& path);
 

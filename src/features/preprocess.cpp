@@ -11,6 +11,8 @@
 #include <utility>
 
 #include "sarscale/core/error.hpp"
+#include "local_stats.hpp"
+#include "sarscale/features/segment.hpp"
 #include "text.hpp"
 
 namespace sarscale::features {
@@ -28,6 +30,9 @@ struct ParamSpec {
   bool odd = false;
   std::vector<std::pair<const char*, double>> words = {};  // named values (printed by name)
   bool numeric = true;                                     // numbers accepted besides the words
+  // Printed by describe_chain only when it differs from the default: parameters added after
+  // feature files and models were stored, whose canonical text (and fingerprint) must not change.
+  bool quiet_default = false;
 };
 
 struct StepSpec {
@@ -66,7 +71,12 @@ const std::vector<StepSpec>& step_specs() {
         {"train", 4, 1, 1024, true},
         {"pfa", 1e-3, 1e-300, 0.999999},
         {"data", 0, 0, 0, true, false, data, false},
-        {"fill", -kInf, -1e30, 1e30, false, false, {{"min", -kInf}}, true}}},
+        {"fill", -kInf, -1e30, 1e30, false, false, {{"min", -kInf}}, true},
+        {"smooth", 1, 1, kMaxWindow, true, true, {}, true, true},
+        {"keep", 0, 0, 0, true, false, {{"all", 0}, {"central", 1}}, false, true}}},
+      {"scale",
+       {{"stat", 0, 0, 0, true, false, {{"mean", 0}, {"median", 1}, {"max", 2}, {"rms", 3}}, false},
+        {"over", 0, 0, 0, true, false, {{"all", 0}, {"nonzero", 1}}, false}}},
   };
   return specs;
 }
@@ -76,7 +86,7 @@ const StepSpec& find_spec(std::string_view name) {
     if (name == s.name) return s;
   throw ConfigError("preprocess chain: unknown step '" + std::string(name) +
                     "' (known: db, linear, percentile, zscore, crop, mean, median, lee, frost, equalize, "
-                    "multilook, mask)");
+                    "multilook, mask, scale)");
 }
 
 const ParamSpec* find_param(const StepSpec& spec, std::string_view key) {
@@ -85,7 +95,9 @@ const ParamSpec* find_param(const StepSpec& spec, std::string_view key) {
   return nullptr;
 }
 
+using detail::box_sum;
 using detail::format_number;
+using detail::reflect;
 using detail::trim;
 
 double parse_value(const StepSpec& step, const ParamSpec& p, std::string_view token) {
@@ -139,33 +151,6 @@ PreprocessStep normalise(const PreprocessStep& in) {
 // ---------------------------------------------------------------------------------------------------
 // Numerical helpers.
 
-// Half-sample symmetric reflection of any index into [0, n).
-inline int reflect(int i, int n) {
-  const int period = 2 * n;
-  int m = i % period;
-  if (m < 0) m += period;
-  return m < n ? m : period - 1 - m;
-}
-
-// Windowed sums over (2h+1) x (2h+1) with reflected borders, separable running sums.
-void box_sum(const double* src, int rows, int cols, int h, double* dst, std::vector<double>& tmp) {
-  tmp.resize(static_cast<std::size_t>(rows) * cols + 2 * static_cast<std::size_t>(std::max(rows, cols) + 2 * h + 1));
-  double* horiz = tmp.data();
-  double* line = horiz + static_cast<std::size_t>(rows) * cols;
-  for (int r = 0; r < rows; ++r) {
-    const double* row = src + static_cast<std::size_t>(r) * cols;
-    line[0] = 0;
-    for (int j = -h; j < cols + h; ++j) line[j + h + 1] = line[j + h] + row[reflect(j, cols)];
-    for (int c = 0; c < cols; ++c) horiz[static_cast<std::size_t>(r) * cols + c] = line[c + 2 * h + 1] - line[c];
-  }
-  for (int c = 0; c < cols; ++c) {
-    line[0] = 0;
-    for (int i = -h; i < rows + h; ++i)
-      line[i + h + 1] = line[i + h] + horiz[static_cast<std::size_t>(reflect(i, rows)) * cols + c];
-    for (int r = 0; r < rows; ++r) dst[static_cast<std::size_t>(r) * cols + c] = line[r + 2 * h + 1] - line[r];
-  }
-}
-
 // Local mean and (population) variance over a w x w window. The global mean is subtracted first so
 // the variance of flat regions does not drown in cancellation.
 void local_moments(const float* in, int rows, int cols, int w, std::vector<double>& mean, std::vector<double>& var,
@@ -187,23 +172,6 @@ void local_moments(const float* in, int rows, int cols, int w, std::vector<doubl
     var[i] = std::max(0.0, var[i] / area - m * m);
     mean[i] = m + offset;
   }
-}
-
-// Square dilation (Chebyshev radius r), separable.
-void dilate(std::vector<unsigned char>& mask, int rows, int cols, int r, std::vector<unsigned char>& tmp) {
-  if (r == 0) return;
-  tmp.assign(mask.size(), 0);
-  for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j)
-      if (mask[static_cast<std::size_t>(i) * cols + j])
-        for (int k = std::max(0, j - r); k <= std::min(cols - 1, j + r); ++k)
-          tmp[static_cast<std::size_t>(i) * cols + k] = 1;
-  std::fill(mask.begin(), mask.end(), 0);
-  for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j)
-      if (tmp[static_cast<std::size_t>(i) * cols + j])
-        for (int k = std::max(0, i - r); k <= std::min(rows - 1, i + r); ++k)
-          mask[static_cast<std::size_t>(k) * cols + j] = 1;
 }
 
 }  // namespace
@@ -316,7 +284,7 @@ std::string describe_chain(const std::vector<PreprocessStep>& chain) {
     std::string args;
     for (const ParamSpec& p : spec.params) {
       auto it = step.params.find(p.key);
-      if (it == step.params.end()) continue;
+      if (it == step.params.end() || (p.quiet_default && it->second == p.fallback)) continue;
       std::string value = format_number(it->second);
       for (const auto& w : p.words)
         if (it->second == w.second) value = w.first;
@@ -356,7 +324,44 @@ struct Scratch {
   std::vector<double>& s3;
   std::vector<unsigned char>& m1;
   std::vector<unsigned char>& m2;
+  SegmentScratch& segment;
 };
+
+SegmentParams segment_params(const std::map<std::string, double>& p) {
+  SegmentParams sp;
+  sp.method = p.at("method") == 0 ? SegmentParams::Method::otsu : SegmentParams::Method::cfar;
+  sp.grow = static_cast<int>(p.at("grow"));
+  sp.reach = static_cast<int>(p.at("reach"));
+  sp.guard = static_cast<int>(p.at("guard"));
+  sp.train = static_cast<int>(p.at("train"));
+  sp.pfa = p.at("pfa");
+  sp.amplitude = p.at("data") == 0;
+  sp.smooth = static_cast<int>(p.at("smooth"));
+  sp.central = p.at("keep") == 1;
+  return sp;
+}
+
+// The statistic `scale` divides by: over every pixel, or over the non-zero ones (after a mask with
+// fill=0 these are the target and its shadow).
+double scale_statistic(const float* in, std::size_t n, const std::map<std::string, double>& p,
+                       std::vector<double>& values) {
+  const bool nonzero = p.at("over") == 1;
+  values.clear();
+  for (std::size_t i = 0; i < n; ++i)
+    if (!nonzero || in[i] != 0.0f) values.push_back(std::fabs(static_cast<double>(in[i])));
+  if (values.empty()) return 0.0;
+  const int stat = static_cast<int>(p.at("stat"));
+  if (stat == 1) {  // median (upper median for an even count)
+    auto mid = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+    std::nth_element(values.begin(), mid, values.end());
+    return *mid;
+  }
+  if (stat == 2) return *std::max_element(values.begin(), values.end());
+  double sum = 0;
+  for (const double v : values) sum += stat == 3 ? v * v : v;
+  const double mean = sum / static_cast<double>(values.size());
+  return stat == 3 ? std::sqrt(mean) : mean;
+}
 
 std::string constant_reason(const char* step, double value) {
   return std::string(step) + ": chip is constant (value " + format_number(value) + ")";
@@ -569,41 +574,18 @@ std::string apply_step(const PreprocessStep& step, const float* in, int& rows, i
     return "";
   }
   if (name == "mask") {
-    std::vector<unsigned char>& target = s.m1;
-    target.assign(n, 0);
-    const bool amplitude = p.at("data") == 0;
-    if (p.at("method") == 0) {
-      const double t = otsu_threshold(in, n);
-      for (std::size_t i = 0; i < n; ++i) target[i] = in[i] > t;
-    } else {
-      const int g = static_cast<int>(p.at("guard")), tr = static_cast<int>(p.at("train"));
-      std::vector<double>& intensity = s.s1;
-      intensity.resize(n);
-      for (std::size_t i = 0; i < n; ++i) intensity[i] = amplitude ? static_cast<double>(in[i]) * in[i] : in[i];
-      std::vector<double> outer(n), inner(n);
-      box_sum(intensity.data(), rows, cols, g + tr, outer.data(), s.s3);
-      box_sum(intensity.data(), rows, cols, g, inner.data(), s.s3);
-      const double cells = std::pow(2.0 * (g + tr) + 1, 2) - std::pow(2.0 * g + 1, 2);
-      const double alpha = std::pow(p.at("pfa"), -1.0 / cells) - 1.0;  // threshold = alpha * ring sum
-      for (std::size_t i = 0; i < n; ++i) target[i] = intensity[i] > alpha * (outer[i] - inner[i]);
-    }
-    if (std::find(target.begin(), target.end(), 1) == target.end()) return "mask: no target pixel found";
-    dilate(target, rows, cols, static_cast<int>(p.at("grow")), s.m2);
-    const int reach = static_cast<int>(p.at("reach"));
-    std::vector<unsigned char> keep = target;
-    if (reach > 0) {
-      std::vector<float> rest;
-      for (std::size_t i = 0; i < n; ++i)
-        if (!target[i]) rest.push_back(in[i]);
-      if (!rest.empty()) {
-        const double dark = otsu_threshold(rest.data(), rest.size());
-        std::vector<unsigned char> near = target;
-        dilate(near, rows, cols, reach, s.m2);
-        for (std::size_t i = 0; i < n; ++i) keep[i] |= static_cast<unsigned char>(near[i] && in[i] <= dark);
-      }
-    }
+    const std::string why = segment_chip(in, rows, cols, segment_params(p), s.m2, s.m1, s.segment);
+    if (!why.empty()) return "mask: " + why;
     const double fill = p.at("fill") == -kInf ? static_cast<double>(*std::min_element(in, in + n)) : p.at("fill");
-    for (std::size_t i = 0; i < n; ++i) out[i] = keep[i] ? in[i] : static_cast<float>(fill);
+    for (std::size_t i = 0; i < n; ++i) out[i] = s.m1[i] ? in[i] : static_cast<float>(fill);
+    return "";
+  }
+  if (name == "scale") {
+    const double by = scale_statistic(in, n, p, s.s1);
+    if (!(by > 0) || !std::isfinite(by))
+      return "scale: the chip's statistic to divide by (" + describe_chain({step}) + ") is " + format_number(by) +
+             ", not a positive number";
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(in[i] / by);
     return "";
   }
   throw ConfigError("preprocess: unknown step '" + name + "'");
@@ -630,7 +612,7 @@ std::string Preprocessor::apply(const float* in, float* out) {
   if (reason.empty()) {
     std::copy_n(in, n, a_.data());
     int rows = rows_, cols = cols_;
-    Scratch scratch{s1_, s2_, s3_, m1_, m2_};
+    Scratch scratch{s1_, s2_, s3_, m1_, m2_, segment_};
     for (const PreprocessStep& step : chain_) {
       reason = apply_step(step, a_.data(), rows, cols, b_.data(), scratch);
       if (!reason.empty()) break;

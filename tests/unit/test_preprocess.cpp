@@ -315,6 +315,79 @@ TEST(PreprocessMask, CfarDetectsAPointTarget) {
   for (float v : r.image) EXPECT_EQ(v, 0.0f);
 }
 
+// Speckle-like clutter (exponential intensity, seeded) with a bright 6x6 target at the centre and a
+// bright 3x3 discrete in a corner: the smoothed threshold ignores isolated bright clutter pixels and
+// keep=central drops the discrete.
+TEST(PreprocessMask, SmoothedCentralMaskKeepsOnlyTheCentredTarget) {
+  const int n = 48;
+  std::mt19937 rng(5);
+  std::exponential_distribution<float> speckle(1.0f);
+  std::vector<float> img(n * n);
+  for (float& v : img) v = std::sqrt(speckle(rng));  // Rayleigh amplitude, mean ~0.89
+  for (int i = 21; i < 27; ++i)
+    for (int j = 21; j < 27; ++j) img[i * n + j] = 3.0f;
+  for (int i = 2; i < 5; ++i)
+    for (int j = 40; j < 43; ++j) img[i * n + j] = 3.0f;
+  const auto kept = [&](const Result& r, int i, int j) { return r.image[i * n + j] != -1.0f; };
+  auto raw = run("mask(grow=0, reach=0, fill=-1)", img, n, n);
+  ASSERT_EQ(raw.reason, "");
+  int kept_clutter = 0;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) kept_clutter += kept(raw, i, j) && img[i * n + j] != 3.0f;
+  EXPECT_GT(kept_clutter, 0) << "Otsu on single pixels should pick up some bright speckle";
+  auto central = run("mask(grow=0, reach=0, fill=-1, smooth=5, keep=central)", img, n, n);
+  ASSERT_EQ(central.reason, "");
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      const bool in_target = i >= 19 && i <= 28 && j >= 19 && j <= 28;  // a 5x5 mean blurs up to 2 pixels out
+      if (!in_target) EXPECT_FALSE(kept(central, i, j)) << i << "," << j;
+    }
+  for (int i = 22; i < 26; ++i)
+    for (int j = 22; j < 26; ++j) EXPECT_TRUE(kept(central, i, j)) << i << "," << j;
+  // The same chain without keep=central keeps the corner discrete too.
+  auto both = run("mask(grow=0, reach=0, fill=-1, smooth=5)", img, n, n);
+  EXPECT_TRUE(kept(both, 3, 41));
+  EXPECT_FALSE(kept(central, 3, 41));
+}
+
+TEST(PreprocessMask, NewParametersKeepOldCanonicalText) {
+  // Feature files and models store the canonical text: parameters added later print only when set.
+  EXPECT_EQ(sf::describe_chain(sf::parse_chain("mask")),
+            "mask(method=otsu, grow=2, reach=16, guard=2, train=4, pfa=0.001, data=amplitude, fill=min)");
+  const std::string text = sf::describe_chain(sf::parse_chain("mask(smooth=5, keep=central, fill=0)"));
+  EXPECT_EQ(text,
+            "mask(method=otsu, grow=2, reach=16, guard=2, train=4, pfa=0.001, data=amplitude, fill=0, smooth=5, "
+            "keep=central)");
+  EXPECT_EQ(sf::describe_chain(sf::parse_chain(text)), text);
+  EXPECT_THROW(sf::parse_chain("mask(smooth=4)"), sarscale::ConfigError);  // odd windows only
+  EXPECT_THROW(sf::parse_chain("mask(keep=largest)"), sarscale::ConfigError);
+}
+
+TEST(PreprocessSteps, ScaleDividesByTheChipsOwnStatistic) {
+  const std::vector<float> img = {0, 0, 2, 4, 0, 6, 0, 0, 8};  // non-zero: 2 4 6 8
+  auto r = run("scale", img, 3, 3);                               // mean over all: 20 / 9
+  ASSERT_EQ(r.reason, "");
+  EXPECT_FLOAT_EQ(r.image[8], static_cast<float>(8.0 / (20.0 / 9.0)));
+  r = run("scale(stat=mean, over=nonzero)", img, 3, 3);  // 5
+  EXPECT_FLOAT_EQ(r.image[2], 0.4f);
+  EXPECT_EQ(r.image[0], 0.0f);
+  r = run("scale(median, nonzero)", img, 3, 3);  // upper median of 2 4 6 8: 6
+  EXPECT_FLOAT_EQ(r.image[5], 1.0f);
+  r = run("scale(stat=max)", img, 3, 3);
+  EXPECT_FLOAT_EQ(r.image[8], 1.0f);
+  r = run("scale(stat=rms, over=nonzero)", img, 3, 3);  // sqrt(120 / 4)
+  EXPECT_FLOAT_EQ(r.image[8], static_cast<float>(8.0 / std::sqrt(30.0)));
+  // A gain cancels: the same chip x 10 gives the same output.
+  std::vector<float> louder = img;
+  for (float& v : louder) v *= 10.0f;
+  const auto a = run("scale(stat=mean, over=nonzero)", img, 3, 3), b = run("scale(stat=mean, over=nonzero)", louder, 3, 3);
+  for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(a.image[i], b.image[i]);
+  // The median of a chip that is mostly zero is zero: flagged, never a division by zero.
+  r = run("scale(stat=median)", img, 3, 3);
+  EXPECT_NE(r.reason.find("not a positive number"), std::string::npos) << r.reason;
+  for (float v : r.image) EXPECT_EQ(v, 0.0f);
+}
+
 TEST(PreprocessFlags, UnusableChipsAreFlaggedWithFiniteOutput) {
   const std::string chain = "db; lee; zscore";
   const auto check = [&](std::vector<float> img, const std::string& word) {

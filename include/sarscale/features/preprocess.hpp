@@ -55,6 +55,14 @@
 //        reach=0 keeps no shadow. On clutter without a real shadow this keeps the darker half of
 //        the clutter near the target (Otsu always splits); lower `reach` for such scenes.
 //        A chip with no target pixel is flagged.
+//        Also smooth [1] and keep [all|central] (see segment.hpp): thresholds on the smooth x smooth
+//        box mean instead of single pixels, and only the central connected component of the target.
+//        Both are printed in the canonical text only when not at their defaults.
+//   scale(stat [mean], over [all])    divides the chip by one of its own statistics (mean, median,
+//                                      max or rms of |x|), over every pixel or the non-zero ones
+//                                      (after mask(fill=0): the target and its shadow). A per-chip
+//                                      gain (calibration, processor, conversion) then cancels.
+//                                      A zero statistic flags the chip.
 //
 // Unusable chips: apply() returns the reason ("" when usable) and writes zeros instead of NaN:
 // NaN/Inf in the input, an all-zero or constant input, a step that finds the chip constant
@@ -64,6 +72,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "sarscale/features/segment.hpp"
 
 namespace sarscale::features {
 
@@ -107,6 +117,7 @@ class Preprocessor {
   std::vector<float> a_, b_;          // ping-pong images
   std::vector<double> s1_, s2_, s3_;  // scratch for local statistics
   std::vector<unsigned char> m1_, m2_;
+  SegmentScratch segment_;
 };
 
 }  // namespace sarscale::features

@@ -362,6 +362,47 @@ std::string constant_reason(const char* step, double value) {
   return std::string(step) + ": chip is constant (value " + format_number(value) + ")";
 }
 
+// The mask step's segmentation (preprocess.hpp): `keep` = the dilated target and its shadow.
+// False when no target pixel is found.
+bool target_shadow(const float* in, int rows, int cols, const std::map<std::string, double>& p, Scratch& s,
+                   std::vector<unsigned char>& keep) {
+  const std::size_t n = static_cast<std::size_t>(rows) * cols;
+  std::vector<unsigned char>& target = s.m1;
+  target.assign(n, 0);
+  const bool amplitude = p.at("data") == 0;
+  if (p.at("method") == 0) {
+    const double t = otsu_threshold(in, n);
+    for (std::size_t i = 0; i < n; ++i) target[i] = in[i] > t;
+  } else {
+    const int g = static_cast<int>(p.at("guard")), tr = static_cast<int>(p.at("train"));
+    std::vector<double>& intensity = s.s1;
+    intensity.resize(n);
+    for (std::size_t i = 0; i < n; ++i) intensity[i] = amplitude ? static_cast<double>(in[i]) * in[i] : in[i];
+    std::vector<double> outer(n), inner(n);
+    box_sum(intensity.data(), rows, cols, g + tr, outer.data(), s.s3);
+    box_sum(intensity.data(), rows, cols, g, inner.data(), s.s3);
+    const double cells = std::pow(2.0 * (g + tr) + 1, 2) - std::pow(2.0 * g + 1, 2);
+    const double alpha = std::pow(p.at("pfa"), -1.0 / cells) - 1.0;  // threshold = alpha * ring sum
+    for (std::size_t i = 0; i < n; ++i) target[i] = intensity[i] > alpha * (outer[i] - inner[i]);
+  }
+  if (std::find(target.begin(), target.end(), 1) == target.end()) return false;
+  dilate(target, rows, cols, static_cast<int>(p.at("grow")), s.m2);
+  const int reach = static_cast<int>(p.at("reach"));
+  keep = target;
+  if (reach > 0) {
+    std::vector<float> rest;
+    for (std::size_t i = 0; i < n; ++i)
+      if (!target[i]) rest.push_back(in[i]);
+    if (!rest.empty()) {
+      const double dark = otsu_threshold(rest.data(), rest.size());
+      std::vector<unsigned char> near = target;
+      dilate(near, rows, cols, reach, s.m2);
+      for (std::size_t i = 0; i < n; ++i) keep[i] |= static_cast<unsigned char>(near[i] && in[i] <= dark);
+    }
+  }
+  return true;
+}
+
 // Applies one step; `rows`/`cols` are updated for size-changing steps. Returns "" or a reason.
 std::string apply_step(const PreprocessStep& step, const float* in, int& rows, int& cols, float* out, Scratch& s) {
   const auto& p = step.params;
@@ -569,39 +610,8 @@ std::string apply_step(const PreprocessStep& step, const float* in, int& rows, i
     return "";
   }
   if (name == "mask") {
-    std::vector<unsigned char>& target = s.m1;
-    target.assign(n, 0);
-    const bool amplitude = p.at("data") == 0;
-    if (p.at("method") == 0) {
-      const double t = otsu_threshold(in, n);
-      for (std::size_t i = 0; i < n; ++i) target[i] = in[i] > t;
-    } else {
-      const int g = static_cast<int>(p.at("guard")), tr = static_cast<int>(p.at("train"));
-      std::vector<double>& intensity = s.s1;
-      intensity.resize(n);
-      for (std::size_t i = 0; i < n; ++i) intensity[i] = amplitude ? static_cast<double>(in[i]) * in[i] : in[i];
-      std::vector<double> outer(n), inner(n);
-      box_sum(intensity.data(), rows, cols, g + tr, outer.data(), s.s3);
-      box_sum(intensity.data(), rows, cols, g, inner.data(), s.s3);
-      const double cells = std::pow(2.0 * (g + tr) + 1, 2) - std::pow(2.0 * g + 1, 2);
-      const double alpha = std::pow(p.at("pfa"), -1.0 / cells) - 1.0;  // threshold = alpha * ring sum
-      for (std::size_t i = 0; i < n; ++i) target[i] = intensity[i] > alpha * (outer[i] - inner[i]);
-    }
-    if (std::find(target.begin(), target.end(), 1) == target.end()) return "mask: no target pixel found";
-    dilate(target, rows, cols, static_cast<int>(p.at("grow")), s.m2);
-    const int reach = static_cast<int>(p.at("reach"));
-    std::vector<unsigned char> keep = target;
-    if (reach > 0) {
-      std::vector<float> rest;
-      for (std::size_t i = 0; i < n; ++i)
-        if (!target[i]) rest.push_back(in[i]);
-      if (!rest.empty()) {
-        const double dark = otsu_threshold(rest.data(), rest.size());
-        std::vector<unsigned char> near = target;
-        dilate(near, rows, cols, reach, s.m2);
-        for (std::size_t i = 0; i < n; ++i) keep[i] |= static_cast<unsigned char>(near[i] && in[i] <= dark);
-      }
-    }
+    std::vector<unsigned char> keep;
+    if (!target_shadow(in, rows, cols, p, s, keep)) return "mask: no target pixel found";
     const double fill = p.at("fill") == -kInf ? static_cast<double>(*std::min_element(in, in + n)) : p.at("fill");
     for (std::size_t i = 0; i < n; ++i) out[i] = keep[i] ? in[i] : static_cast<float>(fill);
     return "";
@@ -610,6 +620,17 @@ std::string apply_step(const PreprocessStep& step, const float* in, int& rows, i
 }
 
 }  // namespace
+
+std::vector<unsigned char> target_shadow_mask(const float* image, int rows, int cols, std::string_view mask_step) {
+  const std::vector<PreprocessStep> steps = parse_chain(mask_step);
+  if (steps.size() != 1 || steps[0].name != "mask")
+    throw ConfigError("target_shadow_mask: '" + std::string(mask_step) + "' is not one mask step");
+  std::vector<double> s1, s2, s3;
+  std::vector<unsigned char> m1, m2, keep;
+  Scratch scratch{s1, s2, s3, m1, m2};
+  if (!target_shadow(image, rows, cols, normalise(steps[0]).params, scratch, keep)) keep.clear();
+  return keep;
+}
 
 std::string Preprocessor::apply(const float* in, float* out) {
   const std::size_t n = static_cast<std::size_t>(rows_) * cols_;

@@ -16,6 +16,7 @@
 #include "sarscale/core/error.hpp"
 #include "sarscale/features/acquisition_shift.hpp"
 #include "sarscale/features/preprocess.hpp"
+#include "test_support.hpp"
 
 namespace sf = sarscale::features;
 using sarscale::Image;
@@ -23,14 +24,7 @@ using Speckle = sf::ShiftOutcome::Speckle;
 
 namespace {
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sarscale::ConfigError& e) {
-    return e.what();
-  }
-  return "no ConfigError";
-}
+using sarscale::test::message_of;
 
 // Circular separable Gaussian blur (sigma 1.5 px, +-5 taps): a band limit to about 45% of the
 // band per axis at the speckle's 1% rule.

@@ -64,14 +64,17 @@ ShiftedRows shifted_rows(const Comm& comm, const TrainConfig& cfg, const Trainin
       throw ConfigError("--shift-validation scores the grid search's validation folds: give --grid (and --folds)");
     return {};
   }
-  const auto skip = [&](const std::string& why) {
-    if (required) throw ConfigError("--shift-validation: " + why);
-    if (comm.is_root()) log::warn("no shifted validation: ", why);
-    return ShiftedRows{};
-  };
-  if (source.features.empty()) return skip("LIBSVM text data carry no chips to perturb");
+  if (source.features.empty()) {  // never had chips: nothing to warn about unless asked for
+    if (required) throw ConfigError("--shift-validation: LIBSVM text data carry no chips to perturb");
+    if (comm.is_root()) log::info("no shifted validation: LIBSVM text data carry no chips to perturb");
+    return {};
+  }
   const ArchiveCheck archive = check_archive(comm, source.features);
-  if (!archive.problem.empty()) return skip(archive.problem);
+  if (!archive.problem.empty()) {
+    if (required) throw ConfigError("--shift-validation: " + archive.problem);
+    if (comm.is_root()) log::warn("no shifted validation: ", archive.problem);
+    return {};
+  }
 
   const auto t0 = std::chrono::steady_clock::now();
   ShiftedRows s;

@@ -19,6 +19,7 @@
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/model_file.hpp"
+#include "sarscale/svm/libsvm_format.hpp"
 #include "sarscale/svm/predict.hpp"
 #include "sarscale/svm/train.hpp"
 #include "sarscale/synth/chip_synth.hpp"
@@ -228,6 +229,29 @@ TEST(ShiftValidation, SkippedOrRefusedWhereItCannotBeComputed) {
   single.shift_validation_required = true;
   single.fresh = true;
   EXPECT_THROW(dist::run_train(comm, single), ConfigError);
+
+  // LIBSVM text data have no chips: nothing to validate; asked for explicitly, an error.
+  if (comm.is_root()) {
+    const FeatureReader r = FeatureReader::open(s.features, MPI_COMM_SELF);
+    svm::Dataset d;
+    d.dim = static_cast<int>(r.layout().dim);
+    const std::vector<float> x = read_rows(r, false);
+    d.x.assign(x.begin(), x.end());
+    d.labels = r.labels(0, kChips, io::Transfer::independent);
+    d.rows = kChips;
+    std::ofstream out(s.dir / "train.txt");
+    svm::write_libsvm_data(out, d);
+  }
+  comm.barrier();
+  dist::TrainConfig text = train_config(s, "text.h5");
+  text.features.clear();
+  text.data = s.dir / "train.txt";
+  const dist::TrainSummary t = dist::run_train(comm, text);
+  EXPECT_EQ(t.shift_validation, "");
+  EXPECT_EQ(t.grid.size(), a.grid.size());
+  text.shift_validation_required = true;
+  text.fresh = true;
+  EXPECT_THROW(dist::run_train(comm, text), ConfigError);
 
   // The archive changed since the features were computed: skipped, or refused when required.
   if (comm.is_root()) fs::last_write_time(s.archive, fs::last_write_time(s.archive) + std::chrono::seconds(5));

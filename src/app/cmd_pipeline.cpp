@@ -4,6 +4,9 @@
 // its stamp (a hash of all of those) is kept in OUT/stamps/ and written only after the stage
 // succeeded, so an interrupted run simply redoes the stage it was in.
 #include <chrono>
+#include <cstdlib>
+#include <map>
+#include <optional>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +20,7 @@
 #include "sarscale/core/log.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/hdf5_util.hpp"
+#include "sarscale/io/model_file.hpp"
 
 namespace sarscale::app {
 
@@ -56,6 +60,97 @@ struct Stage {
   std::vector<std::string> inputs;  // raw inputs it reads (for the stamp)
   fs::path output;                  // what it produces (must exist for a reuse)
 };
+
+// A number stored as text (model provenance), or nullopt.
+std::optional<double> number(const std::map<std::string, std::string>& values, const std::string& key) {
+  const auto it = values.find(key);
+  if (it == values.end()) return std::nullopt;
+  try {
+    return std::stod(it->second);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// How far to trust the model: the chosen point's CV accuracy, shifted-validation accuracy and
+// their gap, and with a test set the held-out accuracy.
+struct Validation {
+  std::optional<double> C, gamma, cv, shifted, test;
+  std::string shift, select_by;
+
+  json::Value to_json() const {
+    json::Value v = json::Value::object();
+    if (C) v["C"] = *C;
+    if (gamma) v["gamma"] = *gamma;
+    if (cv) v["cv_accuracy"] = *cv;
+    if (shifted) {
+      v["shift_validation"] = shift;
+      v["select_by"] = select_by;
+      v["shifted_accuracy"] = *shifted;
+      if (cv) v["shift_gap"] = *cv - *shifted;
+    }
+    if (test) v["test_accuracy"] = *test;
+    return v;
+  }
+};
+
+// From the model's provenance, and report.json's first member, "accuracy", as evaluate writes it.
+Validation read_validation(const fs::path& model, const fs::path& report_json) {
+  Validation v;
+  io::ModelFile m;
+  try {
+    m = io::read_model_file(model);
+  } catch (const std::exception& e) {  // e.g. [train] model-format = libsvm: no provenance to show
+    log::warn("pipeline: no validation figures from ", model.string(), ": ", e.what());
+    return v;
+  }
+  v.C = number(m.provenance, "C");
+  v.gamma = m.svm.kernel.gamma;
+  v.cv = number(m.provenance, "cv_accuracy");
+  v.shifted = number(m.provenance, "shifted_accuracy");
+  if (v.shifted) {
+    v.shift = m.provenance.count("shift_validation") ? m.provenance.at("shift_validation") : "";
+    v.select_by = m.provenance.count("select_by") ? m.provenance.at("select_by") : "cv";
+  }
+  if (report_json.empty()) return v;
+  std::ifstream in(report_json);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  constexpr std::string_view kAccuracy = "{\"accuracy\": ";
+  if (text.starts_with(kAccuracy)) v.test = std::strtod(text.c_str() + kAccuracy.size(), nullptr);
+  return v;
+}
+
+std::string format(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+struct StageRun {
+  std::string name;
+  bool reused = false;
+  double seconds = 0;
+};
+
+// OUT/summary.md: the stages, and the validation figures side by side.
+void write_report(const fs::path& path, const std::vector<StageRun>& stages, const Validation& v) {
+  std::ofstream md(path);
+  md << "# sarscale pipeline\n\n| stage | reused | seconds |\n|---|---|---|\n";
+  for (const StageRun& st : stages)
+    md << "| " << st.name << " | " << (st.reused ? "yes" : "no") << " | " << format("%.2f", st.seconds) << " |\n";
+  md << "\n## How well the model does\n\n";
+  if (v.C && v.gamma) md << "Chosen C " << format("%g", *v.C) << ", gamma " << format("%g", *v.gamma) << ".\n\n";
+  md << "| validation | accuracy |\n|---|---|\n";
+  if (v.cv) md << "| cross-validation on the training chips | " << format("%.2f%%", 100 * *v.cv) << " |\n";
+  if (v.shifted) {
+    md << "| the same folds, chips perturbed as a new acquisition: " << v.shift << " | "
+       << format("%.2f%%", 100 * *v.shifted) << " |\n";
+    if (v.cv) md << "| gap (CV - shifted) | " << format("%.2f points", 100 * (*v.cv - *v.shifted)) << " |\n";
+  }
+  if (v.test) md << "| held-out test set (report/report.md) | " << format("%.2f%%", 100 * *v.test) << " |\n";
+  if (v.shifted) md << "\nThe grid point was chosen by the " << (v.select_by == "shifted" ? "shifted" : "CV") << " accuracy.\n";
+  if (!md.flush()) throw IoError("cannot write " + path.string());
+}
 
 }  // namespace
 
@@ -136,6 +231,7 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
   json::Value summary = json::Value::object();
   summary["out"] = out.string();
   summary["stages"] = json::Value::array();
+  std::vector<StageRun> runs;
   std::string upstream;  // stamp of the previous stage: a rerun there reruns everything after it
   const auto t_all = std::chrono::steady_clock::now();
   for (const Stage& st : stages) {
@@ -182,11 +278,19 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
     s["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     s["output"] = st.output.string();
     summary["stages"].push_back(s);
+    runs.push_back({st.name, reuse_all, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()});
     upstream = stamp;
   }
   summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
   if (!test_inputs.empty()) summary["report"] = (out / "report" / "report.json").string();
-  if (comm.is_root()) std::cout << summary.dump() << std::endl;
+  if (comm.is_root()) {
+    const Validation validation = read_validation(
+        out / "model.h5", test_inputs.empty() ? fs::path() : out / "report" / "report.json");
+    summary["validation"] = validation.to_json();
+    write_report(out / "summary.md", runs, validation);
+    summary["summary_report"] = (out / "summary.md").string();
+    std::cout << summary.dump() << std::endl;
+  }
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
 #include "sarscale/dist/train_stage.hpp"
+#include "sarscale/features/acquisition_shift.hpp"
 
 namespace sarscale::app {
 
@@ -53,6 +54,11 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
     ("grid", po::value<std::string>(), "search, e.g. \"C=1,10,100 gamma=auto,0.01\" (2^k allowed)")
     ("folds", po::value<int>()->default_value(5), "stratified cross-validation folds of the grid search")
     ("seed", po::value<unsigned long long>()->default_value(1), "seed of the fold assignment")
+    ("shift-validation", po::value<std::string>()->default_value(features::kDefaultAcquisitionShift),
+     "grid search: also score each validation fold's chips perturbed as a new acquisition would be "
+     "(speckle, clutter(db), gain(db, clip), shift(pixels); `none`: off)")
+    ("shift-seed", po::value<unsigned long long>()->default_value(1), "seed of the shifted validation's draws")
+    ("select-by", po::value<std::string>()->default_value("cv"), "cv | shifted: the accuracy that chooses the grid point")
     ("warm-start", po::value<std::string>(), "incremental: continue from this model (its support vectors + the new rows; its kernel, C and class weights)")
     ("previous-data", po::value<std::string>(), "with --warm-start: the old training features (default: the path the model records), re-checked so the result equals a full retrain")
     ("cascade", po::bool_switch(), "rows spread over the ranks: small one-vs-one machines solved on one rank, large ones by the cascade SVM")
@@ -98,6 +104,13 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
   if (vm->count("grid")) cfg.grid = dist::Grid::parse((*vm)["grid"].as<std::string>());
   cfg.folds = (*vm)["folds"].as<int>();
   cfg.seed = (*vm)["seed"].as<unsigned long long>();
+  cfg.shift_validation = features::describe(features::parse_acquisition_shift((*vm)["shift-validation"].as<std::string>()));
+  cfg.shift_seed = (*vm)["shift-seed"].as<unsigned long long>();
+  cfg.shift_validation_required = !(*vm)["shift-validation"].defaulted();
+  const std::string select_by = (*vm)["select-by"].as<std::string>();
+  if (select_by != "cv" && select_by != "shifted")
+    throw ConfigError("--select-by: '" + select_by + "' is not cv or shifted");
+  cfg.select_by = select_by == "shifted" ? dist::TrainConfig::SelectBy::shifted : dist::TrainConfig::SelectBy::cv;
   if (!(p.C > 0)) throw ConfigError("--C must be positive");
   svm::validate(p.kernel);
   cfg.cascade = (*vm)["cascade"].as<bool>() || (*vm)["ensemble"].as<bool>();

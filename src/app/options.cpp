@@ -89,6 +89,10 @@ std::vector<std::string> describe(const po::variables_map& vm) {
       os << *l;
     else if (auto* u = boost::any_cast<unsigned long>(&any))
       os << *u;
+    else if (auto* ull = boost::any_cast<unsigned long long>(&any))
+      os << *ull;
+    else if (auto* ll = boost::any_cast<long long>(&any))
+      os << *ll;
     else if (auto* d = boost::any_cast<double>(&any))
       os << *d;
     else if (auto* b = boost::any_cast<bool>(&any))

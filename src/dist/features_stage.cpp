@@ -14,6 +14,7 @@
 #include "sarscale/dist/pca.hpp"
 #include "sarscale/dist/progress.hpp"
 #include "sarscale/dist/resume.hpp"
+#include "sarscale/features/acquisition_shift.hpp"
 #include "sarscale/features/augment.hpp"
 #include "sarscale/features/chain.hpp"
 #include "sarscale/io/archive.hpp"
@@ -179,6 +180,57 @@ CopyRows compute_copies(const features::AugmentSpec& spec, const CopyChains& cha
   return out;
 }
 
+// Acquisition shift: the valid chips of a batch of slots [first, first + count) perturbed in
+// place (magnitude, and phase when given). Each chip alone, so the result does not depend on the
+// threads or on how slots are split into batches and ranks. Returns per chip "" or why the
+// perturbation refused it; counts what the speckle re-draw did into `summary`.
+std::vector<std::string> perturb_chips(const features::AcquisitionShift& shift, float* pixels, float* phase,
+                                       std::int64_t first, std::int64_t count, const std::vector<std::uint8_t>& valid,
+                                       int threads, FeaturesSummary& summary) {
+  const auto px = static_cast<std::size_t>(shift.rows()) * static_cast<std::size_t>(shift.cols());
+  std::vector<features::ShiftOutcome> outcomes(static_cast<std::size_t>(count));
+  // Threads: the stage's count (--threads, else OMP_NUM_THREADS or cores per rank).
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
+  for (long long i = 0; i < static_cast<long long>(count); ++i) {
+    const auto u = static_cast<std::size_t>(i);
+    if (valid[u] == 0) continue;
+    try {
+      outcomes[u] = shift.apply(pixels + u * px, phase ? phase + u * px : nullptr, static_cast<std::uint64_t>(first + i));
+    } catch (const std::exception& e) {  // never out of the region: the chip is flagged instead
+      outcomes[u].reason = std::string("shift validation: ") + e.what();
+    }
+  }
+  std::vector<std::string> reasons;
+  using Speckle = features::ShiftOutcome::Speckle;
+  for (std::size_t u = 0; u < outcomes.size(); ++u) {
+    reasons.push_back(outcomes[u].reason);
+    if (valid[u] == 0 || !outcomes[u].reason.empty()) continue;
+    summary.speckle_redrawn += outcomes[u].speckle == Speckle::redrawn ? 1 : 0;
+    summary.speckle_no_phase += outcomes[u].speckle == Speckle::no_phase ? 1 : 0;
+    summary.speckle_constant_phase += outcomes[u].speckle == Speckle::constant_phase ? 1 : 0;
+    summary.speckle_whole_band += outcomes[u].speckle == Speckle::whole_band ? 1 : 0;
+  }
+  return reasons;
+}
+
+// Collective: the acquisition shift in the summary, its speckle counts summed over the ranks,
+// and a warning when a speckle re-draw was asked for but left chips as they were.
+void report_shift(const Comm& comm, const FeaturesConfig& cfg, const features::AcquisitionShiftSpec& spec,
+                  bool has_phase, FeaturesSummary& s) {
+  s.acquisition_shift = features::describe(spec);
+  s.acquisition_shift_seed = cfg.acquisition_shift_seed;
+  for (std::int64_t* n : {&s.speckle_redrawn, &s.speckle_no_phase, &s.speckle_constant_phase, &s.speckle_whole_band})
+    *n = comm.sum(*n);
+  const std::int64_t left = s.speckle_no_phase + s.speckle_constant_phase + s.speckle_whole_band;
+  if (!spec.has(features::ShiftOp::Kind::speckle) || left == 0 || !comm.is_root()) return;
+  if (!has_phase)
+    log::warn("shift validation: the archive holds no phase, so speckle is not re-drawn (", left, " chips)");
+  else
+    log::warn("shift validation: speckle re-drawn on ", s.speckle_redrawn, " chips; left as they are: ",
+              s.speckle_constant_phase, " with a constant phase (magnitude-only sources), ", s.speckle_whole_band,
+              " whose spectrum fills the whole band");
+}
+
 // Collective: throws on every rank when any rank failed, with this rank's message when it has one.
 void agree(const Comm& comm, const std::string& local_error) {
   if (comm.all(local_error.empty())) return;
@@ -189,7 +241,7 @@ void agree(const Comm& comm, const std::string& local_error) {
 // chain, the PCA (options of a fit, or the model applied) and the augmentation.
 std::string resume_key(const Comm& comm, const FeaturesConfig& cfg, const features::FeatureChain& chain,
                        const std::map<std::string, std::vector<double>>& applied_pca,
-                       const features::AugmentSpec& augment) {
+                       const features::AugmentSpec& augment, const features::AcquisitionShiftSpec& shift) {
   std::string key;
   if (comm.is_root()) {
     io::h5::Fingerprint fp;
@@ -202,6 +254,8 @@ std::string resume_key(const Comm& comm, const FeaturesConfig& cfg, const featur
     if (cfg.fit_pca)
       fp.add(cfg.pca.components).add(static_cast<std::int64_t>(cfg.pca.explained_variance * 1e12)).add(cfg.pca.whiten ? 1 : 0);
     fp.add(features_fingerprint(chain.fingerprint(), applied_pca));
+    if (!shift.empty())  // (files without one keep the keys they had)
+      fp.add("acquisition-shift").add(features::describe(shift)).add(static_cast<std::int64_t>(cfg.acquisition_shift_seed));
     key = fp.hex();
   }
   comm.broadcast(key);
@@ -246,6 +300,10 @@ FeaturesSummary up_to_date_summary(const Comm& comm, const fs::path& output) {
     s.augmented_rows = l.augmented_rows;
     s.augmented_usable = comm.sum(usable_copies);
   }
+  if (reader.has_attribute("acquisition_shift")) {
+    s.acquisition_shift = reader.attribute("acquisition_shift");
+    s.acquisition_shift_seed = std::stoull(reader.attribute("acquisition_shift_seed"));
+  }
   if (reader.has_arrays(kPcaGroup)) {
     const features::PcaModel m = features::pca_from_arrays(reader.arrays(kPcaGroup));
     s.pca_components = m.n_components();
@@ -255,6 +313,16 @@ FeaturesSummary up_to_date_summary(const Comm& comm, const fs::path& output) {
 }
 
 }  // namespace
+
+std::string archive_key(const std::filesystem::path& archive) {
+  io::h5::Fingerprint fp;
+  fp.add("sarscale-archive-key-1");
+  std::error_code ec;
+  const fs::path path = fs::absolute(archive).lexically_normal();
+  fp.add(path.string()).add(static_cast<std::int64_t>(fs::file_size(path, ec)));
+  fp.add(static_cast<std::int64_t>(fs::last_write_time(path, ec).time_since_epoch().count()));
+  return fp.hex();
+}
 
 std::string features_fingerprint(const std::string& chain_fingerprint,
                                  const std::map<std::string, std::vector<double>>& pca_arrays) {
@@ -280,6 +348,15 @@ json::Value FeaturesSummary::to_json() const {
     v["augmented_rows"] = augmented_rows;
     v["augmented_usable"] = augmented_usable;
     v["augmented_flagged"] = augmented_flagged;
+  }
+  if (!acquisition_shift.empty()) {
+    v["acquisition_shift"] = acquisition_shift;
+    v["acquisition_shift_seed"] = acquisition_shift_seed;
+    v["speckle"] = json::Value::object();
+    v["speckle"]["redrawn"] = speckle_redrawn;
+    v["speckle"]["no_phase"] = speckle_no_phase;
+    v["speckle"]["constant_phase"] = speckle_constant_phase;
+    v["speckle"]["whole_band"] = speckle_whole_band;
   }
   v["dim"] = dim;
   v["raw_dim"] = raw_dim;
@@ -346,6 +423,13 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   features::validate(augment, al.rows, al.cols);
   const CopyChains copy_chain = copy_chains(augment, chain);
   const std::int64_t copies = augment.copies();
+  // Acquisition shift, checked against the chips before any work; phase is read for speckle.
+  const features::AcquisitionShiftSpec shift_spec = features::parse_acquisition_shift(cfg.acquisition_shift);
+  if (!shift_spec.empty() && copies > 0) throw ConfigError("an acquisition shift and --augment exclude each other");
+  std::unique_ptr<const features::AcquisitionShift> shift;
+  if (!shift_spec.empty())
+    shift = std::make_unique<const features::AcquisitionShift>(shift_spec, cfg.acquisition_shift_seed, al.rows, al.cols);
+  const bool read_phase = shift && shift_spec.has(features::ShiftOp::Kind::speckle) && al.has_phase;
   const fs::path output =
       cfg.output.empty() ? cfg.archive.parent_path() / (cfg.archive.stem().string() + ".features.h5") : cfg.output;
   {
@@ -371,7 +455,7 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
       fl.blocks = {pca_block(*model)};
     }
   }
-  const std::string key = resume_key(comm, cfg, chain, pca_arrays, augment);
+  const std::string key = resume_key(comm, cfg, chain, pca_arrays, augment, shift_spec);
   const OutputPlan todo =
       plan_output(comm, output, io::kFeatureFormatName, key, cfg.fresh, cfg.refuse_changed, "feature file");
   if (todo == OutputPlan::up_to_date) {
@@ -399,14 +483,15 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   const std::int64_t chip_px = static_cast<std::int64_t>(al.rows) * al.cols;
   // A chip's copies are in memory with it: about the same bytes per batch with augmentation.
   std::int64_t batch = cfg.batch_chips > 0 ? cfg.batch_chips
-                                           : std::max<std::int64_t>(1, kBatchPixelBytes / (chip_px * 4 * (1 + copies)));
+                                           : std::max<std::int64_t>(1, kBatchPixelBytes / (chip_px * 4 * (1 + copies + (read_phase ? 1 : 0))));
   // Whole chunks per read when a batch spans several: each chunk is then read once.
   if (batch > archive.chunk_chips() && archive.chunk_chips() > 0) batch -= batch % archive.chunk_chips();
   const auto my_count = static_cast<std::int64_t>(mine.size());
   const std::int64_t rounds = comm.max((my_count + batch - 1) / batch);
   const int threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
 
-  std::vector<float> pixels, raw, projected;
+  std::vector<float> pixels, phase, raw, projected;
+  FeaturesSummary summary;
   std::vector<std::int32_t> my_labels(static_cast<std::size_t>(my_count));
   std::vector<std::uint8_t> my_flags(static_cast<std::size_t>(my_count));
   std::vector<io::FlaggedRow> my_flagged;
@@ -450,10 +535,15 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
     }
     const std::int64_t count = kept ? 0 : batch_count;
     pixels.resize(static_cast<std::size_t>(count * chip_px));
-    archive.read_chips(first, count, pixels.data(), nullptr);
+    phase.resize(static_cast<std::size_t>(read_phase ? count * chip_px : 0));
+    archive.read_chips(first, count, pixels.data(), read_phase ? phase.data() : nullptr);
     const std::vector<std::uint8_t> valid = archive.valid(first, count);
     const std::vector<std::int32_t> labels = archive.labels(first, count);
     t_read += clock.lap();
+    std::vector<std::string> refused;  // by the acquisition shift
+    if (shift)
+      refused = perturb_chips(*shift, pixels.data(), read_phase ? phase.data() : nullptr, first, count, valid, threads,
+                              summary);
 
     raw.resize(static_cast<std::size_t>(count * raw_dim));
     std::string error;
@@ -465,6 +555,8 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
               cfg.archive.string() + ": " + e.what();
     }
     agree(comm, error);
+    for (std::size_t i = 0; i < refused.size(); ++i)
+      if (!refused[i].empty()) reasons[i] = refused[i];
     for (std::int64_t i = 0; i < count; ++i) {
       const auto li = static_cast<std::size_t>(offset + i);
       my_labels[li] = labels[static_cast<std::size_t>(i)];
@@ -537,7 +629,6 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   }
   progress.finish();
 
-  FeaturesSummary summary;
   if (cfg.fit_pca) {
     const features::PcaModel fitted = fit_pca(comm, moments, cfg.pca);  // same verdict on every rank
     pca_arrays = features::pca_to_arrays(fitted);
@@ -600,6 +691,13 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   writer.set_attribute("chain_fingerprint", chain.fingerprint());
   writer.set_attribute("fingerprint", features_fingerprint(chain.fingerprint(), pca_arrays));
   writer.set_attribute("archive", fs::absolute(cfg.archive).lexically_normal().string());
+  std::string identity = comm.is_root() ? archive_key(cfg.archive) : std::string();
+  comm.broadcast(identity);
+  writer.set_attribute("archive_key", identity);
+  if (shift) {
+    writer.set_attribute("acquisition_shift", features::describe(shift_spec));
+    writer.set_attribute("acquisition_shift_seed", std::to_string(cfg.acquisition_shift_seed));
+  }
   if (cfg.pca_from) writer.set_attribute("pca_from", fs::absolute(*cfg.pca_from).lexically_normal().string());
   if (copies > 0) {
     writer.set_attribute("augment", features::describe(augment));
@@ -629,6 +727,7 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   summary.flag_reasons.assign(by_reason.begin(), by_reason.end());
   std::stable_sort(summary.flag_reasons.begin(), summary.flag_reasons.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (shift) report_shift(comm, cfg, shift_spec, al.has_phase, summary);
   summary.raw_dim = raw_dim;
   summary.dim = model ? model->n_components() : raw_dim;
   summary.chain = chain.description();

@@ -21,6 +21,7 @@
 #include "sarscale/io/hdf5_util.hpp"
 #include "sarscale/svm/libsvm_format.hpp"
 #include "sarscale/svm/predict.hpp"
+#include "shift_validation.hpp"
 
 namespace sarscale::dist {
 
@@ -52,6 +53,7 @@ struct TrainingData {
   std::vector<std::int64_t> source;
   std::vector<std::uint8_t> copy;
   std::string augment;
+  std::int64_t slots = 0;  // of the feature file (rows before its augmented rows)
 };
 
 // `ids` (when given) receives the global row id of each row kept; with `share`, a rank keeps
@@ -88,6 +90,7 @@ TrainingData load(const Comm& comm, const TrainConfig& cfg, bool share, std::vec
   t.fingerprint = r.has_attribute("fingerprint") ? r.attribute("fingerprint") : "";
   if (r.has_arrays("pca")) t.pca = r.arrays("pca");
   t.augment = r.has_attribute("augment") ? r.attribute("augment") : "";
+  t.slots = l.rows;
   t.data.dim = static_cast<int>(l.dim);
   constexpr std::int64_t kBlock = 4096;
   std::vector<float> buf;
@@ -331,6 +334,141 @@ std::vector<int> cv_folds(const TrainingData& t, int folds, std::uint64_t seed) 
   return out;
 }
 
+// A grid axis: its values in the order given, "auto" (gamma 0) resolved, repeats dropped; the
+// base value when the grid gives none.
+std::vector<double> grid_values(const std::vector<double>& given, double fallback, double auto_gamma, bool is_gamma) {
+  std::vector<double> out;
+  for (double x : given.empty() ? std::vector<double>{fallback} : given) {
+    if (is_gamma && x == 0) x = auto_gamma;
+    if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
+  }
+  return out;
+}
+
+// The chosen point: the highest accuracy by `select_by` (with the shifted validation, ties go
+// to the other accuracy), then the first in grid order (C as given, then gamma: with ascending
+// lists the smaller C, then the smaller gamma, the simpler model).
+void choose_point(TrainSummary& s, TrainConfig::SelectBy select_by) {
+  const bool shifted = select_by == TrainConfig::SelectBy::shifted;
+  const auto score = [&](const GridPoint& g) {
+    return shifted ? std::pair{g.shifted_accuracy, g.cv_accuracy} : std::pair{g.cv_accuracy, -1.0};
+  };
+  const GridPoint* best = &s.grid.front();
+  for (const GridPoint& g : s.grid)
+    if (score(g) > score(*best)) best = &g;
+  s.best_C = best->C;
+  s.best_gamma = best->gamma;
+  s.best_cv_accuracy = best->cv_accuracy;
+  s.best_shifted_accuracy = best->shifted_accuracy;
+  s.select_by = shifted ? "shifted" : "cv";
+}
+
+// The shifted validation's facts in the summary; the scored rows (the slots' rows) whose
+// perturbed chip gave no features are counted.
+void record_shift_validation(const Comm& comm, const detail::ShiftedRows& shifted, const TrainingData& t,
+                             TrainSummary& s) {
+  s.shift_validation = shifted.spec;
+  s.shift_seed = shifted.seed;
+  s.shift_features = shifted.features.string();
+  s.shift_seconds = shifted.seconds;
+  const bool speckle = features::parse_acquisition_shift(shifted.spec).has(features::ShiftOp::Kind::speckle);
+  s.speckle_redrawn = speckle && !shifted.computed.up_to_date ? shifted.computed.speckle_redrawn : -1;
+  s.shift_unusable = 0;
+  const bool copies = t.copy.size() == static_cast<std::size_t>(t.data.rows);
+  for (std::int64_t i = 0; i < t.data.rows; ++i) {
+    const auto u = static_cast<std::size_t>(i);
+    if (!(copies && t.copy[u]) && !shifted.usable[static_cast<std::size_t>(t.source[u])]) ++s.shift_unusable;
+  }
+  if (s.shift_unusable > 0 && comm.is_root())
+    log::warn("shift validation: ", s.shift_unusable, " chips give no usable features once perturbed (see /flagged in ",
+              s.shift_features, "); they count as errors");
+}
+
+// The grid search: job = (grid point, fold), job j on rank j % size; each job trains on the
+// fold's training rows and scores its validation rows (the slots' rows, each in one fold), and
+// their shifted rows when there is a shifted validation; correct counts summed over the ranks.
+// Fills s (grid, cv_rows, the chosen point) and sets base's C and gamma to the chosen ones.
+void grid_search(const Comm& comm, const TrainConfig& cfg, const TrainingData& t, const detail::ShiftedRows& shifted,
+                 svm::TrainParams& base, std::optional<svm::GramMatrix>& gram, TrainSummary& s) {
+  const svm::Dataset& d = t.data;
+  const double auto_gamma = d.dim > 0 ? 1.0 / d.dim : 0.0;
+  const std::vector<double> cs = grid_values(cfg.grid.C, base.C, auto_gamma, false);
+  const std::vector<double> gs = grid_values(cfg.grid.gamma, base.kernel.gamma, auto_gamma, true);
+  const std::vector<int> fold_of = cv_folds(t, cfg.folds, cfg.seed);
+  const bool copies = t.copy.size() == static_cast<std::size_t>(d.rows);
+  s.cv_rows = 0;  // scored rows: the slots' rows, each in one fold
+  for (std::int64_t i = 0; i < d.rows; ++i) s.cv_rows += copies && t.copy[static_cast<std::size_t>(i)] ? 0 : 1;
+  const std::size_t points = cs.size() * gs.size();
+  std::vector<double> correct(points, 0.0), shifted_correct(points, 0.0), seconds(points, 0.0);
+  std::string error;
+  // This rank's jobs share one Gram matrix of all rows (dot products: any C, gamma and fold),
+  // so their kernel columns are look-ups (about twice as fast on MSTAR, docs/performance.md).
+  // Not for sets whose n^2 doubles exceed the budget.
+  const std::size_t my_jobs = (points * static_cast<std::size_t>(cfg.folds) + comm.size() - 1 - comm.rank()) /
+                              static_cast<std::size_t>(comm.size());
+  if (my_jobs > 1 && svm::GramMatrix::bytes(d.rows) <= cfg.gram_bytes) {
+    try {
+      gram = svm::GramMatrix::of(d.x.data(), d.rows, d.dim, base.solver.threads);
+    } catch (const std::bad_alloc&) {
+      log::warn("grid search: no memory for the ", d.rows, " x ", d.rows, " Gram matrix; kernel values computed");
+    }
+  }
+  for (std::size_t job = 0; job < points * static_cast<std::size_t>(cfg.folds); ++job) {
+    if (static_cast<int>(job % static_cast<std::size_t>(comm.size())) != comm.rank() || !error.empty()) continue;
+    const std::size_t point = job / static_cast<std::size_t>(cfg.folds);
+    const int fold = static_cast<int>(job % static_cast<std::size_t>(cfg.folds));
+    svm::TrainParams p = base;
+    p.C = cs[point / gs.size()];
+    p.kernel.gamma = gs[point % gs.size()];
+    std::vector<std::int64_t> train_rows, test_rows;
+    for (std::int64_t i = 0; i < d.rows; ++i) {
+      const auto u = static_cast<std::size_t>(i);
+      if (fold_of[u] != fold)
+        train_rows.push_back(i);
+      else if (!copies || !t.copy[u])
+        test_rows.push_back(i);
+    }
+    if (gram) {
+      p.gram = &*gram;
+      p.gram_rows = train_rows;
+    }
+    const auto jt = Clock::now();
+    try {
+      if (!p.sample_weights.empty()) {
+        std::vector<double> w;
+        for (const auto r : train_rows) w.push_back(base.sample_weights[static_cast<std::size_t>(r)]);
+        p.sample_weights = w;
+      }
+      const svm::SvmModel m = svm::train(d.subset(train_rows), p);
+      const svm::Dataset test = d.subset(test_rows);
+      const auto predicted = svm::predict(m, test.x.data(), test.rows, false, p.solver.threads).labels;
+      for (std::size_t i = 0; i < predicted.size(); ++i) correct[point] += predicted[i] == test.labels[i] ? 1 : 0;
+      if (shifted.available()) {  // the same chips as a new acquisition would show them
+        std::vector<std::int64_t> slots;
+        for (const auto r : test_rows) slots.push_back(t.source[static_cast<std::size_t>(r)]);
+        shifted_correct[point] +=
+            static_cast<double>(detail::shifted_correct(m, shifted, slots, test.labels, p.solver.threads));
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    seconds[point] += since(jt);
+  }
+  if (!comm.all(error.empty())) throw InputError(error.empty() ? "grid search failed on another rank" : error);
+  for (std::size_t q = 0; q < points; ++q) {
+    GridPoint g;
+    g.C = cs[q / gs.size()];
+    g.gamma = gs[q % gs.size()];
+    g.cv_accuracy = comm.sum(correct[q]) / static_cast<double>(s.cv_rows);
+    if (shifted.available()) g.shifted_accuracy = comm.sum(shifted_correct[q]) / static_cast<double>(s.cv_rows);
+    g.seconds = comm.sum(seconds[q]);
+    s.grid.push_back(g);
+  }
+  choose_point(s, cfg.select_by);
+  base.C = s.best_C;
+  base.kernel.gamma = s.best_gamma;
+}
+
 }  // namespace
 
 Grid Grid::parse(const std::string& text) {
@@ -368,6 +506,10 @@ json::Value TrainSummary::to_json() const {
     g["C"] = p.C;
     g["gamma"] = p.gamma;
     g["cv_accuracy"] = p.cv_accuracy;
+    if (p.shifted_accuracy >= 0) {
+      g["shifted_accuracy"] = p.shifted_accuracy;
+      g["gap"] = p.cv_accuracy - p.shifted_accuracy;
+    }
     g["seconds"] = p.seconds;
     v["grid"].push_back(g);
   }
@@ -375,6 +517,21 @@ json::Value TrainSummary::to_json() const {
   v["gamma"] = best_gamma;
   if (best_cv_accuracy >= 0) v["cv_accuracy"] = best_cv_accuracy;
   if (!grid.empty()) v["cv_rows"] = cv_rows;
+  if (!shift_validation.empty()) {  // absent without one: the output is then as it always was
+    v["select_by"] = select_by;
+    if (best_shifted_accuracy >= 0) {
+      v["shifted_accuracy"] = best_shifted_accuracy;
+      v["shift_gap"] = best_cv_accuracy - best_shifted_accuracy;
+    }
+    json::Value sv = json::Value::object();
+    sv["spec"] = shift_validation;
+    sv["seed"] = shift_seed;
+    sv["features"] = shift_features;
+    sv["unusable"] = shift_unusable;
+    if (speckle_redrawn >= 0) sv["speckle_redrawn"] = speckle_redrawn;
+    sv["seconds"] = shift_seconds;
+    v["shift_validation"] = sv;
+  }
   if (!augment.empty()) {
     v["augment"] = augment;
     v["augmented_rows"] = augmented_rows;
@@ -438,12 +595,23 @@ json::Value TrainSummary::to_json() const {
 
 std::string TrainSummary::table() const {
   std::ostringstream os;
+  const bool shifted = !shift_validation.empty() && !grid.empty();
   if (!grid.empty()) {
-    os << "          C        gamma   CV accuracy   seconds\n";
-    for (const auto& p : grid)
-      os << fmt("%11.5g", p.C) << "  " << fmt("%11.5g", p.gamma) << "  " << fmt("%10.4f%%", 100 * p.cv_accuracy) << "  "
-         << fmt("%8.2f", p.seconds) << (p.C == best_C && p.gamma == best_gamma ? "   <- best" : "") << "\n";
+    os << "          C        gamma   CV accuracy" << (shifted ? "       shifted        gap" : "") << "   seconds\n";
+    for (const auto& p : grid) {
+      os << fmt("%11.5g", p.C) << "  " << fmt("%11.5g", p.gamma) << "  " << fmt("%10.4f%%", 100 * p.cv_accuracy);
+      if (shifted)
+        os << "  " << fmt("%11.4f%%", 100 * p.shifted_accuracy) << "  "
+           << fmt("%+8.2f pt", 100 * (p.cv_accuracy - p.shifted_accuracy));
+      os << "  " << fmt("%8.2f", p.seconds) << (p.C == best_C && p.gamma == best_gamma ? "   <- best" : "") << "\n";
+    }
   }
+  if (shifted)
+    os << "shifted validation: " << shift_validation << " (seed " << shift_seed << "), chosen by " << select_by
+       << ": CV " << fmt("%.4f%%", 100 * best_cv_accuracy) << ", shifted " << fmt("%.4f%%", 100 * best_shifted_accuracy)
+       << ", gap " << fmt("%.2f", 100 * (best_cv_accuracy - best_shifted_accuracy)) << " points"
+       << (shift_unusable > 0 ? "; " + std::to_string(shift_unusable) + " perturbed chips unusable (errors)" : "")
+       << "\n";
   for (const auto& p : pairs)
     os << "machine " << p.label_i << " vs " << p.label_j << ": " << p.rows << " rows, "
        << (p.ensemble   ? "average of " + std::to_string(p.leaves) + " leaf machines"
@@ -475,6 +643,10 @@ std::string train_key(const TrainConfig& cfg) {
   // Full precision of the numbers the parameter text rounds.
   for (const double v : {cfg.params.C, cfg.params.kernel.gamma, cfg.params.kernel.coef0, cfg.params.solver.eps})
     fp.add(fmt("%.17g", v));
+  // The shifted validation (it changes the report and, selected by, the model), canonical.
+  fp.add(features::describe(features::parse_acquisition_shift(cfg.shift_validation)));
+  fp.add(std::to_string(cfg.shift_seed)).add(cfg.select_by == TrainConfig::SelectBy::shifted ? "shifted" : "cv");
+  fp.add(std::to_string(cfg.seed));
   return fp.hex();
 }
 
@@ -584,94 +756,13 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   s.model = cfg.model;
   const double auto_gamma = d.dim > 0 ? 1.0 / d.dim : 0.0;
 
-  // Grid search: job = (grid point, fold), job j on rank j % size; correct counts summed.
+  // Grid search, and the acquisition-shift validation of its folds.
+  const detail::ShiftedRows shifted =
+      detail::shifted_rows(comm, cfg, {input.features, t.chain, t.fingerprint, t.pca, t.slots, d.dim});
+  if (shifted.available()) record_shift_validation(comm, shifted, t, s);
   const auto ct0 = Clock::now();
   std::optional<svm::GramMatrix> gram;  // of the grid search, reused by the final model on rank 0
-  if (!cfg.grid.empty()) {
-    // Values in the order given, "auto" resolved and repeats dropped.
-    const auto resolve = [&](std::vector<double> v, bool is_gamma) {
-      std::vector<double> out;
-      for (double x : v) {
-        if (is_gamma && x == 0) x = auto_gamma;
-        if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
-      }
-      return out;
-    };
-    const std::vector<double> cs = resolve(cfg.grid.C.empty() ? std::vector<double>{base.C} : cfg.grid.C, false);
-    const std::vector<double> gs =
-        resolve(cfg.grid.gamma.empty() ? std::vector<double>{base.kernel.gamma} : cfg.grid.gamma, true);
-    const std::vector<int> fold_of = cv_folds(t, cfg.folds, cfg.seed);
-    const bool copies = t.copy.size() == static_cast<std::size_t>(d.rows);
-    s.cv_rows = 0;  // scored rows: the slots' rows, each in one fold
-    for (std::int64_t i = 0; i < d.rows; ++i) s.cv_rows += copies && t.copy[static_cast<std::size_t>(i)] ? 0 : 1;
-    const std::size_t points = cs.size() * gs.size();
-    std::vector<double> correct(points, 0.0), seconds(points, 0.0);
-    std::string error;
-    // This rank's jobs share one Gram matrix of all rows (dot products: any C, gamma and fold),
-    // so their kernel columns are look-ups (about twice as fast on MSTAR, docs/performance.md).
-    // Not for sets whose n^2 doubles exceed the budget.
-    const std::size_t my_jobs = (points * static_cast<std::size_t>(cfg.folds) + comm.size() - 1 - comm.rank()) /
-                                static_cast<std::size_t>(comm.size());
-    if (my_jobs > 1 && svm::GramMatrix::bytes(d.rows) <= cfg.gram_bytes) {
-      try {
-        gram = svm::GramMatrix::of(d.x.data(), d.rows, d.dim, base.solver.threads);
-      } catch (const std::bad_alloc&) {
-        log::warn("grid search: no memory for the ", d.rows, " x ", d.rows, " Gram matrix; kernel values computed");
-      }
-    }
-    for (std::size_t job = 0; job < points * static_cast<std::size_t>(cfg.folds); ++job) {
-      if (static_cast<int>(job % static_cast<std::size_t>(comm.size())) != comm.rank() || !error.empty()) continue;
-      const std::size_t point = job / static_cast<std::size_t>(cfg.folds);
-      const int fold = static_cast<int>(job % static_cast<std::size_t>(cfg.folds));
-      svm::TrainParams p = base;
-      p.C = cs[point / gs.size()];
-      p.kernel.gamma = gs[point % gs.size()];
-      std::vector<std::int64_t> train_rows, test_rows;
-      for (std::int64_t i = 0; i < d.rows; ++i) {
-        const auto u = static_cast<std::size_t>(i);
-        if (fold_of[u] != fold)
-          train_rows.push_back(i);
-        else if (!copies || !t.copy[u])
-          test_rows.push_back(i);
-      }
-      if (gram) {
-        p.gram = &*gram;
-        p.gram_rows = train_rows;
-      }
-      const auto jt = Clock::now();
-      try {
-        if (!p.sample_weights.empty()) {
-          std::vector<double> w;
-          for (const auto r : train_rows) w.push_back(base.sample_weights[static_cast<std::size_t>(r)]);
-          p.sample_weights = w;
-        }
-        const svm::SvmModel m = svm::train(d.subset(train_rows), p);
-        const svm::Dataset test = d.subset(test_rows);
-        const auto predicted = svm::predict(m, test.x.data(), test.rows, false, p.solver.threads).labels;
-        for (std::size_t i = 0; i < predicted.size(); ++i) correct[point] += predicted[i] == test.labels[i] ? 1 : 0;
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
-      seconds[point] += since(jt);
-    }
-    if (!comm.all(error.empty())) throw InputError(error.empty() ? "grid search failed on another rank" : error);
-    for (std::size_t q = 0; q < points; ++q) {
-      GridPoint g;
-      g.C = cs[q / gs.size()];
-      g.gamma = gs[q % gs.size()];
-      g.cv_accuracy = comm.sum(correct[q]) / static_cast<double>(s.cv_rows);
-      g.seconds = comm.sum(seconds[q]);
-      s.grid.push_back(g);
-      // Best: highest accuracy; ties to the smaller C, then the smaller gamma (simpler model).
-      if (g.cv_accuracy > s.best_cv_accuracy) {
-        s.best_cv_accuracy = g.cv_accuracy;
-        s.best_C = g.C;
-        s.best_gamma = g.gamma;
-      }
-    }
-    base.C = s.best_C;
-    base.kernel.gamma = s.best_gamma;
-  }
+  if (!cfg.grid.empty()) grid_search(comm, cfg, t, shifted, base, gram, s);
   s.cv_seconds = since(ct0);
   s.best_C = base.C;
   s.best_gamma = base.kernel.gamma > 0 ? base.kernel.gamma : auto_gamma;
@@ -736,6 +827,12 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
           f.provenance["warm_support_vectors"] = std::to_string(s.warm_support_vectors);
         }
         f.provenance["cv"] = s.to_json().dump();
+        if (!s.grid.empty()) f.provenance["cv_accuracy"] = fmt("%.17g", s.best_cv_accuracy);
+        if (s.best_shifted_accuracy >= 0) {
+          f.provenance["shift_validation"] = s.shift_validation + " (seed " + std::to_string(s.shift_seed) + ")";
+          f.provenance["shifted_accuracy"] = fmt("%.17g", s.best_shifted_accuracy);
+          f.provenance["select_by"] = s.select_by;
+        }
         f.provenance["resume_key"] = key;
         write_model_file(cfg.model, f);
       }

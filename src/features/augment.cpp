@@ -3,48 +3,29 @@
 #include "sarscale/features/augment.hpp"
 
 #include <algorithm>
-#include <cctype>
-#include <charconv>
-#include <map>
 
 #include "sarscale/core/error.hpp"
+#include "counter_hash.hpp"
 #include "text.hpp"
 
 namespace sarscale::features {
 namespace {
 
+using detail::OpSyntax;
+using detail::parse_whole;
 using detail::trim;
 
 constexpr long long kMaxPixels = 1 << 20;
-
-struct OpSyntax {
-  const char* name;
-  std::vector<const char*> keys;  // positional order
-};
 
 const std::vector<OpSyntax>& syntaxes() {
   static const std::vector<OpSyntax> s = {{"shift", {"pixels", "directions"}}, {"crop", {"size", "count", "seed"}}};
   return s;
 }
 
-template <typename T>
-bool parse_whole(std::string_view token, T& v) {
-  const auto res = std::from_chars(token.data(), token.data() + token.size(), v);
-  return !token.empty() && res.ec == std::errc() && res.ptr == token.data() + token.size();
-}
-
-// splitmix64's finaliser: a counter-based generator, so a draw depends only on its inputs.
-std::uint64_t mix(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-// Uniform in [0, span] (span < 2^31) from the high 32 bits of a hash: no modulo bias worth the name.
+// Uniform in [0, span] from (seed, chip, operation, copy, axis).
 int draw(std::uint64_t seed, std::uint64_t chip, std::uint64_t op, std::uint64_t copy, std::uint64_t axis, int span) {
-  const std::uint64_t h = mix(mix(mix(mix(mix(seed) ^ chip) ^ op) ^ copy) ^ axis);
-  return static_cast<int>(((h >> 32) * (static_cast<std::uint64_t>(span) + 1)) >> 32);
+  using detail::mix;
+  return detail::uniform_int(mix(mix(mix(mix(mix(seed) ^ chip) ^ op) ^ copy) ^ axis), span);
 }
 
 std::string size_text(int rows, int cols) {
@@ -120,66 +101,28 @@ void validate(const AugmentSpec& spec, int rows, int cols) {
 
 AugmentSpec parse_augment(std::string_view text) {
   AugmentSpec spec;
-  const auto fail = [&](std::string_view token, const std::string& why) {
-    throw ConfigError("augment: " + why + " at '" + std::string(token) + "' in \"" + std::string(text) + "\"");
-  };
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const std::size_t end = std::min(text.find(';', pos), text.size());
-    const std::string_view item = trim(text.substr(pos, end - pos));
-    pos = end + 1;
-    if (item.empty()) continue;
-    std::size_t n = 0;
-    while (n < item.size() && std::isalpha(static_cast<unsigned char>(item[n]))) ++n;
-    const std::string_view name = item.substr(0, n);
-    const OpSyntax* syntax = nullptr;
-    for (const OpSyntax& s : syntaxes())
-      if (name == s.name) syntax = &s;
-    if (!syntax) fail(item, "unknown operation '" + std::string(name) + "' (known: shift, crop)");
-    const std::string_view rest = trim(item.substr(n));
-    if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')')
-      fail(item, std::string("expected '(arguments)' after ") + syntax->name);
-    // Arguments by key, positional ones in the syntax's order.
-    std::map<std::string, std::string_view> args;
-    std::string_view list = trim(rest.substr(1, rest.size() - 2));
-    std::size_t positional = 0;
-    while (!list.empty()) {
-      const std::size_t comma = std::min(list.find(','), list.size());
-      const std::string_view arg = trim(list.substr(0, comma));
-      list = comma < list.size() ? list.substr(comma + 1) : std::string_view();
-      if (arg.empty()) fail(rest, "empty argument");
-      const std::size_t eq = arg.find('=');
-      std::string key;
-      if (eq == std::string_view::npos) {
-        if (positional >= syntax->keys.size()) fail(arg, std::string("too many arguments for ") + syntax->name);
-        key = syntax->keys[positional++];
-      } else {
-        key = std::string(trim(arg.substr(0, eq)));
-        if (std::find_if(syntax->keys.begin(), syntax->keys.end(), [&](const char* k) { return key == k; }) ==
-            syntax->keys.end())
-          fail(arg, std::string("unknown parameter of ") + syntax->name);
-      }
-      const std::string_view value = trim(eq == std::string_view::npos ? arg : arg.substr(eq + 1));
-      if (!args.emplace(key, value).second) fail(arg, "repeated parameter");
-    }
+  const auto fail = [&](std::string_view token, const std::string& why) { detail::fail_at("augment", text, token, why); };
+  for (detail::OpText& item : detail::split_ops(text, syntaxes(), "augment", true)) {
+    const std::string_view name = item.syntax->name;
+    auto& args = item.args;
     const auto integer = [&](const char* key, long long fallback, long long lo, long long hi) -> long long {
       const auto it = args.find(key);
       if (it == args.end()) return fallback;
       long long v = 0;
       if (!parse_whole(it->second, v) || v < lo || v > hi)
         fail(it->second, std::string("expected an integer in ") + std::to_string(lo) + ".." + std::to_string(hi) +
-                             " for " + syntax->name + "." + key);
+                             " for " + std::string(name) + "." + key);
       return v;
     };
     AugmentOp op;
     if (name == "shift") {
-      if (!args.count("pixels")) fail(item, "shift needs pixels, e.g. shift(2)");
+      if (!args.count("pixels")) fail(item.item, "shift needs pixels, e.g. shift(2)");
       op.kind = AugmentOp::Kind::shift;
       op.pixels = static_cast<int>(integer("pixels", 0, 1, kMaxPixels));
       op.directions = static_cast<int>(integer("directions", 4, 4, 8));
       if (op.directions != 4 && op.directions != 8) fail(args["directions"], "shift directions must be 4 or 8");
     } else {
-      if (!args.count("size")) fail(item, "crop needs a size, e.g. crop(112) or crop(112x96)");
+      if (!args.count("size")) fail(item.item, "crop needs a size, e.g. crop(112) or crop(112x96)");
       op.kind = AugmentOp::Kind::crop;
       const std::string_view size = args["size"];
       const std::size_t x = size.find('x');

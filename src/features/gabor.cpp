@@ -17,34 +17,17 @@
 #include <string>
 
 #include "sarscale/core/error.hpp"
+#include "fftw_util.hpp"
 
 namespace sarscale::features {
 
 namespace {
 
-// FFTW's planner (plan creation and destruction) is not thread-safe; executing a plan is.
-std::mutex& fftw_planner_mutex() {
-  static std::mutex mutex;
-  return mutex;
-}
-
-struct FftwFree {
-  void operator()(void* p) const { fftw_free(p); }
-};
-using ComplexBuffer = std::unique_ptr<fftw_complex[], FftwFree>;
-using RealBuffer = std::unique_ptr<double[], FftwFree>;
-
-ComplexBuffer allocate_complex(std::size_t n) {
-  auto* p = static_cast<fftw_complex*>(fftw_malloc(sizeof(fftw_complex) * n));
-  if (!p) throw std::bad_alloc();
-  return ComplexBuffer(p);
-}
-
-RealBuffer allocate_real(std::size_t n) {
-  auto* p = static_cast<double*>(fftw_malloc(sizeof(double) * std::max<std::size_t>(n, 1)));
-  if (!p) throw std::bad_alloc();
-  return RealBuffer(p);
-}
+using detail::allocate_complex;
+using detail::allocate_real;
+using detail::ComplexBuffer;
+using detail::fftw_planner_mutex;
+using detail::RealBuffer;
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw ConfigError("gabor: " + message);

@@ -593,6 +593,17 @@ std::string apply_step(const PreprocessStep& step, const float* in, int& rows, i
 
 }  // namespace
 
+std::vector<unsigned char> target_shadow_mask(const float* image, int rows, int cols, std::string_view mask_step) {
+  const std::vector<PreprocessStep> steps = parse_chain(mask_step);
+  if (steps.size() != 1 || steps[0].name != "mask")
+    throw ConfigError("target_shadow_mask: '" + std::string(mask_step) + "' is not one mask step");
+  std::vector<unsigned char> target, keep;
+  SegmentScratch scratch;
+  if (!segment_chip(image, rows, cols, segment_params(normalise(steps[0]).params), target, keep, scratch).empty())
+    keep.clear();
+  return keep;
+}
+
 std::string Preprocessor::apply(const float* in, float* out) {
   const std::size_t n = static_cast<std::size_t>(rows_) * cols_;
   const std::size_t n_out = static_cast<std::size_t>(out_rows_) * out_cols_;

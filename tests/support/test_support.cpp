@@ -8,6 +8,8 @@
 #include <iterator>
 #include <vector>
 
+#include "sarscale/core/error.hpp"
+
 namespace sarscale::test {
 
 namespace {
@@ -131,6 +133,15 @@ int run_command(const std::string& command, std::string* output, bool merge_stde
     if (output) output->append(buf, n);
   const int status = pclose(pipe);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no ConfigError";
 }
 
 }  // namespace sarscale::test

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -55,5 +56,8 @@ std::string last_json_line(const std::string& output);
 
 // The integer value of "key": N in a one-line JSON object (-1 when absent).
 long long json_int(const std::string& json, const std::string& key);
+
+// The message of the ConfigError that f throws, or "no ConfigError" (other exceptions pass).
+std::string message_of(const std::function<void()>& f);
 
 }  // namespace sarscale::test

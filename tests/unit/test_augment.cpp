@@ -11,10 +11,13 @@
 #include "sarscale/core/error.hpp"
 #include "sarscale/features/augment.hpp"
 #include "sarscale/features/chain.hpp"
+#include "test_support.hpp"
 
 namespace sf = sarscale::features;
 
 namespace {
+
+using sarscale::test::message_of;
 
 // value(r, c) = 100 r + c: every pixel names its position.
 sarscale::Image ramp(int rows, int cols, bool phase = false) {
@@ -32,14 +35,6 @@ float at(const sarscale::Image& img, int r, int c) {
   return img.magnitude[static_cast<std::size_t>(r) * static_cast<std::size_t>(img.cols) + static_cast<std::size_t>(c)];
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sarscale::ConfigError& e) {
-    return e.what();
-  }
-  return "no ConfigError";
-}
 
 }  // namespace
 

@@ -14,10 +14,13 @@
 #include "sarscale/features/gabor.hpp"
 #include "sarscale/features/hog.hpp"
 #include "sarscale/features/preprocess.hpp"
+#include "test_support.hpp"
 
 namespace sf = sarscale::features;
 
 namespace {
+
+using sarscale::test::message_of;
 
 constexpr const char* kBlocks =
     "hog(orientations=9, cell=8, block=2, norm=L2-Hys); gabor(frequencies=0.1/0.2/0.4, orientations=4, grid=2); "
@@ -37,14 +40,6 @@ std::vector<float> make_chips(std::size_t count, int rows, int cols, unsigned se
   return chips;
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sarscale::ConfigError& e) {
-    return e.what();
-  }
-  return "no ConfigError";
-}
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "sarscale/app/options.hpp"
@@ -70,4 +71,16 @@ TEST(Options, HelpReturnsNothing) {
   po::options_description desc;
   CommandLine cl{"ingest", {"--help"}, false};
   EXPECT_FALSE(parse_command(cl, "t", desc).has_value());
+}
+
+TEST(Options, DescribeWritesEveryValueType) {
+  // Provenance and train's up-to-date key read these lines: a value written as "(set)" would
+  // make a changed --seed look like the same run.
+  po::options_description desc;
+  desc.add_options()("seed", po::value<unsigned long long>()->default_value(1), "")(
+      "offset", po::value<long long>(), "")("name", po::value<std::string>(), "")("flag", po::bool_switch(), "");
+  const auto vm = parse({"--seed", "18446744073709551615", "--offset", "-5", "--name", "x", "--flag"}, desc);
+  const std::vector<std::string> lines = describe(vm);
+  for (const char* expected : {"seed=18446744073709551615", "offset=-5", "name=x", "flag=true"})
+    EXPECT_NE(std::find(lines.begin(), lines.end(), expected), lines.end()) << expected;
 }

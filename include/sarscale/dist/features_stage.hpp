@@ -23,9 +23,13 @@
 //     source's flag (copies of unusable chips and invalid slots are not computed; a copy whose own
 //     features fail is flagged with its reason). The PCA is fitted on rows [0, N) only and
 //     applied to every row.
+//  6. acquisition shift (features/acquisition_shift.hpp; train's shifted validation): every
+//     valid chip is perturbed as a new acquisition would be, seeded by its slot, before the chain
+//     (with its phase when the archive has one and the spec re-draws speckle); a chip the
+//     perturbation refuses is flagged with the reason. Not with augmentation.
 // Per-chip features are bitwise identical for any rank and thread count (augmented rows too:
-// a copy depends only on the chip and its slot); a fitted PCA differs between rank counts only by
-// rounding in the merge of moments.
+// a copy depends only on the chip and its slot; perturbed chips too); a fitted PCA differs
+// between rank counts only by rounding in the merge of moments.
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -57,6 +61,10 @@ struct FeaturesConfig {
   std::string stored_source;  // where they come from, for messages
   features::PcaOptions pca;
   std::string augment;           // training-set augmentation (features/augment.hpp); "" = none
+  // Acquisition shift (features/acquisition_shift.hpp) applied to every chip before the chain,
+  // "" or "none" = none, and the seed of its draws.
+  std::string acquisition_shift;
+  std::uint64_t acquisition_shift_seed = 1;
   int threads = 0;               // OpenMP threads per rank (0: omp_get_max_threads())
   std::int64_t batch_chips = 0;  // chips per rank per collective round (0: about 64 MiB of pixels)
   bool progress = false;
@@ -85,6 +93,11 @@ struct FeaturesSummary {
   std::int64_t augmented_rows = 0;                                 // rows after the slots: rows * copies per chip
   std::int64_t augmented_usable = 0;                               // of them, flag 0
   std::int64_t augmented_flagged = 0;  // copies of usable chips whose own features failed (flag 2)
+  // With an acquisition shift: its canonical spec and seed, and what its speckle re-draw did to
+  // the chips computed by this run (features/acquisition_shift.hpp, ShiftOutcome::Speckle).
+  std::string acquisition_shift;
+  std::uint64_t acquisition_shift_seed = 0;
+  std::int64_t speckle_redrawn = 0, speckle_no_phase = 0, speckle_constant_phase = 0, speckle_whole_band = 0;
   std::int64_t dim = 0;                // columns of /features
   std::int64_t raw_dim = 0;            // columns of the chain's output
   std::string chain;
@@ -105,6 +118,11 @@ struct FeaturesSummary {
 // Collective over `comm`. ConfigError for bad options or a chain that does not fit the archive,
 // InputError for unreadable inputs (or nothing usable to fit on), IoError when writing fails.
 FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& config);
+
+// A key of an archive as found on disk (absolute path, size, modification time), recorded in
+// every feature file as `archive_key`, so that a reader can check that the archive the file
+// names is still the one its rows were computed from. Local (no MPI).
+std::string archive_key(const std::filesystem::path& archive);
 
 // The fingerprint that train/evaluate/predict compare: the chain's, combined with the PCA
 // model's arrays when one is applied ("" model: none).

@@ -13,6 +13,7 @@
 #include "sarscale/core/json.hpp"
 #include "sarscale/dist/cascade_train.hpp"
 #include "sarscale/dist/comm.hpp"
+#include "sarscale/features/acquisition_shift.hpp"
 #include "sarscale/svm/train.hpp"
 
 namespace sarscale::dist {
@@ -63,12 +64,27 @@ struct TrainConfig {
   // as it is, unless fresh.
   std::vector<std::string> parameters;
   bool fresh = false;
+  // Acquisition-shift validation of the grid search (features/acquisition_shift.hpp): each
+  // validation fold's chips perturbed as a new acquisition would be (spec, seeded by slot)
+  // before their features are computed, from the archive the feature file records with the
+  // file's chain and standardisation/PCA, and scored by the fold's model beside the clean CV.
+  // "none" turns it off. It needs the chips: for LIBSVM text, a feature file that does not
+  // record its archive, or an archive changed since, it is skipped with a warning, or refused
+  // (ConfigError) when required (asked for explicitly, or selected by).
+  std::string shift_validation = features::kDefaultAcquisitionShift;
+  std::uint64_t shift_seed = 1;
+  bool shift_validation_required = false;
+  // Which accuracy chooses the grid point: the CV accuracy, or the shifted one (ties: the other
+  // accuracy, then the first point in grid order).
+  enum class SelectBy { cv, shifted };
+  SelectBy select_by = SelectBy::cv;
 };
 
 struct GridPoint {
   double C = 0, gamma = 0;
   double cv_accuracy = 0;
-  double seconds = 0;  // summed over its folds
+  double shifted_accuracy = -1;  // acquisition-shift validation (-1: not run)
+  double seconds = 0;            // summed over its folds
 };
 
 struct TrainSummary {
@@ -82,6 +98,17 @@ struct TrainSummary {
   std::string augment;             // the file's augmentation spec ("" = none)
   std::int64_t augmented_rows = 0;  // training rows that are augmented copies (of rows)
   std::int64_t cv_rows = 0;         // rows the CV accuracy is over
+  // Acquisition-shift validation (TrainConfig::shift_validation), over the same cv_rows: the
+  // canonical spec ("" when not run), seed, shifted feature file, the scored rows whose
+  // perturbed chip gave no usable features (counted as errors), and the chosen point's figures.
+  std::string shift_validation;
+  std::uint64_t shift_seed = 0;
+  std::string shift_features;
+  std::int64_t shift_unusable = 0;
+  std::string select_by = "cv";
+  double best_shifted_accuracy = -1;
+  double shift_seconds = 0;  // computing the shifted rows (once, before the grid search)
+  std::int64_t speckle_redrawn = -1;  // chips whose speckle was re-drawn (-1: not known, the rows were reused)
   svm::TrainReport report;        // of the final model (single-node training)
   std::vector<PairReport> pairs;  // of the final model (--cascade)
   double cv_seconds = 0, train_seconds = 0, seconds = 0;

@@ -95,6 +95,13 @@ std::string describe_chain(const std::vector<PreprocessStep>& chain);
 // Non-finite values must not be present. Returns the value itself for constant data.
 double otsu_threshold(const float* values, std::size_t count, int bins = 256);
 
+// The segmentation of a mask step (`mask_step`, e.g. "mask" for its defaults, or
+// "mask(method=cfar)") on a rows x cols image, as that step computes it: one byte per pixel,
+// 1 for the dilated target and its shadow (what the step keeps), 0 for the background. Empty
+// when no target pixel is found. ConfigError when `mask_step` is not one mask step.
+std::vector<unsigned char> target_shadow_mask(const float* image, int rows, int cols,
+                                              std::string_view mask_step = "mask");
+
 // A validated chain for one input size, with working memory allocated once. One per thread.
 class Preprocessor {
  public:

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sarscale::test {
 
@@ -55,5 +56,12 @@ std::string last_json_line(const std::string& output);
 
 // The integer value of "key": N in a one-line JSON object (-1 when absent).
 long long json_int(const std::string& json, const std::string& key);
+
+// The number value of "key": X in JSON text, at its first occurrence or, with `last`, its last
+// (a top-level key written after nested objects that use the same name); NaN when absent.
+double json_number(const std::string& json, const std::string& key, bool last = false);
+
+// The numbers of "key": [a, b, ...] at its first occurrence (empty when absent).
+std::vector<double> json_numbers(const std::string& json, const std::string& key);
 
 }  // namespace sarscale::test

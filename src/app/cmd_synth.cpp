@@ -9,6 +9,7 @@ namespace sarscale::app {
 
 int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
   po::options_description desc("sarscale synth: synthetic SAR chips (MSTAR Phoenix files) or scenes (GeoTIFF)");
+  const synth::ChipSynthConfig chip_defaults;  // the jitters' defaults: those of the library
   // clang-format off
   desc.add_options()
     ("kind", po::value<std::string>()->default_value("chips"), "chips|scene")
@@ -17,7 +18,18 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
     ("classes", po::value<int>()->default_value(10), "number of target classes")
     ("seed", po::value<unsigned long long>()->default_value(1), "random seed (same seed, same bytes, any rank count)")
     ("chip-size", po::value<int>()->default_value(128), "chips: rows = columns")
-    ("depression", po::value<double>()->default_value(17.0), "depression angle, degrees")
+    ("depression", po::value<double>()->default_value(17.0), "depression angle, degrees (1..89): shadow length, layover")
+    ("gain-db", po::value<double>()->default_value(0.0),
+     "calibration gain on the whole image, dB (-40..40): magnitude x 10^(G/20); recorded as SynthGainDb "
+     "(chips) / SARSCALE_SYNTH_GAIN_DB (scenes)")
+    ("clutter-db", po::value<double>()->default_value(0.0),
+     "clutter level relative to the default, dB (-40..40): median clutter magnitude x 10^(C/20)")
+    ("clutter-jitter-db", po::value<double>()->default_value(chip_defaults.clutter_jitter_db),
+     "chips: each chip's clutter level varies uniformly within +-this, dB (0..20)")
+    ("centre-jitter", po::value<double>()->default_value(chip_defaults.centre_jitter_px),
+     "chips: each target's centre moves uniformly within +-this many pixels in rows and columns (0..chip-size/4)")
+    ("target-gain-jitter-db", po::value<double>()->default_value(chip_defaults.variation.gain_jitter_db),
+     "chips and scenes: each target's overall return varies uniformly within +-this, dB (0..20)")
     ("width", po::value<int>()->default_value(4096), "scene: columns")
     ("height", po::value<int>()->default_value(4096), "scene: rows")
     ("targets", po::value<int>()->default_value(16), "scene: embedded targets")
@@ -31,6 +43,9 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
   const auto seed = static_cast<std::uint64_t>((*vm)["seed"].as<unsigned long long>());
   const int classes = (*vm)["classes"].as<int>();
   const auto depression = static_cast<float>((*vm)["depression"].as<double>());
+  const auto gain_db = static_cast<float>((*vm)["gain-db"].as<double>());
+  const auto clutter_db = static_cast<float>((*vm)["clutter-db"].as<double>());
+  const auto target_gain_jitter_db = static_cast<float>((*vm)["target-gain-jitter-db"].as<double>());
 
   dist::SynthSummary s;
   if (kind == "chips") {
@@ -39,6 +54,11 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
     cfg.num_classes = classes;
     cfg.chip_size = (*vm)["chip-size"].as<int>();
     cfg.depression_deg = depression;
+    cfg.gain_db = gain_db;
+    cfg.clutter_level_db = clutter_db;
+    cfg.clutter_jitter_db = static_cast<float>((*vm)["clutter-jitter-db"].as<double>());
+    cfg.centre_jitter_px = static_cast<float>((*vm)["centre-jitter"].as<double>());
+    cfg.variation.gain_jitter_db = target_gain_jitter_db;
     s = dist::synth_chips(comm, out, (*vm)["count"].as<long long>(), cfg);
     if (comm.is_root()) log::info("wrote ", s.files, " Phoenix chips of ", classes, " classes under ", out);
   } else if (kind == "scene") {
@@ -49,6 +69,12 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
     cfg.height = (*vm)["height"].as<int>();
     cfg.targets = (*vm)["targets"].as<int>();
     cfg.depression_deg = depression;
+    cfg.gain_db = gain_db;
+    cfg.clutter_level_db = clutter_db;
+    cfg.variation.gain_jitter_db = target_gain_jitter_db;
+    for (const char* chips_only : {"clutter-jitter-db", "centre-jitter"})
+      if (!(*vm)[chips_only].defaulted())
+        throw ConfigError(std::string("--") + chips_only + " applies to --kind chips, not to scenes");
     const std::string type = (*vm)["pixel-type"].as<std::string>();
     if (type == "cint16")
       cfg.pixels = synth::ScenePixels::complex_int16;

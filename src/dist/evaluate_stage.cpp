@@ -37,20 +37,9 @@ std::filesystem::path features_for_model(const Comm& comm, const io::ModelFile& 
                                          const std::filesystem::path& model_path, const std::filesystem::path& archive,
                                          const std::filesystem::path& output, int threads,
                                          const std::string& command_line) {
-  std::string existing;
-  std::error_code ec;
-  if (fs::exists(output, ec) && io::file_format(output) == io::kFeatureFormatName) {
-    try {
-      const io::FeatureReader r = io::FeatureReader::open(output, comm.raw());
-      existing = r.has_attribute("fingerprint") ? r.attribute("fingerprint") : std::string();
-    } catch (const InputError&) {
-      // incomplete or damaged (e.g. a killed run): recompute
-    }
-  }
-  if (!existing.empty() && existing == model.fingerprint) {
-    if (comm.is_root()) log::info("reusing ", output.string(), " (same fingerprint as the model)");
-    return output;
-  }
+  // run_features keys its output on the archive as found (path, size, modification time), the
+  // chain and the PCA: features of another archive (a new --test, a re-ingested archive) with
+  // the model's fingerprint are recomputed, never reused; unchanged ones are left as they are.
   FeaturesConfig fc;
   fc.archive = archive;
   fc.output = output;

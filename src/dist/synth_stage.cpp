@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <fstream>
 #include <optional>
@@ -80,6 +81,25 @@ void write_targets_csv(const fs::path& path, const std::vector<synth::SceneTarge
   if (!out) throw IoError("cannot write " + path.string());
 }
 
+// What a user reads back with gdalinfo. The acquisition conditions only when they differ from
+// the defaults (17 deg, 0 dB), so that default scenes keep their bytes.
+io::Metadata scene_metadata(const synth::SceneSynthConfig& cfg) {
+  io::Metadata items = {{"SARSCALE_SYNTH_SEED", std::to_string(cfg.seed)},
+                        {"SARSCALE_SYNTH_TARGETS", std::to_string(cfg.targets)},
+                        {"SARSCALE_SYNTH_CLASSES", std::to_string(cfg.num_classes)},
+                        {"POLARISATION", "HH"}};
+  const auto number = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return std::string(buf);
+  };
+  if (cfg.depression_deg != synth::SceneSynthConfig{}.depression_deg)
+    items["SARSCALE_SYNTH_DEPRESSION_DEG"] = number(cfg.depression_deg);
+  if (cfg.gain_db != 0) items["SARSCALE_SYNTH_GAIN_DB"] = number(cfg.gain_db);
+  if (cfg.clutter_level_db != 0) items["SARSCALE_SYNTH_CLUTTER_DB"] = number(cfg.clutter_level_db);
+  return items;
+}
+
 }  // namespace
 
 SynthSummary synth_scene(const Comm& comm, const fs::path& out_tif, const synth::SceneSynthConfig& cfg) {
@@ -108,10 +128,7 @@ SynthSummary synth_scene(const Comm& comm, const fs::path& out_tif, const synth:
       georef.geotransform = {500000.0, spacing, 0.0, 5000000.0, 0.0, -spacing};
       georef.projection_wkt = io::crs_wkt("EPSG:32631");
       writer->set_georef(georef);
-      writer->set_metadata({{"SARSCALE_SYNTH_SEED", std::to_string(cfg.seed)},
-                            {"SARSCALE_SYNTH_TARGETS", std::to_string(cfg.targets)},
-                            {"SARSCALE_SYNTH_CLASSES", std::to_string(cfg.num_classes)},
-                            {"POLARISATION", "HH"}});
+      writer->set_metadata(scene_metadata(cfg));
       write_targets_csv(scene_targets_path(out_tif), targets);
     } catch (const std::exception& e) {
       error = e.what();

@@ -650,6 +650,45 @@ std::string train_key(const TrainConfig& cfg) {
   return fp.hex();
 }
 
+// The HDF5 model of `m` with its provenance, all but the summary (`cv`), which the caller adds.
+io::ModelFile model_file(const TrainConfig& cfg, const std::string& key, const TrainingData& t,
+                         const svm::TrainParams& base, svm::SvmModel m, const TrainSummary& s, int ranks) {
+  io::ModelFile f;
+  f.svm = std::move(m);
+  f.class_names = t.class_names;
+  f.chain = t.chain;
+  f.fingerprint = t.fingerprint;
+  f.pca = t.pca;
+  f.provenance["command_line"] = cfg.command_line;
+  f.provenance["training_data"] = std::filesystem::absolute(cfg.features.empty() ? cfg.data : cfg.features).string();
+  f.provenance["training_rows"] = std::to_string(s.rows);
+  f.provenance["C"] = fmt("%.17g", base.C);
+  if (cfg.cascade)
+    f.provenance["training_mode"] =
+        cfg.cascade_options.mode == DistributedMode::ensemble
+            ? "ensemble: the average of " + std::to_string(ranks) + " ranks' leaf machines (approximate)"
+            : "cascade over " + std::to_string(ranks) + " ranks";
+  if (!base.class_weights.empty()) f.provenance["class_weights"] = class_weights_text(base.class_weights);
+  if (!t.augment.empty()) {
+    json::Value a = json::Value::object();
+    a["spec"] = t.augment;
+    a["augmented_rows"] = s.augmented_rows;  // of training_rows
+    f.provenance["augmentation"] = a.dump();
+  }
+  if (!cfg.warm_start.empty()) {
+    f.provenance["warm_start"] = std::filesystem::absolute(cfg.warm_start).string();
+    f.provenance["warm_support_vectors"] = std::to_string(s.warm_support_vectors);
+  }
+  if (!s.grid.empty()) f.provenance["cv_accuracy"] = fmt("%.17g", s.best_cv_accuracy);
+  if (s.best_shifted_accuracy >= 0) {
+    f.provenance["shift_validation"] = s.shift_validation + " (seed " + std::to_string(s.shift_seed) + ")";
+    f.provenance["shifted_accuracy"] = fmt("%.17g", s.best_shifted_accuracy);
+    f.provenance["select_by"] = s.select_by;
+  }
+  f.provenance["resume_key"] = key;
+  return f;
+}
+
 // When an HDF5 model trained under `key` is already there: a summary of it (figures on rank 0).
 std::optional<TrainSummary> up_to_date_model(const Comm& comm, const TrainConfig& cfg, const std::string& key) {
   TrainSummary s;
@@ -770,6 +809,7 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   // The final model: rank 0 trains and writes it; the others wait for its verdict.
   const auto tt0 = Clock::now();
   std::string error;
+  std::optional<io::ModelFile> file;  // rank 0's HDF5 model, written once the timings are known
   svm::SvmModel distributed;
   // The distributed training checkpoints beside the model: a killed run, started again with
   // the same command, continues from the last finished machine or cascade pass.
@@ -796,46 +836,29 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
       }
       if (cfg.cascade) s.report.total_sv = m.total_sv();
       s.classes = m.classes();
-      if (cfg.libsvm_model) {
+      if (cfg.libsvm_model)
         svm::write_libsvm_model(cfg.model, m);
-      } else {
-        io::ModelFile f;
-        f.svm = m;
-        f.class_names = t.class_names;
-        f.chain = t.chain;
-        f.fingerprint = t.fingerprint;
-        f.pca = t.pca;
-        f.provenance["command_line"] = cfg.command_line;
-        f.provenance["training_data"] =
-            std::filesystem::absolute(cfg.features.empty() ? cfg.data : cfg.features).string();
-        f.provenance["training_rows"] = std::to_string(s.rows);
-        f.provenance["C"] = fmt("%.17g", base.C);
-        if (cfg.cascade)
-          f.provenance["training_mode"] =
-              cfg.cascade_options.mode == DistributedMode::ensemble
-                  ? "ensemble: the average of " + std::to_string(comm.size()) + " ranks' leaf machines (approximate)"
-                  : "cascade over " + std::to_string(comm.size()) + " ranks";
-        if (!base.class_weights.empty()) f.provenance["class_weights"] = class_weights_text(base.class_weights);
-        if (!t.augment.empty()) {
-          json::Value a = json::Value::object();
-          a["spec"] = t.augment;
-          a["augmented_rows"] = s.augmented_rows;  // of training_rows
-          f.provenance["augmentation"] = a.dump();
-        }
-        if (previous) {
-          f.provenance["warm_start"] = std::filesystem::absolute(cfg.warm_start).string();
-          f.provenance["warm_support_vectors"] = std::to_string(s.warm_support_vectors);
-        }
-        f.provenance["cv"] = s.to_json().dump();
-        if (!s.grid.empty()) f.provenance["cv_accuracy"] = fmt("%.17g", s.best_cv_accuracy);
-        if (s.best_shifted_accuracy >= 0) {
-          f.provenance["shift_validation"] = s.shift_validation + " (seed " + std::to_string(s.shift_seed) + ")";
-          f.provenance["shifted_accuracy"] = fmt("%.17g", s.best_shifted_accuracy);
-          f.provenance["select_by"] = s.select_by;
-        }
-        f.provenance["resume_key"] = key;
-        write_model_file(cfg.model, f);
-      }
+      else
+        file = model_file(cfg, key, t, base, std::move(m), s, comm.size());
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  comm.broadcast(error);
+  if (!error.empty()) throw InputError(error);
+  s.train_seconds = comm.max(since(tt0));
+  // Peak memory per rank (ru_maxrss is in KiB on Linux): with --cascade no rank should approach
+  // the size of the whole training set.
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  s.peak_rss_mb = comm.allgather<std::int64_t>(static_cast<std::int64_t>(usage.ru_maxrss) / 1024);
+  s.seconds = comm.max(since(t0));
+  // Written once the figures are known, so that the stored summary has them (its `seconds` stops
+  // before the write, which the printed summary's includes).
+  if (file) {
+    try {
+      file->provenance["cv"] = s.to_json().dump();
+      write_model_file(cfg.model, *file);
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -846,12 +869,6 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     std::error_code ec;
     std::filesystem::remove(distributed_options.checkpoint, ec);  // the model is written: done
   }
-  s.train_seconds = comm.max(since(tt0));
-  // Peak memory per rank (ru_maxrss is in KiB on Linux): with --cascade no rank should approach
-  // the size of the whole training set.
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  s.peak_rss_mb = comm.allgather<std::int64_t>(static_cast<std::int64_t>(usage.ru_maxrss) / 1024);
   s.seconds = comm.max(since(t0));
   return s;
 }

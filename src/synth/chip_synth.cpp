@@ -51,9 +51,10 @@ void ChipSynthConfig::validate() const {
   if (!finite_in(centre_jitter_px, 0, static_cast<float>(chip_size) / 4))
     throw ConfigError("centre jitter must be within 0..chip_size/4 pixels");
   if (!finite_in(shadow_db, -60, 0)) throw ConfigError("shadow attenuation must be within -60..0 dB");
-  if (!finite_in(variation.amplitude_sigma, 0, 3) || !finite_in(variation.position_sigma_m, 0, 5) ||
-      !finite_in(variation.gain_jitter_db, 0, 20))
-    throw ConfigError("target variation out of range (amplitude sigma 0..3, position sigma 0..5 m, gain 0..20 dB)");
+  if (!finite_in(gain_db, -40, 40)) throw ConfigError("gain must be within -40..40 dB, got " + std::to_string(gain_db));
+  if (!finite_in(clutter_level_db, -40, 40))
+    throw ConfigError("clutter level must be within -40..40 dB, got " + std::to_string(clutter_level_db));
+  variation.validate();
 }
 
 std::vector<std::string> synth_class_names(int num_classes) {
@@ -102,11 +103,12 @@ SynthChip synthesize_chip(const ChipSynthConfig& cfg, std::int64_t index) {
   chip.class_name = model.class_name;
   chip.serial = model.serial;
 
-  // Rayleigh speckle: median^2 = ln 2 * mean intensity.
+  // Rayleigh speckle: median^2 = ln 2 * mean intensity. The level (a dB sum: + 0 is exact, so
+  // the default output is unchanged) scales the whole clutter, the jitter each chip's.
   ClutterParams clutter;
   clutter.key = stream_key(cfg.seed, idx, kChipClutterStream);
-  clutter.mean_intensity =
-      static_cast<float>(cfg.clutter_median * cfg.clutter_median / std::log(2.0) * std::pow(10.0, clutter_db / 10.0));
+  clutter.mean_intensity = static_cast<float>(cfg.clutter_median * cfg.clutter_median / std::log(2.0) *
+                                              std::pow(10.0, (clutter_db + cfg.clutter_level_db) / 10.0));
   clutter.texture_shape = static_cast<float>(pose_rng.uniform(cfg.texture_shape_min, cfg.texture_shape_max));
   clutter.texture_cell_px = 2;
 
@@ -116,6 +118,7 @@ SynthChip synthesize_chip(const ChipSynthConfig& cfg, std::int64_t index) {
   img.phase.resize(img.pixels());
   render_target_window(model, cfg.geometry(), pose, clutter, std::pow(10.0f, cfg.shadow_db / 20.0f),
                        PixelBox{0, 0, cfg.chip_size, cfg.chip_size}, img.magnitude.data(), img.phase.data());
+  apply_gain_db(cfg.gain_db, img.magnitude);
 
   // Header: the fields a real MSTAR chip carries that mean something here, in MSTAR's order,
   // plus provenance. Sizes are filled in by write_phoenix.
@@ -159,6 +162,9 @@ SynthChip synthesize_chip(const ChipSynthConfig& cfg, std::int64_t index) {
       {"SynthClassIndex", std::to_string(chip.class_index)},
       {"SynthModelVersion", std::to_string(kSynthModelVersion)},
   };
+  // Only when set, so that default chips keep their bytes; a reader takes absent as 0 dB.
+  if (cfg.gain_db != 0) h.fields.emplace_back("SynthGainDb", fmt("%g", cfg.gain_db));
+  if (cfg.clutter_level_db != 0) h.fields.emplace_back("SynthClutterDb", fmt("%g", cfg.clutter_level_db));
   return chip;
 }
 

@@ -193,6 +193,11 @@ void SceneSynthConfig::validate() const {
   if (targets < 0) throw ConfigError("number of scene targets must be >= 0, got " + std::to_string(targets));
   if (num_classes < 1) throw ConfigError("number of classes must be >= 1, got " + std::to_string(num_classes));
   if (!(shadow_db <= 0 && shadow_db >= -60)) throw ConfigError("shadow attenuation must be within -60..0 dB");
+  if (!(gain_db >= -40 && gain_db <= 40))
+    throw ConfigError("gain must be within -40..40 dB, got " + std::to_string(gain_db));
+  if (!(clutter_level_db >= -40 && clutter_level_db <= 40))
+    throw ConfigError("clutter level must be within -40..40 dB, got " + std::to_string(clutter_level_db));
+  variation.validate();
   geometry().validate();
 }
 
@@ -203,6 +208,8 @@ ClutterParams scene_clutter(const SceneSynthConfig& cfg) {
   p.key = stream_key(cfg.seed, 0, kSceneClutterStream);
   p.landcover = true;
   p.texture_cell_px = 4;
+  if (cfg.clutter_level_db != 0)
+    p.mean_intensity = static_cast<float>(p.mean_intensity * std::pow(10.0, cfg.clutter_level_db / 10.0));
   return p;
 }
 
@@ -381,6 +388,7 @@ void render_scene_rows(const SceneSynthConfig& cfg, const std::vector<SceneTarge
     }
   }
   if (failure) std::rethrow_exception(failure);
+  apply_gain_db(cfg.gain_db, out.magnitude);  // after the targets: it scales the whole acquisition
 }
 
 void to_cint16(const Image& image, std::vector<std::int16_t>& iq, float scale) {

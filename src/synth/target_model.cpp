@@ -422,6 +422,12 @@ TargetModel make_target_model(int class_index, int variant) {
   return m;
 }
 
+void TargetVariation::validate() const {
+  const auto in = [](float v, float lo, float hi) { return std::isfinite(v) && v >= lo && v <= hi; };
+  if (!in(amplitude_sigma, 0, 3) || !in(position_sigma_m, 0, 5) || !in(gain_jitter_db, 0, 20))
+    throw ConfigError("target variation out of range (amplitude sigma 0..3, position sigma 0..5 m, gain 0..20 dB)");
+}
+
 void jitter_target(TargetModel& model, CounterRng& rng, const TargetVariation& variation) {
   const float amplitude_sigma = variation.amplitude_sigma, position_sigma_m = variation.position_sigma_m;
   const double overall = std::pow(10.0, rng.uniform(-1.0, 1.0) * variation.gain_jitter_db / 20.0);
@@ -600,6 +606,12 @@ void add_target_returns(const TargetModel& model, const ImagingGeometry& geometr
       for (int c = c_lo; c <= c_hi; ++c) out[c - c_lo] += ar * hc[static_cast<std::size_t>(c - c_lo)];
     }
   }
+}
+
+void apply_gain_db(float gain_db, std::span<float> magnitude) {
+  if (gain_db == 0) return;
+  const auto factor = static_cast<float>(std::pow(10.0, gain_db / 20.0));
+  for (float& m : magnitude) m *= factor;
 }
 
 void apply_target_shadow(const TargetModel& model, const ImagingGeometry& geometry, const TargetPose& pose,

@@ -78,6 +78,25 @@ TEST(TrainStage, GridSearchEqualsOneProcessAtAnyRankCount) {
   EXPECT_EQ(m.svm.sv_coef, expected.sv_coef);
   EXPECT_EQ(m.svm.rho, expected.rho);
   EXPECT_EQ(m.svm.labels, (std::vector<std::int32_t>{-1, 1, 3}));
+
+  // The stored summary has the real timings and one peak RSS per rank (it was written before
+  // they were known once: 0 s and an empty list); the same figures as the returned summary.
+  ASSERT_TRUE(m.provenance.count("cv"));
+  const std::string& cv = m.provenance.at("cv");
+  EXPECT_GT(s.train_seconds, 0.0);
+  EXPECT_NEAR(test::json_number(cv, "train_seconds"), s.train_seconds, 1e-9 * s.train_seconds) << cv;
+  if (comm.is_root())  // rank 0's own figure (the others' differ)
+    EXPECT_NEAR(test::json_number(cv, "cv_seconds"), s.cv_seconds, 1e-9 * s.cv_seconds) << cv;
+  const double stored_seconds = test::json_number(cv, "seconds", /*last=*/true);
+  EXPECT_GE(stored_seconds, test::json_number(cv, "train_seconds")) << cv;
+  EXPECT_LE(stored_seconds, s.seconds) << cv;  // the printed figure also counts the model's write
+  const std::vector<double> rss = test::json_numbers(cv, "peak_rss_mb");
+  ASSERT_EQ(rss.size(), static_cast<std::size_t>(comm.size())) << cv;
+  ASSERT_EQ(s.peak_rss_mb.size(), rss.size());
+  for (std::size_t r = 0; r < rss.size(); ++r) {
+    EXPECT_GT(rss[r], 10.0) << "rank " << r;  // an MPI process with HDF5 and GDAL loaded: tens of MB
+    EXPECT_EQ(rss[r], static_cast<double>(s.peak_rss_mb[r])) << "rank " << r;
+  }
 }
 
 TEST(TrainStage, CascadeModeHoldsASharePerRankAndMatchesOneProcess) {

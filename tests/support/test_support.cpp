@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <vector>
 
 #include "sarscale/core/error.hpp"
@@ -116,6 +117,29 @@ long long json_int(const std::string& json, const std::string& key) {
   const auto at = json.find(needle);
   if (at == std::string::npos) return -1;
   return std::strtoll(json.c_str() + at + needle.size(), nullptr, 10);
+}
+
+double json_number(const std::string& json, const std::string& key, bool last) {
+  const std::string needle = "\"" + key + "\": ";
+  const auto at = last ? json.rfind(needle) : json.find(needle);
+  if (at == std::string::npos) return std::numeric_limits<double>::quiet_NaN();
+  return std::strtod(json.c_str() + at + needle.size(), nullptr);
+}
+
+std::vector<double> json_numbers(const std::string& json, const std::string& key) {
+  const std::string needle = "\"" + key + "\": [";
+  const auto at = json.find(needle);
+  if (at == std::string::npos) return {};
+  std::vector<double> out;
+  const char* p = json.c_str() + at + needle.size();
+  while (*p && *p != ']') {
+    char* end = nullptr;
+    out.push_back(std::strtod(p, &end));
+    if (end == p) return {};  // not a number: not an array of numbers
+    p = end;
+    while (*p == ',' || *p == ' ') ++p;
+  }
+  return out;
 }
 
 int run_command(const std::string& command, std::string* output, bool merge_stderr) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sarscale::test {
 
@@ -59,5 +60,11 @@ long long json_int(const std::string& json, const std::string& key);
 
 // The message of the ConfigError that f throws, or "no ConfigError" (other exceptions pass).
 std::string message_of(const std::function<void()>& f);
+// The number value of "key": X in JSON text, at its first occurrence or, with `last`, its last
+// (a top-level key written after nested objects that use the same name); NaN when absent.
+double json_number(const std::string& json, const std::string& key, bool last = false);
+
+// The numbers of "key": [a, b, ...] at its first occurrence (empty when absent).
+std::vector<double> json_numbers(const std::string& json, const std::string& key);
 
 }  // namespace sarscale::test

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <complex>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <numbers>
 #include <set>
@@ -216,6 +218,58 @@ TEST(SynthTarget, AzimuthChangesTheImage) {
   EXPECT_GT(extent(side, false), extent(nose, false) + 10);  // 6.9 m vs 3.5 m across at 0.2 m/pixel
 }
 
+TEST(SynthTarget, LayoverMovesHighScatterersTowardsTheRadar) {
+  // One scatterer at height z lies z sin(theta) of slant range nearer the radar than its foot
+  // (target_model.hpp), i.e. towards larger rows. The pose puts that exactly on row 60, so the
+  // response must peak there and be symmetric about it.
+  constexpr double z = 2.5, spacing = 0.2, pi = std::numbers::pi;
+  for (const float depression : {17.0f, 15.0f, 45.0f}) {
+    SCOPED_TRACE(depression);
+    TargetModel model;
+    model.scatterers.push_back({ScattererKind::omni, 0, 0, static_cast<float>(z), 1.0f, 0, 10, 0, 0});
+    const ImagingGeometry g = ImagingGeometry::square(depression, static_cast<float>(spacing), 0.3f);
+    const double layover_px = z * std::sin(depression * pi / 180.0) / spacing;
+    const TargetPose pose{60.0 - layover_px, 40.0, 0.0f};
+    const PixelBox box{0, 0, 100, 80};
+    std::vector<std::complex<float>> field(100 * 80);
+    add_target_returns(model, g, pose, box, field.data());
+    const auto at = [&](int r) { return std::abs(field[static_cast<std::size_t>(r) * 80 + 40]); };
+    int peak = 0;
+    for (int r = 0; r < 100; ++r) peak = at(r) > at(peak) ? r : peak;
+    EXPECT_EQ(peak, 60);
+    EXPECT_NEAR(at(59), at(61), 1e-5 * at(60));
+    EXPECT_GT(layover_px, 3.0);  // the foot is rows away from the peak
+  }
+  // The figures documented in target_model.hpp: 0.73 m at 17 deg, 0.65 m at 15 deg.
+  EXPECT_NEAR(2.5 * std::sin(17.0 * pi / 180.0), 0.73, 0.005);
+  EXPECT_NEAR(2.5 * std::sin(15.0 * pi / 180.0), 0.65, 0.005);
+}
+
+TEST(SynthTarget, ShadowLengthFollowsTheDepression) {
+  // A 1 m x 1 m block 2.5 m tall, radar ahead (azimuth 0): in the column through it the ground
+  // is hidden from the block's near edge to h / tan(theta) beyond its far edge, which spans
+  // (1 m + h / tan(theta)) cos(theta) of slant range: 8.78 m at 17 deg, 9.98 m at 15 deg.
+  constexpr double h = 2.5, spacing = 0.2, pi = std::numbers::pi;
+  TargetModel model;
+  model.volumes.push_back({Volume::Shape::box, 0, 0, 1.0f, 1.0f, static_cast<float>(h)});
+  std::map<float, double> hidden_m;
+  for (const float depression : {17.0f, 15.0f}) {
+    const ImagingGeometry g = ImagingGeometry::square(depression, static_cast<float>(spacing), 0.3f);
+    const PixelBox box{0, 0, 200, 40};
+    std::vector<float> gain(200 * 40, 1.0f);
+    apply_target_shadow(model, g, TargetPose{150, 20, 0}, 0.0f, box, gain.data());
+    double rows = 0;
+    for (int r = 0; r < 200; ++r) rows += 1.0 - gain[static_cast<std::size_t>(r) * 40 + 20];
+    const double theta = depression * pi / 180.0;
+    hidden_m[depression] = rows * spacing;
+    EXPECT_NEAR(rows * spacing, (1.0 + h / std::tan(theta)) * std::cos(theta), 1e-3) << depression << " deg";
+    // Nothing is hidden on the radar's side of the block (whose near edge is at row 152.4).
+    for (int r = 153; r < 200; ++r) EXPECT_EQ(gain[static_cast<std::size_t>(r) * 40 + 20], 1.0f) << r;
+  }
+  EXPECT_NEAR(hidden_m[17.0f], 8.78, 0.01);
+  EXPECT_NEAR(hidden_m[15.0f], 9.98, 0.01);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Chips
 
@@ -386,6 +440,51 @@ TEST(SynthChip, ConfigValidationAndSpeed) {
   EXPECT_LT(ms, 25.0);
 }
 
+TEST(SynthChip, GainAndClutterLevelScaleTheAcquisition) {
+  ChipSynthConfig cfg;
+  cfg.seed = 8;
+  const SynthChip base = synthesize_chip(cfg, 5);
+  for (const auto& [key, value] : base.header.fields) EXPECT_TRUE(key != "SynthGainDb" && key != "SynthClutterDb");
+
+  // The gain multiplies every magnitude by 10^(G/20) and leaves the phases.
+  ChipSynthConfig gained = cfg;
+  gained.gain_db = 1.5f;
+  const fs::path dir = sarscale::test::scratch_dir("synth-gain");
+  write_synth_chip(dir, gained, 5);
+  const auto g = sarscale::io::read_phoenix(dir / synth_chip_relative_path(gained, 5));
+  const auto factor = static_cast<float>(std::pow(10.0, 1.5 / 20.0));
+  ASSERT_EQ(g.image.magnitude.size(), base.image.magnitude.size());
+  for (std::size_t k = 0; k < base.image.magnitude.size(); ++k)
+    ASSERT_EQ(g.image.magnitude[k], base.image.magnitude[k] * factor) << k;
+  EXPECT_EQ(g.image.phase, base.image.phase);
+  EXPECT_NEAR(factor, 1.18850, 1e-5);
+  EXPECT_EQ(g.header.get("SynthGainDb"), "1.5");  // what a user reads in the header
+  EXPECT_EQ(g.header.number("SynthGainDb"), 1.5);
+
+  // The clutter level scales the clutter, not the target: pixels of clutter alone (most of
+  // them: the median ratio) by 10^(C/20) to float precision, the peak (target) much less.
+  ChipSynthConfig louder = cfg;
+  louder.clutter_level_db = 6.0f;
+  const SynthChip c = synthesize_chip(louder, 5);
+  std::vector<float> ratio(c.image.magnitude.size());
+  for (std::size_t k = 0; k < ratio.size(); ++k) ratio[k] = c.image.magnitude[k] / base.image.magnitude[k];
+  EXPECT_NEAR(median(ratio), std::pow(10.0, 6.0 / 20.0), 1e-5);
+  const auto peak = [](const Image& img) { return *std::max_element(img.magnitude.begin(), img.magnitude.end()); };
+  EXPECT_LT(peak(c.image) / peak(base.image), 1.3);
+  bool recorded = false;
+  for (const auto& [key, value] : c.header.fields) recorded |= key == "SynthClutterDb" && value == "6";
+  EXPECT_TRUE(recorded);
+
+  for (const float bad : {41.0f, -41.0f, std::numeric_limits<float>::quiet_NaN()}) {
+    ChipSynthConfig b = cfg;
+    b.gain_db = bad;
+    EXPECT_THROW(synthesize_chip(b, 0), sarscale::ConfigError) << bad;
+    b = cfg;
+    b.clutter_level_db = bad;
+    EXPECT_THROW(synthesize_chip(b, 0), sarscale::ConfigError) << bad;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Scenes
 
@@ -502,4 +601,36 @@ TEST(SynthScene, CInt16Conversion) {
   EXPECT_EQ(iq[5], 0);
   img.phase.clear();
   EXPECT_THROW(to_cint16(img, iq), sarscale::ConfigError);
+}
+
+TEST(SynthScene, GainScalesEveryPixelAndClutterLevelTheBackground) {
+  const SceneSynthConfig cfg = small_scene();
+  const auto plan = plan_scene_targets(cfg);
+  Image base, gained, quieter;
+  render_scene_rows(cfg, plan, 0, cfg.height, base);
+  SceneSynthConfig g = cfg;
+  g.gain_db = -2.0f;
+  render_scene_rows(g, plan, 0, cfg.height, gained);
+  const auto factor = static_cast<float>(std::pow(10.0, -2.0 / 20.0));
+  for (std::size_t k = 0; k < base.magnitude.size(); ++k)
+    ASSERT_EQ(gained.magnitude[k], base.magnitude[k] * factor) << k;
+  EXPECT_EQ(gained.phase, base.phase);
+
+  SceneSynthConfig q = cfg;
+  q.clutter_level_db = -3.0f;
+  EXPECT_EQ(plan_scene_targets(q).size(), plan.size());  // the plan does not depend on the level
+  render_scene_rows(q, plan, 0, cfg.height, quieter);
+  std::vector<float> ratio(base.magnitude.size());
+  for (std::size_t k = 0; k < ratio.size(); ++k) ratio[k] = quieter.magnitude[k] / base.magnitude[k];
+  EXPECT_NEAR(median(ratio), std::pow(10.0, -3.0 / 20.0), 1e-5);  // the background, all land covers
+
+  SceneSynthConfig bad = cfg;
+  bad.gain_db = 60.0f;
+  EXPECT_THROW(plan_scene_targets(bad), sarscale::ConfigError);
+  bad = cfg;
+  bad.clutter_level_db = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(plan_scene_targets(bad), sarscale::ConfigError);
+  bad = cfg;
+  bad.variation.gain_jitter_db = -1.0f;
+  EXPECT_THROW(plan_scene_targets(bad), sarscale::ConfigError);
 }

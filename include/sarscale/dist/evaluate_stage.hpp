@@ -48,7 +48,8 @@ struct EvaluateSummary {
 EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& config);
 
 // Collective: the archive's features computed with the model's chain and PCA into `output`, or
-// `output` as it is when it already holds features with the model's fingerprint. Returns output.
+// `output` as it is when it already holds them for this very archive (same path, size and
+// modification time, as `features` decides for a rerun). Returns output.
 std::filesystem::path features_for_model(const Comm& comm, const io::ModelFile& model,
                                          const std::filesystem::path& model_path, const std::filesystem::path& archive,
                                          const std::filesystem::path& output, int threads,

@@ -41,8 +41,16 @@ struct ChipSynthConfig {
   float shadow_db = -12.0f;        // clutter attenuation in the radar shadow
   TargetVariation variation;       // per-chip scatterer jitter
 
+  // Acquisition conditions: what changes between two collections of the same targets (with the
+  // depression angle and the seed). 0 dB leaves the output byte for byte as without them.
+  float gain_db = 0.0f;           // calibration gain on the whole chip: magnitude x 10^(gain_db/20),
+                                  //   recorded in the header as SynthGainDb (when not 0)
+  float clutter_level_db = 0.0f;  // clutter median x 10^(clutter_level_db/20), before the gain;
+                                  //   recorded as SynthClutterDb (when not 0)
+
   ImagingGeometry geometry() const;
-  // Throws ConfigError: chip size outside 8..4096, num_classes < 1, bad geometry or knobs.
+  // Throws ConfigError: chip size outside 8..4096, num_classes < 1, bad geometry or knobs
+  // (gains outside -40..40 dB).
   void validate() const;
 };
 

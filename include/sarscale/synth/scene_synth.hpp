@@ -69,9 +69,13 @@ struct SceneSynthConfig {
   float depression_deg = 17.0f;
   float shadow_db = -12.0f;   // clutter attenuation in target shadows
   TargetVariation variation;  // per-target jitter, as for chips
+  // Acquisition conditions, as for chips (0 dB: the output is byte for byte as without them).
+  float gain_db = 0.0f;           // calibration gain on every pixel: magnitude x 10^(gain_db/20)
+  float clutter_level_db = 0.0f;  // clutter (every land-cover type) x 10^(clutter_level_db/20)
 
   ImagingGeometry geometry() const;
-  // Throws ConfigError: sizes outside 1..1,048,576, negative targets, num_classes < 1, ...
+  // Throws ConfigError: sizes outside 1..1,048,576, negative targets, num_classes < 1, gains
+  // outside -40..40 dB, ...
   void validate() const;
 };
 

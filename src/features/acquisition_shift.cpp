@@ -220,9 +220,9 @@ ShiftOutcome::Speckle redraw_speckle(float* m, float* phase, int rows, int cols,
   return ShiftOutcome::Speckle::redrawn;
 }
 
-// Multiplies the background (outside the mask step's target and shadow) by `factor`.
+// Multiplies the background (outside kClutterSegmentation's target and shadow) by `factor`.
 void scale_background(float* m, int rows, int cols, double factor) {
-  const std::vector<unsigned char> keep = target_shadow_mask(m, rows, cols);
+  const std::vector<unsigned char> keep = target_shadow_mask(m, rows, cols, kClutterSegmentation);
   const std::size_t n = static_cast<std::size_t>(rows) * cols;
   for (std::size_t k = 0; k < n; ++k)
     if (keep.empty() || !keep[k]) m[k] = static_cast<float>(m[k] * factor);

@@ -208,12 +208,12 @@ TEST(AcquisitionShift, ClutterGainLeavesTargetAndShadowAlone) {
     for (int c = 20; c < 28; ++c) chip.magnitude[r * 48 + c] = 40.0f;
   for (int r = 28; r < 36; ++r)
     for (int c = 20; c < 28; ++c) chip.magnitude[r * 48 + c] = 0.05f;
-  const std::vector<unsigned char> keep = sf::target_shadow_mask(chip.magnitude.data(), 48, 48);
+  const std::vector<unsigned char> keep = sf::target_shadow_mask(chip.magnitude.data(), 48, 48, sf::kClutterSegmentation);
   ASSERT_EQ(keep.size(), chip.pixels());
   for (int r = 20; r < 36; ++r)
     for (int c = 20; c < 28; ++c) ASSERT_TRUE(keep[r * 48 + c]) << r << "," << c;  // target and shadow kept
-  // The same segmentation as the preprocessing step `mask`: it keeps exactly these pixels.
-  sf::Preprocessor mask(sf::parse_chain("mask"), 48, 48);
+  // The same segmentation as the preprocessing step kClutterSegmentation: it keeps exactly these pixels.
+  sf::Preprocessor mask(sf::parse_chain(sf::kClutterSegmentation), 48, 48);
   std::vector<float> masked(chip.pixels());
   ASSERT_EQ(mask.apply(chip.magnitude.data(), masked.data()), "");
   const float fill = *std::min_element(chip.magnitude.begin(), chip.magnitude.end());

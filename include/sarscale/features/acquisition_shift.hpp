@@ -23,9 +23,10 @@
 //       A chip whose phase is constant (a magnitude-only source in an archive with phase), or
 //       whose support is the whole band on both axes (nothing to re-draw from), is left as it is.
 //   clutter(db [0])  a per-chip gain c ~ U[-db, db] dB on the background only: every pixel
-//       outside the target and its shadow, as the preprocessing step `mask` (preprocess.hpp,
-//       with its defaults) segments the chip's magnitude; the target-to-clutter contrast of
-//       another acquisition. A chip without a target pixel is all background.
+//       outside the target and its shadow, as the preprocessing step kClutterSegmentation
+//       (preprocess.hpp, segment.hpp: thresholds on a 5x5 mean, the central component, grown by
+//       4 pixels, shadow within 12) segments the chip's magnitude; the target-to-clutter contrast
+//       of another acquisition. A chip without a target pixel is all background.
 //   gain(db [2], clip [0])  a per-chip gain g ~ U[-db, db] dB on the whole magnitude
 //       (x 10^(g/20)). clip > 0: values above `clip` are set to `clip` afterwards (8-bit sources,
 //       such as MSTAR's JPEG chips, saturate at 255).
@@ -50,6 +51,9 @@
 namespace sarscale::features {
 
 inline constexpr const char* kDefaultAcquisitionShift = "gain(db=2); shift(pixels=1); speckle";
+// What `clutter` leaves alone. Single-pixel thresholds would count bright speckle as target and
+// leave background unscaled all over the chip: the smoothed, central segmentation does not.
+inline constexpr const char* kClutterSegmentation = "mask(smooth=5, keep=central, grow=4, reach=12)";
 
 struct ShiftOp {
   // In application order (also the operation's number in the random draws).

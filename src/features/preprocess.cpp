@@ -74,6 +74,7 @@ const std::vector<StepSpec>& step_specs() {
         {"fill", -kInf, -1e30, 1e30, false, false, {{"min", -kInf}}, true},
         {"smooth", 1, 1, kMaxWindow, true, true, {}, true, true},
         {"keep", 0, 0, 0, true, false, {{"all", 0}, {"central", 1}}, false, true}}},
+      {"power", {{"exponent", 2, 0.05, 20}}},
       {"scale",
        {{"stat", 0, 0, 0, true, false, {{"mean", 0}, {"median", 1}, {"max", 2}, {"rms", 3}}, false},
         {"over", 0, 0, 0, true, false, {{"all", 0}, {"nonzero", 1}}, false}}},
@@ -86,7 +87,7 @@ const StepSpec& find_spec(std::string_view name) {
     if (name == s.name) return s;
   throw ConfigError("preprocess chain: unknown step '" + std::string(name) +
                     "' (known: db, linear, percentile, zscore, crop, mean, median, lee, frost, equalize, "
-                    "multilook, mask, scale)");
+                    "multilook, mask, power, scale)");
 }
 
 const ParamSpec* find_param(const StepSpec& spec, std::string_view key) {
@@ -578,6 +579,11 @@ std::string apply_step(const PreprocessStep& step, const float* in, int& rows, i
     if (!why.empty()) return "mask: " + why;
     const double fill = p.at("fill") == -kInf ? static_cast<double>(*std::min_element(in, in + n)) : p.at("fill");
     for (std::size_t i = 0; i < n; ++i) out[i] = s.m1[i] ? in[i] : static_cast<float>(fill);
+    return "";
+  }
+  if (name == "power") {  // |x|^p: the zeros stay zero, no sign is kept
+    const double e = p.at("exponent");
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(std::pow(std::fabs(static_cast<double>(in[i])), e));
     return "";
   }
   if (name == "scale") {

@@ -363,6 +363,18 @@ TEST(PreprocessMask, NewParametersKeepOldCanonicalText) {
   EXPECT_THROW(sf::parse_chain("mask(keep=largest)"), sarscale::ConfigError);
 }
 
+TEST(PreprocessSteps, PowerRaisesMagnitudes) {
+  const std::vector<float> img = {0, -2, 3, 0.5f};
+  auto r = run("power", img, 2, 2);  // intensity of an amplitude: squared, sign dropped
+  ASSERT_EQ(r.reason, "");
+  EXPECT_EQ(r.image, (std::vector<float>{0, 4, 9, 0.25f}));
+  r = run("power(0.5)", img, 2, 2);
+  EXPECT_FLOAT_EQ(r.image[1], std::sqrt(2.0f));
+  EXPECT_FLOAT_EQ(r.image[2], std::sqrt(3.0f));
+  EXPECT_EQ(sf::describe_chain(sf::parse_chain("power(1.5)")), "power(exponent=1.5)");
+  EXPECT_THROW(sf::parse_chain("power(0)"), sarscale::ConfigError);
+}
+
 TEST(PreprocessSteps, ScaleDividesByTheChipsOwnStatistic) {
   const std::vector<float> img = {0, 0, 2, 4, 0, 6, 0, 0, 8};  // non-zero: 2 4 6 8
   auto r = run("scale", img, 3, 3);                               // mean over all: 20 / 9

@@ -58,6 +58,9 @@
 //        Also smooth [1] and keep [all|central] (see segment.hpp): thresholds on the smooth x smooth
 //        box mean instead of single pixels, and only the central connected component of the target.
 //        Both are printed in the canonical text only when not at their defaults.
+//   power(exponent [2])               |x|^exponent (in [0.05, 20]): power(2) turns amplitude into
+//                                      intensity, which weighs bright scatterers over clutter;
+//                                      power(0.5) compresses them.
 //   scale(stat [mean], over [all])    divides the chip by one of its own statistics (mean, median,
 //                                      max or rms of |x|), over every pixel or the non-zero ones
 //                                      (after mask(fill=0): the target and its shadow). A per-chip

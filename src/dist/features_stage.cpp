@@ -35,10 +35,10 @@ constexpr std::int64_t kMaxPcaDim = 8192;
 // makes sense on the vectors it was fitted on.
 features::ChainSpec choose_chain(const FeaturesConfig& cfg, const io::ArchiveLayout& archive,
                                  const std::string& pca_chain, const std::string& pca_path) {
-  const bool configured = cfg.preprocess || cfg.blocks;
+  const bool configured = cfg.planes || cfg.preprocess || cfg.blocks;
   const auto from_config = [&] {
     return features::make_chain_spec(cfg.preprocess.value_or(kDefaultPreprocess), cfg.blocks.value_or(kDefaultBlocks),
-                                     archive.rows, archive.cols);
+                                     archive.rows, archive.cols, cfg.planes.value_or(""));
   };
   if (pca_chain.empty()) return from_config();
   const features::ChainSpec stored = features::parse_chain_spec(pca_chain);
@@ -123,7 +123,10 @@ CopyRows compute_copies(const features::AugmentSpec& spec, const CopyChains& cha
                         const std::int32_t* labels, const std::uint8_t* flags, std::size_t raw_dim, int threads) {
   const auto k = static_cast<std::size_t>(spec.copies());
   const auto n = static_cast<std::size_t>(count) * k;
-  const auto chip_px = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
+  // A chip is its planes one after the other; a copy takes the same window of every plane.
+  const auto planes = static_cast<std::size_t>(chains.of_op.empty() ? 1 : chains.of_op.front()->input_planes());
+  const auto plane_px = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
+  const std::size_t chip_px = planes * plane_px;
   CopyRows out;
   out.raw.assign(n * raw_dim, 0.0f);
   out.labels.resize(n);
@@ -148,14 +151,17 @@ CopyRows compute_copies(const features::AugmentSpec& spec, const CopyChains& cha
   for (std::size_t j = 0; j < spec.ops.size(); offset += static_cast<std::size_t>(spec.ops[j].copies()), ++j) {
     const features::FeatureChain& chain = *chains.of_op[j];
     const auto per = static_cast<std::size_t>(spec.ops[j].copies());
-    const auto px = static_cast<std::size_t>(chain.rows()) * static_cast<std::size_t>(chain.cols());
+    const auto copy_plane = static_cast<std::size_t>(chain.rows()) * static_cast<std::size_t>(chain.cols());
+    const std::size_t px = planes * copy_plane;
     const std::size_t m = usable.size() * per;
     copies.resize(m * px);
 #pragma omp parallel for num_threads(threads > 0 ? threads : omp_get_max_threads()) schedule(static)
     for (long long q = 0; q < static_cast<long long>(m); ++q) {
       const std::size_t u = static_cast<std::size_t>(q) / per, c = static_cast<std::size_t>(q) % per;
-      features::extract_window(pixels + static_cast<std::size_t>(usable[u]) * chip_px, rows, cols,
-                               windows[u * k + offset + c], copies.data() + static_cast<std::size_t>(q) * px);
+      for (std::size_t j = 0; j < planes; ++j)
+        features::extract_window(pixels + static_cast<std::size_t>(usable[u]) * chip_px + j * plane_px, rows, cols,
+                                 windows[u * k + offset + c],
+                                 copies.data() + static_cast<std::size_t>(q) * px + j * copy_plane);
     }
     computed.resize(m * raw_dim);
     const std::vector<std::string> why = chain.compute_batch(copies.data(), m, computed.data(), threads);
@@ -175,6 +181,25 @@ CopyRows compute_copies(const features::AugmentSpec& spec, const CopyChains& cha
     out.flagged.push_back({slots + first * static_cast<std::int64_t>(k) + static_cast<std::int64_t>(row),
                            reasons[row].empty() ? "copy of row " + std::to_string(src) + ", an unusable chip"
                                                 : reasons[row] + " (a copy of row " + std::to_string(src) + ")"});
+  }
+  return out;
+}
+
+// The archive bands the chain reads (0-based), found by name; a chain without planes reads band 1.
+std::vector<int> chain_bands(const features::FeatureChain& chain, const io::ArchiveReader& archive) {
+  if (chain.bands().empty()) return {0};
+  std::vector<int> out;
+  for (const std::string& name : chain.bands()) {
+    const int index = archive.band_index(name);
+    if (index >= 0) {
+      out.push_back(index);
+      continue;
+    }
+    std::string have;
+    for (const auto& b : archive.layout().band_names) have += (have.empty() ? "" : ", ") + b;
+    throw ConfigError("the feature chain reads band '" + name + "' but the archive " + archive.path().string() +
+                      (have.empty() ? " has one unnamed band (name bands with ingest --bands / --band-names)"
+                                    : " has the bands (" + have + ")"));
   }
   return out;
 }
@@ -332,6 +357,7 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   const features::FeatureChain chain(
       choose_chain(cfg, al, pca_chain, cfg.pca_from ? cfg.pca_from->string() : cfg.stored_source));
   const auto raw_dim = static_cast<std::int64_t>(chain.length());
+  const std::vector<int> bands = chain_bands(chain, archive);
   if (model && model->dim != raw_dim)
     throw InputError("--pca-from: the stored PCA expects " + std::to_string(model->dim) +
                      " features, the chain gives " + std::to_string(raw_dim));
@@ -396,7 +422,8 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   const double t_open = clock.lap();
 
   const Range mine = block_range(static_cast<std::size_t>(al.chips), comm.size(), comm.rank());
-  const std::int64_t chip_px = static_cast<std::int64_t>(al.rows) * al.cols;
+  // Pixels per chip as the chain reads it: every plane it takes from the archive.
+  const std::int64_t chip_px = static_cast<std::int64_t>(bands.size()) * al.rows * al.cols;
   // A chip's copies are in memory with it: about the same bytes per batch with augmentation.
   std::int64_t batch = cfg.batch_chips > 0 ? cfg.batch_chips
                                            : std::max<std::int64_t>(1, kBatchPixelBytes / (chip_px * 4 * (1 + copies)));
@@ -450,7 +477,7 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
     }
     const std::int64_t count = kept ? 0 : batch_count;
     pixels.resize(static_cast<std::size_t>(count * chip_px));
-    archive.read_chips(first, count, pixels.data(), nullptr);
+    archive.read_bands(first, count, bands, pixels.data());
     const std::vector<std::uint8_t> valid = archive.valid(first, count);
     const std::vector<std::int32_t> labels = archive.labels(first, count);
     t_read += clock.lap();

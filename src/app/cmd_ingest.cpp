@@ -72,9 +72,9 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
   cfg.calibration = io::parse_calibration((*vm)["calibration"].as<std::string>());
   if (vm->count("bands") && !(*vm)["band"].defaulted())
     throw ConfigError("--band and --bands exclude each other (--bands N picks one band, named)");
-  cfg.bands = io::BandSelection::parse(vm->count("bands") ? (*vm)["bands"].as<std::string>() : "",
-                                       (*vm)["band"].as<int>(),
-                                       vm->count("band-names") ? (*vm)["band-names"].as<std::string>() : "");
+  cfg.bands =
+      io::BandSelection::parse(vm->count("bands") ? (*vm)["bands"].as<std::string>() : "", (*vm)["band"].as<int>(),
+                               vm->count("band-names") ? (*vm)["band-names"].as<std::string>() : "");
   if (vm->count("classes")) cfg.classes = split_classes((*vm)["classes"].as<std::string>());
   const int batch_mb = (*vm)["batch-mb"].as<int>();
   if (batch_mb <= 0) throw ConfigError("--batch-mb must be positive");

@@ -116,7 +116,8 @@ Canonicaliser real_size(double lo, double hi) {
   return [=](std::string_view t) {
     const std::size_t x = t.find('x');
     if (x == std::string_view::npos) return format_number(parse_real(trim(t), lo, hi, true));
-    const double r = parse_real(trim(t.substr(0, x)), lo, hi, true), c = parse_real(trim(t.substr(x + 1)), lo, hi, true);
+    const double r = parse_real(trim(t.substr(0, x)), lo, hi, true),
+                 c = parse_real(trim(t.substr(x + 1)), lo, hi, true);
     return r == c ? format_number(r) : format_number(r) + "x" + format_number(c);
   };
 }
@@ -130,7 +131,8 @@ Canonicaliser plane_names(bool list) {
       const std::size_t slash = std::min(t.find('/'), t.size());
       std::string name(trim(t.substr(0, slash)));
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (!is_plane_name(name)) throw ConfigError("expected " + std::string(list ? "plane names A/B/..." : "a plane name"));
+      if (!is_plane_name(name))
+        throw ConfigError("expected " + std::string(list ? "plane names A/B/..." : "a plane name"));
       out += (out.empty() ? "" : "/") + name;
       ++count;
       if (slash == t.size()) break;
@@ -203,17 +205,15 @@ const std::vector<BlockKind>& block_kinds() {
         {"topk", "16", integer(1, std::numeric_limits<int>::max())},
         {"sigma", "3", real(0, 1e6)},
         on_key()}},
-      {"ship",
-       ship_keys({{"spacing", "1", real_size(0, 1e4)},
-                  {"scale", "20", real(0, 100, true)},
-                  {"floor", "-100", real(-1e6, 1e6)},
-                  {"topk", "8", integer(1, std::numeric_limits<int>::max())}})},
-      {"ship_pixels",
-       ship_keys({{"size", "8x16", size(1, 4096)},
-                  {"window", "16x48", size(1, 4096)},
-                  {"db", "true", boolean()},
-                  {"scale", "20", real(0, 100, true)},
-                  {"floor", "-100", real(-1e6, 1e6)}})},
+      {"ship", ship_keys({{"spacing", "1", real_size(0, 1e4)},
+                          {"scale", "20", real(0, 100, true)},
+                          {"floor", "-100", real(-1e6, 1e6)},
+                          {"topk", "8", integer(1, std::numeric_limits<int>::max())}})},
+      {"ship_pixels", ship_keys({{"size", "8x16", size(1, 4096)},
+                                 {"window", "16x48", size(1, 4096)},
+                                 {"db", "true", boolean()},
+                                 {"scale", "20", real(0, 100, true)},
+                                 {"floor", "-100", real(-1e6, 1e6)}})},
   };
   return kinds;
 }
@@ -282,7 +282,8 @@ FeatureBlockSpec resolve_planes(FeatureBlockSpec b, const std::vector<PlaneSpec>
   std::string all;
   for (const PlaneSpec& p : planes) all += (all.empty() ? "" : "/") + p.name;
   if (b.params.at("on").empty()) b.params["on"] = all;
-  if (is_ship_kind(b.name) && b.params.at("detect").empty()) b.params["detect"] = split_planes(b.params.at("on")).front();
+  if (is_ship_kind(b.name) && b.params.at("detect").empty())
+    b.params["detect"] = split_planes(b.params.at("on")).front();
   std::vector<std::string> named = split_planes(b.params.at("on"));
   if (is_ship_kind(b.name)) named.push_back(b.params.at("detect"));
   for (const std::string& n : named)
@@ -693,8 +694,8 @@ std::string FeatureChain::compute(const float* chip, float* out, Workspace& work
     for (std::size_t j = 0; j < m.bands.size(); ++j) bands.push_back(chip + j * px);
     for (std::size_t p = 0; p < m.spec.planes.size() && reason.empty(); ++p) {
       const PlaneSpec& plane = m.spec.planes[p];
-      const float* source = bands[static_cast<std::size_t>(
-          std::find(m.bands.begin(), m.bands.end(), plane.a) - m.bands.begin())];
+      const float* source =
+          bands[static_cast<std::size_t>(std::find(m.bands.begin(), m.bands.end(), plane.a) - m.bands.begin())];
       if (plane.op != PlaneSpec::Op::band) {
         derive_plane(plane, m.bands, bands, px, s.derived.data());
         source = s.derived.data();

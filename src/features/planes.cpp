@@ -57,7 +57,8 @@ std::vector<PlaneSpec> parse_planes(std::string_view text) {
       p.b = checked_name(expr.substr(op + 1), text);
     }
     for (const PlaneSpec& q : planes)
-      if (q.name == p.name) throw ConfigError("feature planes: plane '" + p.name + "' twice in \"" + std::string(text) + "\"");
+      if (q.name == p.name)
+        throw ConfigError("feature planes: plane '" + p.name + "' twice in \"" + std::string(text) + "\"");
     planes.push_back(p);
   }
   const std::vector<std::string> bands = plane_bands(planes);

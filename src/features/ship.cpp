@@ -218,8 +218,8 @@ void ShipParams::validate() const {
 }
 
 const std::array<std::string_view, kShipGeometryLength>& ship_geometry_names() {
-  static const std::array<std::string_view, kShipGeometryLength> names = {
-      "area_m2", "length_m", "width_m", "extent_length_m", "extent_width_m"};
+  static const std::array<std::string_view, kShipGeometryLength> names = {"area_m2", "length_m", "width_m",
+                                                                          "extent_length_m", "extent_width_m"};
   return names;
 }
 
@@ -299,7 +299,8 @@ void ShipPixelsParams::validate() const {
 ShipPixelsBlock::ShipPixelsBlock(const ShipPixelsParams& params, int rows, int cols, int planes)
     : params_(params), rows_(rows), cols_(cols), planes_(planes) {
   params_.validate();
-  if (rows < 2 || cols < 2 || planes < 1) throw ConfigError("ship_pixels block: needs chips of at least 2x2 and a plane");
+  if (rows < 2 || cols < 2 || planes < 1)
+    throw ConfigError("ship_pixels block: needs chips of at least 2x2 and a plane");
 }
 
 void ShipPixelsBlock::compute(const float* detect, const std::vector<const float*>& planes, float* out,

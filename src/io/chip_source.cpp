@@ -38,8 +38,8 @@ std::vector<std::string> split_list(const std::string& text, char sep) {
 
 bool is_band_name(const std::string& n) {
   return !n.empty() && n.size() <= kMaxBandName && std::all_of(n.begin(), n.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-         });
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
 }
 
 bool is_number(const std::string& t) {
@@ -188,8 +188,7 @@ struct ChipPlanes {
 };
 
 void read_scene_tiles(const std::filesystem::path& path, const SourceInfo& info, const ChipSourceOptions& o,
-                      std::int64_t first, std::int64_t count, const ChipPlanes& out, ChipMeta* meta,
-                      ReadStats& stats) {
+                      std::int64_t first, std::int64_t count, const ChipPlanes& out, ChipMeta* meta, ReadStats& stats) {
   GdalRaster raster = GdalRaster::open(path, o.calibration);
   const int tr = o.tile_rows(), tc = o.tile_cols(), sr = o.stride_rows(), sc = o.stride_cols();
   std::int64_t t = first;

@@ -92,8 +92,9 @@ TEST(OpenSarShipCli, SinglePolPatchesAreRejectedByTheDualPolConfigAndReadByTheSh
   EXPECT_EQ(json_int(summary, "rejected"), 56) << summary;
   EXPECT_NE(out.find("no band named 'vh' (its bands: vv;"), std::string::npos) << out.substr(0, 2000);
   // The shipped configuration reads the VV band of every patch: Cargo 27, Other Type 3, Tanker 26.
-  const std::string vv = last_json_line(run_expect(sarscale::test::sarscale_mpi(2) + " ingest --config " + config() +
-                                                   " --input " + scene.string() + " --output " + (dir / "vv.h5").string()));
+  const std::string vv =
+      last_json_line(run_expect(sarscale::test::sarscale_mpi(2) + " ingest --config " + config() + " --input " +
+                                scene.string() + " --output " + (dir / "vv.h5").string()));
   EXPECT_EQ(json_int(vv, "chips"), 56) << vv;
   const std::string info = run_expect(sarscale::test::sarscale_binary() + " info --json " + (dir / "vv.h5").string());
   EXPECT_NE(info.find("\"bands\": [\"vv\"]"), std::string::npos) << info.substr(0, 400);
@@ -106,15 +107,16 @@ TEST(OpenSarShipCli, ConfigRunsThroughThePipeline) {
   SARSCALE_REQUIRE_SHARED(second, kSecondScene);
   SARSCALE_REQUIRE_SHARED(test, kSlcScene);
   const fs::path dir = sarscale::test::scratch_dir("opensarship_pipeline_" + std::to_string(getpid()));
-  const std::string out =
-      run_expect("timeout 600 " + sarscale::test::sarscale_mpi(2) + " pipeline --config " + config() + " --train " +
-                 first.string() + " " + second.string() + " --test " + test.string() + " --out " + (dir / "p").string());
+  const std::string out = run_expect("timeout 600 " + sarscale::test::sarscale_mpi(2) + " pipeline --config " +
+                                     config() + " --train " + first.string() + " " + second.string() + " --test " +
+                                     test.string() + " --out " + (dir / "p").string());
   EXPECT_NE(out.find("\"cv_accuracy\""), std::string::npos) << out.substr(0, 3000);
   const std::string report = read_file(dir / "p" / "report" / "report.json");
   EXPECT_EQ(json_int(report, "evaluated") + json_int(report, "flagged_chips"), 9) << report.substr(0, 600);
   EXPECT_NE(report.find("\"accuracy\""), std::string::npos);
   // The model knows the training classes: Cargo, Other Type and Tanker (the Passengers left out).
-  const std::string model = run_expect(sarscale::test::sarscale_binary() + " info --json " + (dir / "p" / "model.h5").string());
+  const std::string model =
+      run_expect(sarscale::test::sarscale_binary() + " info --json " + (dir / "p" / "model.h5").string());
   for (const char* c : {"Cargo", "Other Type", "Tanker"}) EXPECT_NE(model.find(c), std::string::npos) << c;
   EXPECT_EQ(model.find("Passenger"), std::string::npos);
 }

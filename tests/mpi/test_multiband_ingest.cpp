@@ -37,14 +37,14 @@ struct Input {
 
 const std::vector<Input>& inputs() {
   static const std::vector<Input> all = {
-      {"Cargo_x1_y1.tif", 20, 20, {"VH", "VV"}, 1},        // padded to 24x24
-      {"Tanker_x2_y2.tif", 24, 24, {"VH", "VV"}, 2},       // as is
-      {"Cargo_x3_y3.tif", 31, 27, {"VH", "VV"}, 3},        // cropped, odd differences
-      {"Other Type_x4_y4.tif", 40, 40, {"VH", "VV"}, 4},   // cropped
-      {"Tug_x5_y5.tif", 24, 24, {"VH", "VV"}, 5},          // a class not kept
-      {"Tanker_x6_y6.tif", 22, 22, {"VV"}, 6},             // single-pol
-      {"Cargo_x7_y7.tif", 24, 24, {"HH", "HV"}, 7},        // other polarisations
-      {"Cargo_x8_y8.tif", 60, 50, {"VH", "VV"}, 8},        // a scene: 3 x 3 tiles of 24
+      {"Cargo_x1_y1.tif", 20, 20, {"VH", "VV"}, 1},       // padded to 24x24
+      {"Tanker_x2_y2.tif", 24, 24, {"VH", "VV"}, 2},      // as is
+      {"Cargo_x3_y3.tif", 31, 27, {"VH", "VV"}, 3},       // cropped, odd differences
+      {"Other Type_x4_y4.tif", 40, 40, {"VH", "VV"}, 4},  // cropped
+      {"Tug_x5_y5.tif", 24, 24, {"VH", "VV"}, 5},         // a class not kept
+      {"Tanker_x6_y6.tif", 22, 22, {"VV"}, 6},            // single-pol
+      {"Cargo_x7_y7.tif", 24, 24, {"HH", "HV"}, 7},       // other polarisations
+      {"Cargo_x8_y8.tif", 60, 50, {"VH", "VV"}, 8},       // a scene: 3 x 3 tiles of 24
   };
   return all;
 }
@@ -220,9 +220,8 @@ TEST(MultibandIngest, FeaturesReadThePlanesTheChainNames) {
   EXPECT_EQ(summary.usable, 13);
 
   // The chain run here on the archive's chips, both bands in chain order (vv, vh).
-  const sarscale::features::FeatureChain chain(
-      sarscale::features::make_chain_spec("crop(16)", "pixels(size=4); stats(on=ratio)", kChip, kChip,
-                                          "vv, ratio=vh/vv"));
+  const sarscale::features::FeatureChain chain(sarscale::features::make_chain_spec(
+      "crop(16)", "pixels(size=4); stats(on=ratio)", kChip, kChip, "vv, ratio=vh/vv"));
   ASSERT_EQ(chain.bands(), (std::vector<std::string>{"vv", "vh"}));
   const auto ar = sarscale::io::ArchiveReader::open(dir / "all.h5", comm.raw());
   std::vector<float> chips(13 * 2 * kChip * kChip);

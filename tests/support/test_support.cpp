@@ -8,7 +8,18 @@
 #include <iterator>
 #include <vector>
 
+#include "sarscale/core/error.hpp"
+
 namespace sarscale::test {
+
+std::string config_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no ConfigError)";
+}
 
 namespace {
 std::string setting(const char* name, const char* fallback) {

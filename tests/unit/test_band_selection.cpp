@@ -6,21 +6,11 @@
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/io/chip_source.hpp"
+#include "test_support.hpp"
 
 using sarscale::io::BandSelection;
 
-namespace {
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sarscale::ConfigError& e) {
-    return e.what();
-  }
-  return "(no ConfigError)";
-}
-
-}  // namespace
+using sarscale::test::config_error_of;
 
 TEST(BandSelection, ModesAndCanonicalText) {
   const BandSelection plain = BandSelection::parse("", 2, "");
@@ -52,11 +42,11 @@ TEST(BandSelection, ModesAndCanonicalText) {
 }
 
 TEST(BandSelection, BadSpecificationsNameTheOption) {
-  EXPECT_NE(message_of([] { BandSelection::parse("1,vv", 1, ""); }).find("not both"), std::string::npos);
-  EXPECT_NE(message_of([] { BandSelection::parse("0", 1, ""); }).find("count from 1"), std::string::npos);
-  EXPECT_NE(message_of([] { BandSelection::parse("2,2", 1, ""); }).find("twice"), std::string::npos);
-  EXPECT_NE(message_of([] { BandSelection::parse("v v", 1, ""); }).find("'v v'"), std::string::npos);
-  EXPECT_NE(message_of([] { BandSelection::parse("", 0, ""); }).find("--band counts from 1"), std::string::npos);
-  EXPECT_NE(message_of([] { BandSelection::parse("all", 1, "vh,vh"); }).find("'vh'"), std::string::npos);
-  EXPECT_NE(message_of([] { BandSelection::parse("all", 1, "a,b|c,d"); }).find("two namings"), std::string::npos);
+  EXPECT_NE(config_error_of([] { BandSelection::parse("1,vv", 1, ""); }).find("not both"), std::string::npos);
+  EXPECT_NE(config_error_of([] { BandSelection::parse("0", 1, ""); }).find("count from 1"), std::string::npos);
+  EXPECT_NE(config_error_of([] { BandSelection::parse("2,2", 1, ""); }).find("twice"), std::string::npos);
+  EXPECT_NE(config_error_of([] { BandSelection::parse("v v", 1, ""); }).find("'v v'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { BandSelection::parse("", 0, ""); }).find("--band counts from 1"), std::string::npos);
+  EXPECT_NE(config_error_of([] { BandSelection::parse("all", 1, "vh,vh"); }).find("'vh'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { BandSelection::parse("all", 1, "a,b|c,d"); }).find("two namings"), std::string::npos);
 }

@@ -15,19 +15,13 @@
 #include "sarscale/features/chain.hpp"
 #include "sarscale/features/planes.hpp"
 #include "sarscale/features/ship.hpp"
+#include "test_support.hpp"
 
 namespace sf = sarscale::features;
 
-namespace {
+using sarscale::test::config_error_of;
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sarscale::ConfigError& e) {
-    return e.what();
-  }
-  return "(no ConfigError)";
-}
+namespace {
 
 // FNV-1a 64 of the chain format version and its text, written out here (the chain's fingerprint).
 std::string fnv1a_hex(const std::string& text) {
@@ -70,10 +64,10 @@ TEST(Planes, TextFormRoundTripsAndNamesBands) {
   EXPECT_EQ(sf::parse_planes(sf::describe_planes(planes)), planes);
   EXPECT_EQ(sf::plane_bands(sf::parse_planes("ratio=vh/vv, vv")), (std::vector<std::string>{"vh", "vv"}));
   EXPECT_TRUE(sf::parse_planes("").empty());
-  EXPECT_NE(message_of([] { sf::parse_planes("vh, vh"); }).find("twice"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_planes("vv=vh/vv"); }).find("name of a band"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_planes("r=vh*vv"); }).find("'r=vh*vv'"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_planes("v h"); }).find("'v h'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_planes("vh, vh"); }).find("twice"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_planes("vv=vh/vv"); }).find("name of a band"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_planes("r=vh*vv"); }).find("'r=vh*vv'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_planes("v h"); }).find("'v h'"), std::string::npos);
 }
 
 TEST(Planes, RatioIsZeroWhereTheDenominatorHasNoData) {
@@ -98,13 +92,14 @@ TEST(PlaneChains, SinglePlaneChainsKeepTheirTextAndFingerprint) {
   EXPECT_EQ(chain.input_planes(), 1);
   EXPECT_EQ(chain.layout().front().name, "pixels");
   EXPECT_EQ(sf::describe(sf::parse_chain_spec(text)), text);
-  EXPECT_NE(message_of([] { sf::make_chain_spec("", "pixels(size=4, on=vv)", 16, 16); }).find("has none"),
+  EXPECT_NE(config_error_of([] { sf::make_chain_spec("", "pixels(size=4, on=vv)", 16, 16); }).find("has none"),
             std::string::npos);
 }
 
 TEST(PlaneChains, PerPlaneBlocksMatchTheBlocksRunOnEachPlane) {
   const int n = 20, crop = 16;
-  const sf::ChainSpec spec = sf::make_chain_spec("crop(16)", "pixels(size=4); stats(on=Ratio)", n, n, "vh, vv, ratio=vh/vv");
+  const sf::ChainSpec spec =
+      sf::make_chain_spec("crop(16)", "pixels(size=4); stats(on=Ratio)", n, n, "vh, vv, ratio=vh/vv");
   const std::string text = sf::describe(spec);
   EXPECT_EQ(text,
             "chip=20x20 | planes=vh, vv, ratio=vh/vv | preprocess=crop(rows=16, cols=16) | "
@@ -158,9 +153,10 @@ TEST(PlaneChains, PerPlaneBlocksMatchTheBlocksRunOnEachPlane) {
 }
 
 TEST(PlaneChains, UnknownPlanesAndPreprocessingFailuresAreNamed) {
-  EXPECT_NE(message_of([] { sf::make_chain_spec("", "pixels(size=4, on=hh)", 16, 16, "vv"); }).find("no plane 'hh'"),
-            std::string::npos);
-  EXPECT_NE(message_of([] { sf::make_chain_spec("", "ship(detect=vh)", 16, 16, "vv"); }).find("no plane 'vh'"),
+  EXPECT_NE(
+      config_error_of([] { sf::make_chain_spec("", "pixels(size=4, on=hh)", 16, 16, "vv"); }).find("no plane 'hh'"),
+      std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::make_chain_spec("", "ship(detect=vh)", 16, 16, "vv"); }).find("no plane 'vh'"),
             std::string::npos);
   // A constant plane cannot be min-max normalised: the reason names the plane.
   sf::FeatureChain chain(sf::make_chain_spec("linear", "stats", 8, 8, "a, b"));
@@ -268,7 +264,8 @@ TEST(ShipBlock, NoShipFlagsTheChip) {
 }
 
 TEST(ShipBlock, LayoutNamesTheGeometryAndEachPlane) {
-  const sf::FeatureChain chain(sf::make_chain_spec("crop(24)", "ship(spacing=10, scale=10, detect=vv)", 32, 32, "vh, vv"));
+  const sf::FeatureChain chain(
+      sf::make_chain_spec("crop(24)", "ship(spacing=10, scale=10, detect=vv)", 32, 32, "vh, vv"));
   EXPECT_NE(chain.description().find("ship(method=cfar, k=3, drop=3, grow=1, spacing=10, scale=10, floor=-100, topk=8, "
                                      "detect=vv, on=vh/vv)"),
             std::string::npos)
@@ -322,10 +319,18 @@ TEST(ShipPixels, ThumbnailDoesNotDependOnTheHeading) {
   };
   const std::vector<float> ref = thumb(base);
   const std::vector<std::vector<float>> copies = {
-      turned([&](int r, int c) { return std::pair{c, n - 1 - r}; }),          // 90 degrees
-      turned([&](int r, int c) { return std::pair{n - 1 - r, n - 1 - c}; }),  // 180 degrees
-      turned([&](int r, int c) { return std::pair{n - 1 - c, r}; }),          // 270 degrees
-      turned([&](int r, int c) { return std::pair{n - 1 - r, c}; }),          // mirrored
+      turned([&](int r, int c) {
+        return std::pair{c, n - 1 - r};
+      }),  // 90 degrees
+      turned([&](int r, int c) {
+        return std::pair{n - 1 - r, n - 1 - c};
+      }),  // 180 degrees
+      turned([&](int r, int c) {
+        return std::pair{n - 1 - c, r};
+      }),  // 270 degrees
+      turned([&](int r, int c) {
+        return std::pair{n - 1 - r, c};
+      }),  // mirrored
   };
   for (std::size_t k = 0; k < copies.size(); ++k) {
     const std::vector<float> got = thumb(copies[k]);

@@ -78,9 +78,9 @@ struct ShipScratch {
 };
 
 struct ShipRegion {
-  std::vector<std::uint32_t> pixels;  // row-major indices of the ship's bright pixels, ascending
+  std::vector<std::uint32_t> pixels;   // row-major indices of the ship's bright pixels, ascending
   const std::uint8_t* near = nullptr;  // rows*cols flags: 1 near the ship (points into the scratch)
-  double threshold = 0;               // the log10 threshold T
+  double threshold = 0;                // the log10 threshold T
 };
 
 // Steps 1-3 above on a rows x cols plane. InputError when there is no ship to find.
@@ -88,10 +88,10 @@ ShipRegion detect_ship(const float* plane, int rows, int cols, const ShipDetectP
 
 // The principal axes of a region (metric coordinates as above).
 struct ShipAxes {
-  double y = 0, x = 0;            // centroid
-  double l1 = 0, l2 = 0;          // covariance eigenvalues, l1 >= l2
-  double uy = 0, ux = 1;          // major axis (unit)
-  double vy = 1, vx = 0;          // minor axis (unit), u turned by +90 degrees
+  double y = 0, x = 0;    // centroid
+  double l1 = 0, l2 = 0;  // covariance eigenvalues, l1 >= l2
+  double uy = 0, ux = 1;  // major axis (unit)
+  double vy = 1, vx = 0;  // minor axis (unit), u turned by +90 degrees
 };
 ShipAxes ship_axes(const std::vector<std::uint32_t>& pixels, int cols, double spacing_rows, double spacing_cols);
 
@@ -125,8 +125,8 @@ class ShipBlock {
 
 struct ShipPixelsParams {
   ShipDetectParams detect;
-  int out_rows = 8, out_cols = 16;           // cells across x along the major axis
-  int window_rows = 16, window_cols = 48;    // pixels covered across x along
+  int out_rows = 8, out_cols = 16;         // cells across x along the major axis
+  int window_rows = 16, window_cols = 48;  // pixels covered across x along
   bool db = true;
   double scale = 20, floor = -100;
 

@@ -65,7 +65,7 @@ struct SourceInfo {
   int grid_rows = 1;   // tiles down and across (1 x 1 for a chip)
   int grid_cols = 1;
   std::int64_t chips = 1;
-  ChipMeta meta;  // per-source facts (label from header, serial, angles, polarisation)
+  ChipMeta meta;                        // per-source facts (label from header, serial, angles, polarisation)
   int raster_bands = 1;                 // bands the input has
   std::vector<int> bands{1};            // the bands its chips hold, in order (from 1)
   std::vector<std::string> band_names;  // their names (lowercase); empty when the selection is unnamed
@@ -81,8 +81,8 @@ struct ReadStats {
 
 // Reads chips [first, first+count) of the source into caller buffers of count*B*chip pixels,
 // B = info.bands.size() planes per chip, chip by chip (phase may be null when the archive has
-// no phase; chips of a source without phase get phase 0). Fills meta for each chip. A chip (not a scene) with NaN/Inf pixels is an
-// InputError; in scenes non-finite pixels are no-data and become 0 (counted in stats).
+// no phase; chips of a source without phase get phase 0). Fills meta for each chip. A chip (not a scene) with NaN/Inf
+// pixels is an InputError; in scenes non-finite pixels are no-data and become 0 (counted in stats).
 void read_source_chips(const std::filesystem::path& path, const SourceInfo& info, const ChipSourceOptions& options,
                        std::int64_t first, std::int64_t count, float* magnitude, float* phase, ChipMeta* meta,
                        ReadStats& stats);

@@ -2,7 +2,7 @@
 // into archives of every band (--bands all), of one band chosen by name (--bands vv) and of band 1
 // (the plain ingest of before); every band's pixels come back exactly where they belong; inputs
 // with other bands or other classes are rejected with their reason; the features stage reads the
-// planes a multi-band chain names.
+// planes a multi-band chain names, and its augmented copies move every plane alike.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -250,4 +250,47 @@ TEST(MultibandIngest, FeaturesReadThePlanesTheChainNames) {
     EXPECT_NE(std::string(e.what()).find("reads band 'hh' but the archive"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("has the bands (vh, vv)"), std::string::npos) << e.what();
   }
+}
+
+TEST(MultibandIngest, AugmentedCopiesShiftEveryPlaneAlike) {
+  const Comm comm(MPI_COMM_WORLD);
+  const fs::path dir = sarscale::test::shared_scratch_dir(comm, "multiband_augment");
+  write_inputs(comm, dir / "in");
+  sarscale::dist::run_ingest(comm, ingest_config(dir, dir / "all.h5", "all"));
+  sarscale::dist::FeaturesConfig fc;
+  fc.archive = dir / "all.h5";
+  fc.output = dir / "aug.features.h5";
+  fc.planes = "vh, vv";
+  fc.preprocess = "crop(20)";
+  fc.blocks = "pixels(size=5)";
+  fc.augment = "shift(1)";  // copies moved up, down, left, right; borders replicated
+  fc.batch_chips = 3;
+  const auto summary = sarscale::dist::run_features(comm, fc);
+  ASSERT_EQ(summary.augmented_rows, 13 * 4);
+
+  sarscale::features::FeatureChain chain(
+      sarscale::features::make_chain_spec("crop(20)", "pixels(size=5)", kChip, kChip, "vh, vv"));
+  const auto ar = sarscale::io::ArchiveReader::open(dir / "all.h5", comm.raw());
+  const std::size_t plane = kChip * kChip;
+  std::vector<float> chips(13 * 2 * plane);
+  ar.read_bands(0, 13, {0, 1}, chips.data());
+  const auto fr = sarscale::io::FeatureReader::open(dir / "aug.features.h5", comm.raw());
+  std::vector<float> stored(13 * 5 * chain.length()), mine(chain.length()), moved(2 * plane);
+  fr.read_features(0, 13 * 5, stored.data());
+  const int shifts[4][2] = {{-1, 0}, {1, 0}, {0, -1}, {0, 1}};
+  const auto clamp = [](int v) { return std::min(std::max(v, 0), kChip - 1); };
+  for (std::size_t s = 0; s < 13; ++s)
+    for (std::size_t k = 0; k < 4; ++k) {
+      // The pixel at (r, c) lands at (r + dr, c + dc), in both planes.
+      for (std::size_t b = 0; b < 2; ++b)
+        for (int r = 0; r < kChip; ++r)
+          for (int c = 0; c < kChip; ++c)
+            moved[b * plane + r * kChip + c] =
+                chips[(s * 2 + b) * plane + clamp(r - shifts[k][0]) * kChip + clamp(c - shifts[k][1])];
+      ASSERT_EQ(chain.compute(moved.data(), mine.data()), "");
+      const std::size_t row = 13 + s * 4 + k;
+      EXPECT_EQ(std::vector<float>(stored.begin() + row * chain.length(), stored.begin() + (row + 1) * chain.length()),
+                mine)
+          << "copy " << k << " of chip " << s;
+    }
 }

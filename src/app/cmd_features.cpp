@@ -14,6 +14,8 @@ int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
   desc.add_options()
     ("archive,a", po::value<std::string>(), "chip archive written by `sarscale ingest`")
     ("output,o", po::value<std::string>(), "feature file to write (default: ARCHIVE's stem + .features.h5, beside it)")
+    ("planes", po::value<std::string>(),
+     "planes of multi-band chips, e.g. \"vh, vv, ratio=vh/vv\" (archive band names; default: band 1 alone)")
     ("preprocess", po::value<std::string>(),
      "preprocessing steps, e.g. \"db(floor=-40); crop(88); lee(window=5)\" (default: db; see docs/features.md)")
     ("blocks", po::value<std::string>(),
@@ -39,6 +41,7 @@ int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
   dist::FeaturesConfig cfg;
   if (vm->count("archive")) cfg.archive = (*vm)["archive"].as<std::string>();
   if (vm->count("output")) cfg.output = (*vm)["output"].as<std::string>();
+  if (vm->count("planes")) cfg.planes = (*vm)["planes"].as<std::string>();
   if (vm->count("preprocess")) cfg.preprocess = (*vm)["preprocess"].as<std::string>();
   if (vm->count("blocks")) cfg.blocks = (*vm)["blocks"].as<std::string>();
   if (vm->count("augment")) cfg.augment = (*vm)["augment"].as<std::string>();

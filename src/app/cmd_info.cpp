@@ -60,6 +60,9 @@ json::Value to_json(const std::string& path, const ArchiveSummary& s) {
   v["chip_size"].push_back(s.layout.rows);
   v["chip_size"].push_back(s.layout.cols);
   v["has_phase"] = s.layout.has_phase;
+  // Band names of the chips; an archive of one unnamed band lists none.
+  v["bands"] = json::Value::array();
+  for (const auto& b : s.layout.band_names) v["bands"].push_back(b);
   v["classes"] = json::Value::object();
   for (std::size_t k = 0; k < s.per_class.size(); ++k) v["classes"][s.layout.class_names[k]] = s.per_class[k];
   v["unlabelled"] = s.unlabelled;
@@ -82,6 +85,11 @@ void print_text(std::ostream& os, const std::string& path, const ArchiveSummary&
   os << "archive     " << path << "\n"
      << "chips       " << s.valid << " valid of " << s.layout.chips << " slots, " << s.layout.rows << "x"
      << s.layout.cols << (s.layout.has_phase ? ", magnitude + phase" : ", magnitude only") << "\n";
+  if (!s.layout.band_names.empty()) {
+    os << "bands       " << s.layout.band_names.size() << ":";
+    for (const auto& b : s.layout.band_names) os << " " << b;
+    os << "\n";
+  }
   os << "classes     " << s.layout.class_names.size()
      << (s.unlabelled ? " (+" + std::to_string(s.unlabelled) + " unlabelled chips)" : "") << "\n";
   for (std::size_t k = 0; k < s.per_class.size(); ++k)

@@ -8,6 +8,25 @@
 
 namespace sarscale::app {
 
+namespace {
+
+// "Cargo,Tanker, Other Type" -> {"Cargo", "Tanker", "Other Type"} (spaces inside names are kept).
+std::vector<std::string> split_classes(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t end = std::min(text.find(',', pos), text.size());
+    std::string item = text.substr(pos, end - pos);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    out.push_back(item);
+    pos = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
   po::options_description desc("sarscale ingest: SAR files to one parallel HDF5 chip archive");
   // clang-format off
@@ -25,6 +44,12 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
      "auto|always|never (auto: rasters over twice the chip size are scenes, cut into tiles)")
     ("calibration", po::value<std::string>()->default_value("none"), "none|sigma0|beta0|gamma0 (where the product carries it)")
     ("band", po::value<int>()->default_value(1), "raster band of GDAL inputs (from 1)")
+    ("bands", po::value<std::string>(),
+     "several bands per chip: all | numbers (1,2) | names (vh,vv); every input must give the same ones")
+    ("band-names", po::value<std::string>(),
+     "names of the inputs' bands, one naming per band count: 'vh,vv|vv' (default: polarisation, description, b1..)")
+    ("classes", po::value<std::string>(),
+     "keep only inputs labelled with one of these (comma-separated); the others are rejected with their label")
     ("batch-mb", po::value<int>()->default_value(64), "per-rank buffer between collective writes, MiB")
     ("strict", po::bool_switch(), "fail the run if any input is rejected")
     ("progress", po::bool_switch(), "progress bar on stderr (default: when stderr is a terminal)");
@@ -45,7 +70,12 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
   cfg.tile_stride = (*vm)["tile-stride"].as<int>();
   cfg.tiling = dist::parse_tiling((*vm)["tiling"].as<std::string>());
   cfg.calibration = io::parse_calibration((*vm)["calibration"].as<std::string>());
-  cfg.band = (*vm)["band"].as<int>();
+  if (vm->count("bands") && !(*vm)["band"].defaulted())
+    throw ConfigError("--band and --bands exclude each other (--bands N picks one band, named)");
+  cfg.bands =
+      io::BandSelection::parse(vm->count("bands") ? (*vm)["bands"].as<std::string>() : "", (*vm)["band"].as<int>(),
+                               vm->count("band-names") ? (*vm)["band-names"].as<std::string>() : "");
+  if (vm->count("classes")) cfg.classes = split_classes((*vm)["classes"].as<std::string>());
   const int batch_mb = (*vm)["batch-mb"].as<int>();
   if (batch_mb <= 0) throw ConfigError("--batch-mb must be positive");
   cfg.batch_bytes = static_cast<std::size_t>(batch_mb) << 20;

@@ -36,10 +36,10 @@ constexpr std::int64_t kMaxPcaDim = 8192;
 // makes sense on the vectors it was fitted on.
 features::ChainSpec choose_chain(const FeaturesConfig& cfg, const io::ArchiveLayout& archive,
                                  const std::string& pca_chain, const std::string& pca_path) {
-  const bool configured = cfg.preprocess || cfg.blocks;
+  const bool configured = cfg.planes || cfg.preprocess || cfg.blocks;
   const auto from_config = [&] {
     return features::make_chain_spec(cfg.preprocess.value_or(kDefaultPreprocess), cfg.blocks.value_or(kDefaultBlocks),
-                                     archive.rows, archive.cols);
+                                     archive.rows, archive.cols, cfg.planes.value_or(""));
   };
   if (pca_chain.empty()) return from_config();
   const features::ChainSpec stored = features::parse_chain_spec(pca_chain);
@@ -124,7 +124,10 @@ CopyRows compute_copies(const features::AugmentSpec& spec, const CopyChains& cha
                         const std::int32_t* labels, const std::uint8_t* flags, std::size_t raw_dim, int threads) {
   const auto k = static_cast<std::size_t>(spec.copies());
   const auto n = static_cast<std::size_t>(count) * k;
-  const auto chip_px = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
+  // A chip is its planes one after the other; a copy takes the same window of every plane.
+  const auto planes = static_cast<std::size_t>(chains.of_op.empty() ? 1 : chains.of_op.front()->input_planes());
+  const auto plane_px = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
+  const std::size_t chip_px = planes * plane_px;
   CopyRows out;
   out.raw.assign(n * raw_dim, 0.0f);
   out.labels.resize(n);
@@ -149,14 +152,17 @@ CopyRows compute_copies(const features::AugmentSpec& spec, const CopyChains& cha
   for (std::size_t j = 0; j < spec.ops.size(); offset += static_cast<std::size_t>(spec.ops[j].copies()), ++j) {
     const features::FeatureChain& chain = *chains.of_op[j];
     const auto per = static_cast<std::size_t>(spec.ops[j].copies());
-    const auto px = static_cast<std::size_t>(chain.rows()) * static_cast<std::size_t>(chain.cols());
+    const auto copy_plane = static_cast<std::size_t>(chain.rows()) * static_cast<std::size_t>(chain.cols());
+    const std::size_t px = planes * copy_plane;
     const std::size_t m = usable.size() * per;
     copies.resize(m * px);
 #pragma omp parallel for num_threads(threads > 0 ? threads : omp_get_max_threads()) schedule(static)
     for (long long q = 0; q < static_cast<long long>(m); ++q) {
       const std::size_t u = static_cast<std::size_t>(q) / per, c = static_cast<std::size_t>(q) % per;
-      features::extract_window(pixels + static_cast<std::size_t>(usable[u]) * chip_px, rows, cols,
-                               windows[u * k + offset + c], copies.data() + static_cast<std::size_t>(q) * px);
+      for (std::size_t j = 0; j < planes; ++j)
+        features::extract_window(pixels + static_cast<std::size_t>(usable[u]) * chip_px + j * plane_px, rows, cols,
+                                 windows[u * k + offset + c],
+                                 copies.data() + static_cast<std::size_t>(q) * px + j * copy_plane);
     }
     computed.resize(m * raw_dim);
     const std::vector<std::string> why = chain.compute_batch(copies.data(), m, computed.data(), threads);
@@ -182,12 +188,14 @@ CopyRows compute_copies(const features::AugmentSpec& spec, const CopyChains& cha
 
 // Acquisition shift: the valid chips of a batch of slots [first, first + count) perturbed in
 // place (magnitude, and phase when given). Each chip alone, so the result does not depend on the
-// threads or on how slots are split into batches and ranks. Returns per chip "" or why the
-// perturbation refused it; counts what the speckle re-draw did into `summary`.
-std::vector<std::string> perturb_chips(const features::AcquisitionShift& shift, float* pixels, float* phase,
+// threads or on how slots are split into batches and ranks. Every band of a chip gets the same
+// draws (one acquisition); the outcome reported is the first band's. Returns per chip "" or why
+// the perturbation refused it; counts what the speckle re-draw did into `summary`.
+std::vector<std::string> perturb_chips(const features::AcquisitionShift& shift, int bands, float* pixels, float* phase,
                                        std::int64_t first, std::int64_t count, const std::vector<std::uint8_t>& valid,
                                        int threads, FeaturesSummary& summary) {
   const auto px = static_cast<std::size_t>(shift.rows()) * static_cast<std::size_t>(shift.cols());
+  const auto stride = px * static_cast<std::size_t>(bands);
   std::vector<features::ShiftOutcome> outcomes(static_cast<std::size_t>(count));
   // Threads: the stage's count (--threads, else OMP_NUM_THREADS or cores per rank).
 #pragma omp parallel for num_threads(threads) schedule(dynamic)
@@ -195,7 +203,10 @@ std::vector<std::string> perturb_chips(const features::AcquisitionShift& shift, 
     const auto u = static_cast<std::size_t>(i);
     if (valid[u] == 0) continue;
     try {
-      outcomes[u] = shift.apply(pixels + u * px, phase ? phase + u * px : nullptr, static_cast<std::uint64_t>(first + i));
+      const auto index = static_cast<std::uint64_t>(first + i);
+      outcomes[u] = shift.apply(pixels + u * stride, phase ? phase + u * px : nullptr, index);
+      for (int b = 1; b < bands && outcomes[u].reason.empty(); ++b)
+        outcomes[u].reason = shift.apply(pixels + u * stride + static_cast<std::size_t>(b) * px, nullptr, index).reason;
     } catch (const std::exception& e) {  // never out of the region: the chip is flagged instead
       outcomes[u].reason = std::string("shift validation: ") + e.what();
     }
@@ -229,6 +240,25 @@ void report_shift(const Comm& comm, const FeaturesConfig& cfg, const features::A
     log::warn("shift validation: speckle re-drawn on ", s.speckle_redrawn, " chips; left as they are: ",
               s.speckle_constant_phase, " with a constant phase (magnitude-only sources), ", s.speckle_whole_band,
               " whose spectrum fills the whole band");
+}
+
+// The archive bands the chain reads (0-based), found by name; a chain without planes reads band 1.
+std::vector<int> chain_bands(const features::FeatureChain& chain, const io::ArchiveReader& archive) {
+  if (chain.bands().empty()) return {0};
+  std::vector<int> out;
+  for (const std::string& name : chain.bands()) {
+    const int index = archive.band_index(name);
+    if (index >= 0) {
+      out.push_back(index);
+      continue;
+    }
+    std::string have;
+    for (const auto& b : archive.layout().band_names) have += (have.empty() ? "" : ", ") + b;
+    throw ConfigError("the feature chain reads band '" + name + "' but the archive " + archive.path().string() +
+                      (have.empty() ? " has one unnamed band (name bands with ingest --bands / --band-names)"
+                                    : " has the bands (" + have + ")"));
+  }
+  return out;
 }
 
 // Collective: throws on every rank when any rank failed, with this rank's message when it has one.
@@ -409,6 +439,7 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   const features::FeatureChain chain(
       choose_chain(cfg, al, pca_chain, cfg.pca_from ? cfg.pca_from->string() : cfg.stored_source));
   const auto raw_dim = static_cast<std::int64_t>(chain.length());
+  const std::vector<int> bands = chain_bands(chain, archive);
   if (model && model->dim != raw_dim)
     throw InputError("--pca-from: the stored PCA expects " + std::to_string(model->dim) +
                      " features, the chain gives " + std::to_string(raw_dim));
@@ -429,7 +460,8 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   std::unique_ptr<const features::AcquisitionShift> shift;
   if (!shift_spec.empty())
     shift = std::make_unique<const features::AcquisitionShift>(shift_spec, cfg.acquisition_shift_seed, al.rows, al.cols);
-  const bool read_phase = shift && shift_spec.has(features::ShiftOp::Kind::speckle) && al.has_phase;
+  const bool read_phase =
+      shift && shift_spec.has(features::ShiftOp::Kind::speckle) && al.has_phase && bands == std::vector<int>{0};
   const fs::path output =
       cfg.output.empty() ? cfg.archive.parent_path() / (cfg.archive.stem().string() + ".features.h5") : cfg.output;
   {
@@ -480,7 +512,8 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   const double t_open = clock.lap();
 
   const Range mine = block_range(static_cast<std::size_t>(al.chips), comm.size(), comm.rank());
-  const std::int64_t chip_px = static_cast<std::int64_t>(al.rows) * al.cols;
+  // Pixels per chip as the chain reads it: every plane it takes from the archive.
+  const std::int64_t chip_px = static_cast<std::int64_t>(bands.size()) * al.rows * al.cols;
   // A chip's copies are in memory with it: about the same bytes per batch with augmentation.
   std::int64_t batch = cfg.batch_chips > 0 ? cfg.batch_chips
                                            : std::max<std::int64_t>(1, kBatchPixelBytes / (chip_px * 4 * (1 + copies + (read_phase ? 1 : 0))));
@@ -536,14 +569,17 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
     const std::int64_t count = kept ? 0 : batch_count;
     pixels.resize(static_cast<std::size_t>(count * chip_px));
     phase.resize(static_cast<std::size_t>(read_phase ? count * chip_px : 0));
-    archive.read_chips(first, count, pixels.data(), read_phase ? phase.data() : nullptr);
+    if (read_phase)  // one band, the first: magnitude and phase in one read
+      archive.read_chips(first, count, pixels.data(), phase.data());
+    else
+      archive.read_bands(first, count, bands, pixels.data());
     const std::vector<std::uint8_t> valid = archive.valid(first, count);
     const std::vector<std::int32_t> labels = archive.labels(first, count);
     t_read += clock.lap();
     std::vector<std::string> refused;  // by the acquisition shift
     if (shift)
-      refused = perturb_chips(*shift, pixels.data(), read_phase ? phase.data() : nullptr, first, count, valid, threads,
-                              summary);
+      refused = perturb_chips(*shift, static_cast<int>(bands.size()), pixels.data(), read_phase ? phase.data() : nullptr,
+                              first, count, valid, threads, summary);
 
     raw.resize(static_cast<std::size_t>(count * raw_dim));
     std::string error;

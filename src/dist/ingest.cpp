@@ -113,7 +113,7 @@ io::ChipSourceOptions source_options(const IngestConfig& c) {
              : c.tiling == Tiling::never ? io::ChipSourceOptions::Tiling::never
                                          : io::ChipSourceOptions::Tiling::automatic;
   o.calibration = c.calibration;
-  o.band = c.band;
+  o.bands = c.bands;
   return o;
 }
 
@@ -123,7 +123,8 @@ void check_config(const IngestConfig& c) {
   if (c.chip_rows <= 0 || c.chip_cols <= 0 || c.chip_rows > 16384 || c.chip_cols > 16384)
     throw ConfigError("--chip-size must be between 1 and 16384");
   if (c.tile_size < 0 || c.tile_stride < 0) throw ConfigError("--tile-size and --tile-stride must be positive");
-  if (c.band < 1) throw ConfigError("--band counts from 1");
+  for (const auto& name : c.classes)
+    if (name.empty()) throw ConfigError("--classes: an empty class name (classes are separated by ',')");
 }
 
 std::string label_for(const LabelRule& rule, const fs::path& path, const std::string& header_label) {
@@ -160,8 +161,17 @@ struct Probe {
   std::vector<std::int64_t> mtime;  // modification time (ns), part of the resume key
 };
 
+// Why an input of `label` is left out by --classes ("" when it is kept).
+std::string class_reject(const std::vector<std::string>& classes, const std::string& label) {
+  if (classes.empty() || std::find(classes.begin(), classes.end(), label) != classes.end()) return {};
+  std::string listed;
+  for (const auto& c : classes) listed += (listed.empty() ? "" : ", ") + c;
+  return label.empty() ? "no label, and --classes keeps only inputs labelled " + listed
+                       : "label '" + label + "' not among --classes (" + listed + ")";
+}
+
 Probe probe_slice(const std::vector<fs::path>& paths, Range slice, const io::ChipSourceOptions& opt,
-                  const LabelRule& rule) {
+                  const LabelRule& rule, const std::vector<std::string>& classes) {
   Probe p;
   p.info.resize(slice.size());
   p.error.resize(slice.size());
@@ -185,6 +195,7 @@ Probe probe_slice(const std::vector<fs::path>& paths, Range slice, const io::Chi
         p.mtime[i] = static_cast<std::int64_t>(fs::last_write_time(path, ec).time_since_epoch().count());
         p.info[i] = io::probe_source(path, opt);
         p.label[i] = label_for(rule, path, p.info[i].meta.target_type);
+        p.error[i] = class_reject(classes, p.label[i]);
       } catch (const std::exception& e) {
         p.error[i] = reason_for(path, e.what());  // never let an exception leave the parallel region
       }
@@ -199,6 +210,8 @@ struct Plan {
   std::vector<std::int64_t> first_chip;  // per input
   std::vector<std::int32_t> label_id;    // per input (-1 unlabelled or rejected)
   std::vector<std::string> class_names;  // sorted distinct labels
+  std::vector<std::string> band_names;   // of every chip; empty: one unnamed band
+  int bands = 1;                         // planes per chip
   std::vector<std::string> format, calibration;
   std::vector<std::string> probe_error;  // per input, empty when usable
   std::vector<std::int64_t> mtime;       // per input
@@ -206,40 +219,90 @@ struct Plan {
   bool has_phase = false;
 };
 
-Plan agree_plan(const Comm& comm, const Probe& mine, std::size_t n_inputs) {
+// Every input must give the chips the same bands: as many as the first usable input (sorted order)
+// gives, or for --bands all as many as any input has, with that input's names. Inputs that
+// differ get a reject reason in `error`. Returns the archive's band names (empty: unnamed).
+std::vector<std::string> agree_bands(const io::BandSelection& selection, const std::vector<fs::path>& paths,
+                                     const std::vector<std::string>& names, const std::vector<std::int64_t>& counts,
+                                     std::vector<std::string>& error, int& bands) {
+  std::int64_t target = 0;
+  std::size_t reference = paths.size();
+  for (std::size_t i = 0; i < paths.size(); ++i)
+    if (error[i].empty()) target = selection.mode == io::BandSelection::Mode::all ? std::max(target, counts[i]) : counts[i];
+  for (std::size_t i = 0; i < paths.size() && reference == paths.size(); ++i)
+    if (error[i].empty() && counts[i] == target) reference = i;
+  bands = static_cast<int>(std::max<std::int64_t>(1, target));
+  if (reference == paths.size()) return {};
+  const auto listed = [](const std::string& joined) { return "(" + joined + ")"; };
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (!error[i].empty() || i == reference) continue;
+    if (counts[i] != target)
+      error[i] = "has " + std::to_string(counts[i]) + " band(s); --bands all stores " + std::to_string(target) +
+                 ", as " + paths[reference].string() + " has";
+    else if (names[i] != names[reference])
+      error[i] = "its bands are named " + listed(names[i]) + ", the archive's " + listed(names[reference]) + " (from " +
+                 paths[reference].string() + "); name them with --band-names";
+  }
+  if (!selection.named()) return {};
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  const std::string& joined = names[reference];
+  while (pos <= joined.size()) {
+    const std::size_t end = std::min(joined.find(',', pos), joined.size());
+    out.push_back(joined.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+Plan agree_plan(const Comm& comm, const Probe& mine, const std::vector<fs::path>& paths,
+                const io::BandSelection& selection) {
+  const std::size_t n_inputs = paths.size();
   Plan plan;
-  std::vector<std::int64_t> my_chips;
-  std::vector<std::string> my_strings;  // label, format, calibration, error per input
+  std::vector<std::int64_t> my_chips, my_bands;
+  std::vector<std::string> my_strings;  // label, format, calibration, error, band names per input
   std::int32_t my_phase = 0;
   for (std::size_t i = 0; i < mine.info.size(); ++i) {
     const bool ok = mine.error[i].empty();
     my_chips.push_back(ok ? mine.info[i].chips : 0);
-    my_strings.insert(my_strings.end(), {mine.label[i], mine.info[i].format, mine.info[i].calibration, mine.error[i]});
+    my_bands.push_back(static_cast<std::int64_t>(mine.info[i].bands.size()));
+    std::string names;
+    for (const auto& n : mine.info[i].band_names) names += (names.empty() ? "" : ",") + n;
+    my_strings.insert(my_strings.end(),
+                      {mine.label[i], mine.info[i].format, mine.info[i].calibration, mine.error[i], names});
     if (ok && mine.info[i].has_phase) my_phase = 1;
   }
   plan.chips = comm.allgatherv(my_chips);
+  const auto band_counts = comm.allgatherv(my_bands);
   plan.mtime = comm.allgatherv(mine.mtime);
   const auto strings = comm.allgather_strings(my_strings);
   plan.has_phase = comm.any(my_phase != 0);
-  if (plan.chips.size() != n_inputs || strings.size() != 4 * n_inputs)
+  constexpr std::size_t kFields = 5;
+  if (plan.chips.size() != n_inputs || strings.size() != kFields * n_inputs)
     throw Error("ingest: ranks disagree on the input list");
+  std::vector<std::string> names(n_inputs);
+  for (std::size_t i = 0; i < n_inputs; ++i) {
+    plan.probe_error.push_back(strings[kFields * i + 3]);
+    names[i] = strings[kFields * i + 4];
+  }
+  plan.band_names = agree_bands(selection, paths, names, band_counts, plan.probe_error, plan.bands);
 
-  std::set<std::string> names;
+  std::set<std::string> labels;
   for (std::size_t i = 0; i < n_inputs; ++i)
-    if (strings[4 * i + 3].empty() && !strings[4 * i].empty()) names.insert(strings[4 * i]);
-  plan.class_names.assign(names.begin(), names.end());
+    if (plan.probe_error[i].empty() && !strings[kFields * i].empty()) labels.insert(strings[kFields * i]);
+  plan.class_names.assign(labels.begin(), labels.end());
   std::map<std::string, std::int32_t> id;
   for (std::size_t k = 0; k < plan.class_names.size(); ++k) id[plan.class_names[k]] = static_cast<std::int32_t>(k);
 
   plan.first_chip.resize(n_inputs);
   for (std::size_t i = 0; i < n_inputs; ++i) {
+    if (!plan.probe_error[i].empty()) plan.chips[i] = 0;  // rejected here, or by agree_bands
     plan.first_chip[i] = plan.total_chips;
     plan.total_chips += plan.chips[i];
-    const std::string& label = strings[4 * i];
-    plan.label_id.push_back(label.empty() || !strings[4 * i + 3].empty() ? -1 : id[label]);
-    plan.format.push_back(strings[4 * i + 1]);
-    plan.calibration.push_back(strings[4 * i + 2]);
-    plan.probe_error.push_back(strings[4 * i + 3]);
+    const std::string& label = strings[kFields * i];
+    plan.label_id.push_back(label.empty() || !plan.probe_error[i].empty() ? -1 : id[label]);
+    plan.format.push_back(strings[kFields * i + 1]);
+    plan.calibration.push_back(strings[kFields * i + 2]);
   }
   return plan;
 }
@@ -250,7 +313,10 @@ std::string resume_key(const IngestConfig& c, const io::ChipSourceOptions& opt, 
                        const std::vector<fs::path>& paths, const std::vector<std::uint64_t>& bytes) {
   io::h5::Fingerprint fp;
   fp.add("sarscale-ingest-1").add(c.chip_rows).add(c.chip_cols).add(opt.tile_rows()).add(opt.stride_rows());
-  fp.add(to_string(c.tiling)).add(io::to_string(c.calibration)).add(c.band).add(c.labels.to_string());
+  fp.add(to_string(c.tiling)).add(io::to_string(c.calibration)).add(c.bands.number).add(c.labels.to_string());
+  // Options of multi-band ingest and class selection only when used: older keys stay valid.
+  if (c.bands.named()) fp.add(c.bands.to_string());
+  for (const auto& name : c.classes) fp.add("class").add(name);
   for (std::size_t i = 0; i < paths.size(); ++i) {
     fp.add(paths[i].string()).add(static_cast<std::int64_t>(bytes[i])).add(plan.mtime[i]).add(plan.chips[i]);
     fp.add(plan.label_id[i]).add(plan.format[i]).add(plan.calibration[i]).add(plan.probe_error[i]);
@@ -344,8 +410,8 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
 
   // 2-4. Partition by bytes, probe this rank's slice, agree on the global plan.
   const Range slice = weighted_range(input_bytes, comm.size(), comm.rank());
-  const Probe probe = probe_slice(paths, slice, opt, config.labels);
-  const Plan plan = agree_plan(comm, probe, n_inputs);
+  const Probe probe = probe_slice(paths, slice, opt, config.labels, config.classes);
+  const Plan plan = agree_plan(comm, probe, paths, config.bands);
   const double t_probe = clock.lap();
 
   std::vector<std::pair<std::string, std::string>> rejects;
@@ -367,6 +433,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   layout.cols = config.chip_cols;
   layout.has_phase = plan.has_phase;
   layout.class_names = plan.class_names;
+  layout.band_names = plan.band_names;
   std::string mkdir_error;
   if (comm.is_root() && !output.parent_path().empty()) {
     std::error_code ec;
@@ -399,7 +466,8 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   }
   double t_create = clock.lap(), t_read = 0, t_write = 0;
 
-  const std::size_t chip_px = static_cast<std::size_t>(config.chip_rows) * config.chip_cols;
+  // Pixels per chip slot: every band plane of the chip.
+  const std::size_t chip_px = static_cast<std::size_t>(plan.bands) * config.chip_rows * config.chip_cols;
   const std::size_t chip_bytes = chip_px * sizeof(float) * (plan.has_phase ? 2 : 1);
   const std::int64_t batch_chips =
       std::max<std::int64_t>(1, static_cast<std::int64_t>(config.batch_bytes / chip_bytes));
@@ -573,6 +641,12 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   archive.set_attribute("tiling", to_string(config.tiling));
   archive.set_attribute("tile_size", std::to_string(opt.tile_rows()));
   archive.set_attribute("tile_stride", std::to_string(opt.stride_rows()));
+  if (config.bands.named()) archive.set_attribute("bands", config.bands.to_string());
+  if (!config.classes.empty()) {
+    std::string listed;
+    for (const auto& c : config.classes) listed += (listed.empty() ? "" : ",") + c;
+    archive.set_attribute("classes", listed);
+  }
   archive.close();
   const double t_finish = clock.lap();
 

@@ -82,6 +82,12 @@ Classifier load_classifier(const fs::path& path) {
     throw ConfigError("model " + path.string() + " has " + std::to_string(m.class_names.size()) +
                       " classes; a Byte class map holds at most 255");
   c.chain.emplace(features::parse_chain_spec(m.chain));
+  // A scene is read one band at a time (--band); chains over several named bands need chips.
+  if (!c.chain->bands().empty())
+    throw ConfigError("model " + path.string() + ": its feature chain computes on the planes (" +
+                      features::describe_planes(c.chain->spec().planes) +
+                      ") of named bands; predict --scene reads one band of a scene: classify chips "
+                      "(ingest --bands, then predict --archive) instead");
   if (!m.pca.empty()) c.pca = features::pca_from_arrays(m.pca);
   if (!m.fingerprint.empty() && features_fingerprint(c.chain->fingerprint(), m.pca) != m.fingerprint)
     throw InputError("model " + path.string() + ": its fingerprint does not match its stored chain and PCA");

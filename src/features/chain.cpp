@@ -19,6 +19,7 @@
 #include "sarscale/features/gabor.hpp"
 #include "sarscale/features/hog.hpp"
 #include "sarscale/features/preprocess.hpp"
+#include "sarscale/features/ship.hpp"
 #include "text.hpp"
 
 namespace sarscale::features {
@@ -110,6 +111,38 @@ std::vector<double> parse_frequencies(std::string_view t) {
   return out;
 }
 
+// Reals in "N" or "RxC" form (e.g. pixel spacing 10 or 2.3x14).
+Canonicaliser real_size(double lo, double hi) {
+  return [=](std::string_view t) {
+    const std::size_t x = t.find('x');
+    if (x == std::string_view::npos) return format_number(parse_real(trim(t), lo, hi, true));
+    const double r = parse_real(trim(t.substr(0, x)), lo, hi, true),
+                 c = parse_real(trim(t.substr(x + 1)), lo, hi, true);
+    return r == c ? format_number(r) : format_number(r) + "x" + format_number(c);
+  };
+}
+
+// Plane names of on= ('/'-separated) and detect=, lowercase; checked against the chain's planes later.
+Canonicaliser plane_names(bool list) {
+  return [=](std::string_view t) {
+    std::string out;
+    std::size_t count = 0;
+    while (true) {
+      const std::size_t slash = std::min(t.find('/'), t.size());
+      std::string name(trim(t.substr(0, slash)));
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (!is_plane_name(name))
+        throw ConfigError("expected " + std::string(list ? "plane names A/B/..." : "a plane name"));
+      out += (out.empty() ? "" : "/") + name;
+      ++count;
+      if (slash == t.size()) break;
+      t = t.substr(slash + 1);
+    }
+    if (!list && count > 1) throw ConfigError("expected one plane name");
+    return out;
+  };
+}
+
 Canonicaliser frequency_list() {
   return [](std::string_view t) {
     std::string out;
@@ -122,7 +155,24 @@ struct KeySpec {
   const char* key;
   const char* fallback;  // canonical default
   Canonicaliser canonical;
+  // on= and detect=: "" unless the chain has planes, and then left out of the text when empty, so
+  // the canonical text of single-plane chains is what it was before planes existed.
+  bool plane_key = false;
 };
+
+KeySpec on_key() { return {"on", "", plane_names(true), true}; }
+
+// Parameters of the ship detection, shared by both ship blocks.
+std::vector<KeySpec> ship_keys(std::vector<KeySpec> own) {
+  std::vector<KeySpec> keys = {{"method", "cfar", one_of({"cfar", "otsu"})},
+                               {"k", "3", real(0, 100)},
+                               {"drop", "3", real(0, 60, true)},
+                               {"grow", "1", integer(0, 16)}};
+  keys.insert(keys.end(), own.begin(), own.end());
+  keys.push_back({"detect", "", plane_names(false), true});
+  keys.push_back(on_key());
+  return keys;
+}
 
 struct BlockKind {
   const char* name;
@@ -136,19 +186,34 @@ const std::vector<BlockKind>& block_kinds() {
         {"cell", "8", size(1, kMaxHogCellSize)},
         {"block", "3", size(1, kMaxHogBlockCells)},
         {"norm", "L2-Hys", one_of({"L1", "L1-sqrt", "L2", "L2-Hys"})},
-        {"sqrt", "false", boolean()}}},
+        {"sqrt", "false", boolean()},
+        on_key()}},
       {"gabor",
        {{"frequencies", "0.1/0.2/0.4", frequency_list()},
         {"orientations", "4", integer(1, 360)},
         {"bandwidth", "1", real(0, 100, true)},
         {"grid", "2", integer(0, 64)},
-        {"method", "auto", one_of({"auto", "direct", "fft"})}}},
+        {"method", "auto", one_of({"auto", "direct", "fft"})},
+        on_key()}},
       {"pixels",
-       {{"size", "16", size(1, kMaxPixelsSize)}, {"db", "false", boolean()}, {"floor", "-60", real(-1e6, 1e6)}}},
+       {{"size", "16", size(1, kMaxPixelsSize)},
+        {"db", "false", boolean()},
+        {"floor", "-60", real(-1e6, 1e6)},
+        on_key()}},
       {"stats",
        {{"bins", "64", integer(2, 65536)},
         {"topk", "16", integer(1, std::numeric_limits<int>::max())},
-        {"sigma", "3", real(0, 1e6)}}},
+        {"sigma", "3", real(0, 1e6)},
+        on_key()}},
+      {"ship", ship_keys({{"spacing", "1", real_size(0, 1e4)},
+                          {"scale", "20", real(0, 100, true)},
+                          {"floor", "-100", real(-1e6, 1e6)},
+                          {"topk", "8", integer(1, std::numeric_limits<int>::max())}})},
+      {"ship_pixels", ship_keys({{"size", "8x16", size(1, 4096)},
+                                 {"window", "16x48", size(1, 4096)},
+                                 {"db", "true", boolean()},
+                                 {"scale", "20", real(0, 100, true)},
+                                 {"floor", "-100", real(-1e6, 1e6)}})},
   };
   return kinds;
 }
@@ -156,7 +221,8 @@ const std::vector<BlockKind>& block_kinds() {
 const BlockKind& find_kind(std::string_view name) {
   for (const BlockKind& k : block_kinds())
     if (name == k.name) return k;
-  throw ConfigError("feature blocks: unknown block '" + std::string(name) + "' (known: hog, gabor, pixels, stats)");
+  throw ConfigError("feature blocks: unknown block '" + std::string(name) +
+                    "' (known: hog, gabor, pixels, stats, ship, ship_pixels)");
 }
 
 const KeySpec* find_key(const BlockKind& kind, std::string_view key) {
@@ -181,13 +247,50 @@ FeatureBlockSpec normalise(const FeatureBlockSpec& in) {
   for (const auto& [key, value] : in.params) {
     const KeySpec* spec = find_key(kind, key);
     if (!spec) throw ConfigError("feature blocks: unknown parameter '" + key + "' of block " + in.name);
-    out.params[key] = canonical_value(kind, *spec, value);
+    // An empty plane key is its default (the chain fills it in when it has planes).
+    out.params[key] = spec->plane_key && trim(value).empty() ? std::string() : canonical_value(kind, *spec, value);
   }
   for (const KeySpec& k : kind.keys) out.params.try_emplace(k.key, k.fallback);
   return out;
 }
 
 const std::string& param(const FeatureBlockSpec& block, const char* key) { return block.params.at(key); }
+
+bool is_ship_kind(const std::string& name) { return name == "ship" || name == "ship_pixels"; }
+
+std::vector<std::string> split_planes(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < list.size()) {
+    const std::size_t end = std::min(list.find('/', pos), list.size());
+    out.push_back(list.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+// In a chain with planes: on= defaults to every plane, detect= (ship blocks) to the first of on=,
+// and both must name planes of the chain. Without planes neither may be given.
+FeatureBlockSpec resolve_planes(FeatureBlockSpec b, const std::vector<PlaneSpec>& planes) {
+  const auto where = [&] { return "feature blocks: " + b.name + "(" + describe_block_params(b) + "): "; };
+  if (planes.empty()) {
+    for (const char* key : {"on", "detect"})
+      if (b.params.count(key) && !b.params.at(key).empty())
+        throw ConfigError(where() + key + "= names planes, but the chain has none (add planes= to it)");
+    return b;
+  }
+  std::string all;
+  for (const PlaneSpec& p : planes) all += (all.empty() ? "" : "/") + p.name;
+  if (b.params.at("on").empty()) b.params["on"] = all;
+  if (is_ship_kind(b.name) && b.params.at("detect").empty())
+    b.params["detect"] = split_planes(b.params.at("on")).front();
+  std::vector<std::string> named = split_planes(b.params.at("on"));
+  if (is_ship_kind(b.name)) named.push_back(b.params.at("detect"));
+  for (const std::string& n : named)
+    if (std::none_of(planes.begin(), planes.end(), [&](const PlaneSpec& p) { return p.name == n; }))
+      throw ConfigError(where() + "no plane '" + n + "' in the chain (planes: " + describe_planes(planes) + ")");
+  return b;
+}
 
 std::uint64_t fnv1a64(std::string_view text) {
   std::uint64_t h = 14695981039346656037ull;
@@ -243,7 +346,8 @@ std::string describe_block_params(const FeatureBlockSpec& block) {
   const FeatureBlockSpec canonical = normalise(block);
   std::string out;
   for (const KeySpec& k : find_kind(block.name).keys)
-    out += (out.empty() ? "" : ", ") + std::string(k.key) + "=" + canonical.params.at(k.key);
+    if (!k.plane_key || !canonical.params.at(k.key).empty())
+      out += (out.empty() ? "" : ", ") + std::string(k.key) + "=" + canonical.params.at(k.key);
   return out;
 }
 
@@ -254,17 +358,21 @@ std::string describe_blocks(const std::vector<FeatureBlockSpec>& blocks) {
   return out;
 }
 
-ChainSpec make_chain_spec(std::string_view preprocess, std::string_view blocks, int rows, int cols) {
+ChainSpec make_chain_spec(std::string_view preprocess, std::string_view blocks, int rows, int cols,
+                          std::string_view planes) {
   if (rows < 1 || cols < 1)
     throw ConfigError("feature chain: chip size must be positive, got " + std::to_string(rows) + "x" +
                       std::to_string(cols));
-  ChainSpec spec{describe_chain(parse_chain(preprocess)), parse_blocks(blocks), rows, cols};
+  ChainSpec spec{describe_chain(parse_chain(preprocess)), parse_blocks(blocks), rows, cols, parse_planes(planes)};
   if (spec.blocks.empty()) throw ConfigError("feature chain: no feature blocks configured");
+  for (FeatureBlockSpec& b : spec.blocks) b = resolve_planes(b, spec.planes);
   return spec;
 }
 
 std::string describe(const ChainSpec& spec) {
-  return "chip=" + std::to_string(spec.rows) + "x" + std::to_string(spec.cols) +
+  // The planes part only where there are planes: the text of single-plane chains is unchanged.
+  const std::string planes = spec.planes.empty() ? "" : " | planes=" + describe_planes(spec.planes);
+  return "chip=" + std::to_string(spec.rows) + "x" + std::to_string(spec.cols) + planes +
          " | preprocess=" + describe_chain(parse_chain(spec.preprocess)) + " | blocks=" + describe_blocks(spec.blocks);
 }
 
@@ -277,9 +385,9 @@ ChainSpec parse_chain_spec(std::string_view text) {
     pos = end + 1;
     const std::size_t eq = part.find('=');
     const std::string key(trim(part.substr(0, eq)));
-    if (eq == std::string_view::npos || (key != "chip" && key != "preprocess" && key != "blocks"))
-      throw ConfigError("feature chain: expected chip=, preprocess= or blocks= at '" + std::string(part) + "' in \"" +
-                        std::string(text) + "\"");
+    if (eq == std::string_view::npos || (key != "chip" && key != "planes" && key != "preprocess" && key != "blocks"))
+      throw ConfigError("feature chain: expected chip=, planes=, preprocess= or blocks= at '" + std::string(part) +
+                        "' in \"" + std::string(text) + "\"");
     if (!parts.emplace(key, trim(part.substr(eq + 1))).second)
       throw ConfigError("feature chain: repeated part '" + key + "' in \"" + std::string(text) + "\"");
   }
@@ -292,30 +400,145 @@ ChainSpec parse_chain_spec(std::string_view text) {
   } catch (const ConfigError& e) {
     throw ConfigError("feature chain: bad chip size '" + std::string(parts["chip"]) + "' (" + e.what() + ")");
   }
-  return make_chain_spec(parts["preprocess"], parts["blocks"], chip.first, chip.second);
+  return make_chain_spec(parts["preprocess"], parts["blocks"], chip.first, chip.second, parts["planes"]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
 namespace {
 
-enum class Kind { kHog, kGabor, kPixels, kStats };
+enum class Kind { kHog, kGabor, kPixels, kStats, kShip, kShipPixels };
 
 struct Block {
   Kind kind;
   std::string name;
   std::size_t offset = 0, length = 0;
+  std::size_t per_plane = 0;  // values per plane of on (per-plane kinds)
+  std::vector<int> on;        // planes it is computed on (indices into the chain's planes)
+  int detect = 0;             // ship kinds: the plane the ship is found on
   HogParams hog;
   std::unique_ptr<GaborBank> gabor;
   std::unique_ptr<PixelsBlock> pixels;
   std::unique_ptr<StatsBlock> stats;
+  std::unique_ptr<ShipBlock> ship;
+  std::unique_ptr<ShipPixelsBlock> ship_pixels;
 };
+
+ShipDetectParams ship_detect_params(const FeatureBlockSpec& b) {
+  ShipDetectParams d;
+  d.method = param(b, "method") == "otsu" ? ShipDetectParams::Method::otsu : ShipDetectParams::Method::cfar;
+  d.k = parse_real(param(b, "k"), 0, 100);
+  d.drop = parse_real(param(b, "drop"), 0, 60, true);
+  d.grow = std::stoi(param(b, "grow"));
+  return d;
+}
+
+// The block of spec `b` on fr x fc planes, `planes` of them measured (its length set).
+Block make_block(const FeatureBlockSpec& b, int fr, int fc, int planes) {
+  Block block{};
+  block.name = b.name;
+  if (b.name == "hog") {
+    block.kind = Kind::kHog;
+    HogParams& h = block.hog;
+    h.orientations = std::stoi(param(b, "orientations"));
+    std::tie(h.cell_rows, h.cell_cols) = parse_size(param(b, "cell"), 1, kMaxHogCellSize);
+    std::tie(h.block_rows, h.block_cols) = parse_size(param(b, "block"), 1, kMaxHogBlockCells);
+    h.norm = parse_hog_block_norm(param(b, "norm"));
+    h.transform_sqrt = parse_bool(param(b, "sqrt"));
+    block.per_plane = hog_length(h, fr, fc);
+  } else if (b.name == "gabor") {
+    block.kind = Kind::kGabor;
+    GaborBankOptions options;
+    options.grid = std::stoi(param(b, "grid"));
+    const std::string& method = param(b, "method");
+    options.method = method == "direct" ? Convolution::kDirect
+                     : method == "fft"  ? Convolution::kFft
+                                        : Convolution::kAuto;
+    block.gabor = std::make_unique<GaborBank>(
+        gabor_bank_params(parse_frequencies(param(b, "frequencies")), std::stoi(param(b, "orientations")),
+                          std::stod(param(b, "bandwidth"))),
+        fr, fc, options);
+    block.per_plane = block.gabor->feature_length();
+  } else if (b.name == "pixels") {
+    block.kind = Kind::kPixels;
+    PixelsParams p;
+    std::tie(p.rows, p.cols) = parse_size(param(b, "size"), 1, kMaxPixelsSize);
+    p.db = parse_bool(param(b, "db"));
+    p.floor = parse_real(param(b, "floor"), -1e6, 1e6);
+    block.pixels = std::make_unique<PixelsBlock>(p, fr, fc);
+    block.per_plane = block.pixels->length();
+  } else if (b.name == "stats") {
+    block.kind = Kind::kStats;
+    StatsParams p;
+    p.bins = std::stoi(param(b, "bins"));
+    p.topk = std::stoi(param(b, "topk"));
+    p.sigma = parse_real(param(b, "sigma"), 0, 1e6);
+    block.stats = std::make_unique<StatsBlock>(p, fr, fc);
+    block.per_plane = block.stats->length();
+  } else if (b.name == "ship") {
+    block.kind = Kind::kShip;
+    ShipParams p;
+    p.detect = ship_detect_params(b);
+    const std::string& spacing = param(b, "spacing");
+    const std::size_t x = spacing.find('x');
+    p.spacing_rows = std::stod(spacing.substr(0, x));
+    p.spacing_cols = x == std::string::npos ? p.spacing_rows : std::stod(spacing.substr(x + 1));
+    p.scale = parse_real(param(b, "scale"), 0, 100, true);
+    p.floor = parse_real(param(b, "floor"), -1e6, 1e6);
+    p.topk = std::stoi(param(b, "topk"));
+    block.ship = std::make_unique<ShipBlock>(p, fr, fc, planes);
+    block.length = block.ship->length();
+  } else {
+    block.kind = Kind::kShipPixels;
+    ShipPixelsParams p;
+    p.detect = ship_detect_params(b);
+    std::tie(p.out_rows, p.out_cols) = parse_size(param(b, "size"), 1, 4096);
+    std::tie(p.window_rows, p.window_cols) = parse_size(param(b, "window"), 1, 4096);
+    p.db = parse_bool(param(b, "db"));
+    p.scale = parse_real(param(b, "scale"), 0, 100, true);
+    p.floor = parse_real(param(b, "floor"), -1e6, 1e6);
+    block.ship_pixels = std::make_unique<ShipPixelsBlock>(p, fr, fc, planes);
+    block.per_plane = block.ship_pixels->per_plane();
+  }
+  if (block.kind != Kind::kShip) block.length = block.per_plane * static_cast<std::size_t>(planes);
+  return block;
+}
+
+// The layout entries of a block: one per block without planes; with planes, one per plane
+// ("pixels[vh]"), the ship block's geometry first ("ship").
+void add_layout(const Block& block, const FeatureBlockSpec& spec, const std::vector<PlaneSpec>& planes,
+                std::vector<BlockLayout>& layout) {
+  const std::string params = describe_block_params(spec);
+  if (planes.empty()) {
+    layout.push_back({block.name, block.offset, block.length, params});
+    return;
+  }
+  std::size_t offset = block.offset;
+  std::size_t per = block.per_plane;
+  if (block.kind == Kind::kShip) {
+    layout.push_back({block.name, offset, kShipGeometryLength, params});
+    offset += kShipGeometryLength;
+    per = kShipPlaneLength;
+  }
+  for (const int p : block.on) {
+    layout.push_back({block.name + "[" + planes[static_cast<std::size_t>(p)].name + "]", offset, per, params});
+    offset += per;
+  }
+}
+
+int plane_index(const std::vector<PlaneSpec>& planes, const std::string& name) {
+  for (std::size_t i = 0; i < planes.size(); ++i)
+    if (planes[i].name == name) return static_cast<int>(i);
+  throw Error("feature chain: no plane '" + name + "'");
+}
 
 }  // namespace
 
 struct FeatureChain::Impl {
   ChainSpec spec;
   std::vector<PreprocessStep> preprocess;
+  std::vector<std::string> bands;  // input bands (empty: one unnamed plane)
+  int planes = 1;                  // planes the blocks may see
   int feature_rows = 0, feature_cols = 0;
   std::vector<Block> blocks;
   std::vector<BlockLayout> layout;
@@ -325,10 +548,12 @@ struct FeatureChain::Impl {
 
 struct FeatureChain::Workspace::State {
   Preprocessor preprocessor;
-  std::vector<float> image;                        // the preprocessed chip
+  std::vector<std::vector<float>> images;          // the preprocessed planes
+  std::vector<float> derived;                      // a derived plane before preprocessing
   std::vector<std::unique_ptr<HogExtractor>> hog;  // per block (null for other kinds)
   std::vector<GaborBank::Workspace> gabor;         // per block (empty for other kinds)
   StatsBlock::Scratch stats;
+  ShipScratch ship;
 };
 
 FeatureChain::Workspace::Workspace() = default;
@@ -340,65 +565,37 @@ FeatureChain::FeatureChain(const ChainSpec& spec) : impl_(std::make_unique<Impl>
   Impl& m = *impl_;
   if (spec.blocks.empty()) throw ConfigError("feature chain: no feature blocks configured");
   m.preprocess = parse_chain(spec.preprocess);
-  m.spec = ChainSpec{describe_chain(m.preprocess), {}, spec.rows, spec.cols};
-  for (const FeatureBlockSpec& b : spec.blocks) m.spec.blocks.push_back(normalise(b));
+  m.spec = ChainSpec{describe_chain(m.preprocess), {}, spec.rows, spec.cols, spec.planes};
+  for (const FeatureBlockSpec& b : spec.blocks) m.spec.blocks.push_back(resolve_planes(normalise(b), spec.planes));
   if (spec.rows < 1 || spec.cols < 1)
     throw ConfigError("feature chain: chip size must be positive, got " + std::to_string(spec.rows) + "x" +
                       std::to_string(spec.cols));
+  m.bands = plane_bands(spec.planes);
+  m.planes = std::max<int>(1, static_cast<int>(spec.planes.size()));
   const Preprocessor probe(m.preprocess, spec.rows, spec.cols);
   m.feature_rows = probe.out_rows();
   m.feature_cols = probe.out_cols();
   const int fr = m.feature_rows, fc = m.feature_cols;
   for (const FeatureBlockSpec& b : m.spec.blocks) {
-    Block block{};
-    block.name = b.name;
+    std::vector<int> on = {0};
+    int detect = 0;
+    if (!spec.planes.empty()) {
+      on.clear();
+      for (const std::string& name : split_planes(param(b, "on"))) on.push_back(plane_index(spec.planes, name));
+      if (is_ship_kind(b.name)) detect = plane_index(spec.planes, param(b, "detect"));
+    }
+    Block block;
     try {
-      if (b.name == "hog") {
-        block.kind = Kind::kHog;
-        HogParams& h = block.hog;
-        h.orientations = std::stoi(param(b, "orientations"));
-        std::tie(h.cell_rows, h.cell_cols) = parse_size(param(b, "cell"), 1, kMaxHogCellSize);
-        std::tie(h.block_rows, h.block_cols) = parse_size(param(b, "block"), 1, kMaxHogBlockCells);
-        h.norm = parse_hog_block_norm(param(b, "norm"));
-        h.transform_sqrt = parse_bool(param(b, "sqrt"));
-        block.length = hog_length(h, fr, fc);
-      } else if (b.name == "gabor") {
-        block.kind = Kind::kGabor;
-        GaborBankOptions options;
-        options.grid = std::stoi(param(b, "grid"));
-        const std::string& method = param(b, "method");
-        options.method = method == "direct" ? Convolution::kDirect
-                         : method == "fft"  ? Convolution::kFft
-                                            : Convolution::kAuto;
-        block.gabor = std::make_unique<GaborBank>(
-            gabor_bank_params(parse_frequencies(param(b, "frequencies")), std::stoi(param(b, "orientations")),
-                              std::stod(param(b, "bandwidth"))),
-            fr, fc, options);
-        block.length = block.gabor->feature_length();
-      } else if (b.name == "pixels") {
-        block.kind = Kind::kPixels;
-        PixelsParams p;
-        std::tie(p.rows, p.cols) = parse_size(param(b, "size"), 1, kMaxPixelsSize);
-        p.db = parse_bool(param(b, "db"));
-        p.floor = parse_real(param(b, "floor"), -1e6, 1e6);
-        block.pixels = std::make_unique<PixelsBlock>(p, fr, fc);
-        block.length = block.pixels->length();
-      } else {
-        block.kind = Kind::kStats;
-        StatsParams p;
-        p.bins = std::stoi(param(b, "bins"));
-        p.topk = std::stoi(param(b, "topk"));
-        p.sigma = parse_real(param(b, "sigma"), 0, 1e6);
-        block.stats = std::make_unique<StatsBlock>(p, fr, fc);
-        block.length = block.stats->length();
-      }
+      block = make_block(b, fr, fc, static_cast<int>(on.size()));
     } catch (const ConfigError& e) {
       throw ConfigError("feature chain: block " + b.name + "(" + describe_block_params(b) + ") on the " +
                         std::to_string(fr) + "x" + std::to_string(fc) + " preprocessed chip: " + e.what());
     }
+    block.on = on;
+    block.detect = detect;
     block.offset = m.length;
     m.length += block.length;
-    m.layout.push_back({b.name, block.offset, block.length, describe_block_params(b)});
+    add_layout(block, b, spec.planes, m.layout);
     m.blocks.push_back(std::move(block));
   }
   m.description = describe(m.spec);
@@ -411,6 +608,8 @@ FeatureChain& FeatureChain::operator=(FeatureChain&&) noexcept = default;
 const ChainSpec& FeatureChain::spec() const { return impl_->spec; }
 int FeatureChain::rows() const { return impl_->spec.rows; }
 int FeatureChain::cols() const { return impl_->spec.cols; }
+const std::vector<std::string>& FeatureChain::bands() const { return impl_->bands; }
+int FeatureChain::input_planes() const { return std::max<int>(1, static_cast<int>(impl_->bands.size())); }
 int FeatureChain::feature_rows() const { return impl_->feature_rows; }
 int FeatureChain::feature_cols() const { return impl_->feature_cols; }
 std::size_t FeatureChain::length() const { return impl_->length; }
@@ -426,13 +625,16 @@ std::string FeatureChain::fingerprint() const {
 
 FeatureChain::Workspace FeatureChain::workspace() const {
   const Impl& m = *impl_;
+  const auto plane = static_cast<std::size_t>(m.feature_rows) * static_cast<std::size_t>(m.feature_cols);
   Workspace ws;
-  ws.state_ = std::unique_ptr<Workspace::State>(
-      new Workspace::State{Preprocessor(m.preprocess, m.spec.rows, m.spec.cols),
-                           std::vector<float>(static_cast<std::size_t>(m.feature_rows) * m.feature_cols),
-                           {},
-                           {},
-                           {}});
+  ws.state_ = std::unique_ptr<Workspace::State>(new Workspace::State{
+      Preprocessor(m.preprocess, m.spec.rows, m.spec.cols),
+      std::vector<std::vector<float>>(static_cast<std::size_t>(m.planes), std::vector<float>(plane)),
+      std::vector<float>(m.spec.planes.empty() ? 0 : static_cast<std::size_t>(m.spec.rows) * m.spec.cols),
+      {},
+      {},
+      {},
+      {}});
   for (const Block& b : m.blocks) {
     ws.state_->hog.push_back(
         b.kind == Kind::kHog ? std::make_unique<HogExtractor>(b.hog, m.feature_rows, m.feature_cols) : nullptr);
@@ -441,30 +643,72 @@ FeatureChain::Workspace FeatureChain::workspace() const {
   return ws;
 }
 
+namespace {
+
+// Block `i` of the chain on the preprocessed planes, into `slice`. InputError for data it cannot use.
+void compute_block(const Block& b, std::size_t i, FeatureChain::Workspace::State& s, float* slice) {
+  if (b.kind == Kind::kShip || b.kind == Kind::kShipPixels) {
+    std::vector<const float*> planes;
+    for (const int p : b.on) planes.push_back(s.images[static_cast<std::size_t>(p)].data());
+    const float* detect = s.images[static_cast<std::size_t>(b.detect)].data();
+    if (b.kind == Kind::kShip)
+      b.ship->compute(detect, planes, slice, s.ship);
+    else
+      b.ship_pixels->compute(detect, planes, slice, s.ship);
+    return;
+  }
+  for (std::size_t j = 0; j < b.on.size(); ++j) {
+    const float* image = s.images[static_cast<std::size_t>(b.on[j])].data();
+    float* out = slice + j * b.per_plane;
+    switch (b.kind) {
+      case Kind::kHog:
+        s.hog[i]->compute(image, out);
+        break;
+      case Kind::kGabor:
+        b.gabor->features(image, out, s.gabor[i]);
+        break;
+      case Kind::kPixels:
+        b.pixels->compute(image, out);
+        break;
+      default:
+        b.stats->compute(image, out, s.stats);
+        break;
+    }
+  }
+}
+
+}  // namespace
+
 std::string FeatureChain::compute(const float* chip, float* out, Workspace& workspace) const {
   const Impl& m = *impl_;
   if (!workspace.state_)
     throw Error("FeatureChain::compute: empty workspace (make one with FeatureChain::workspace())");
   Workspace::State& s = *workspace.state_;
-  std::string reason = s.preprocessor.apply(chip, s.image.data());
+  std::string reason;
+  if (m.spec.planes.empty()) {
+    reason = s.preprocessor.apply(chip, s.images[0].data());
+  } else {
+    // Planes from the input bands (before preprocessing), then the preprocessing on each.
+    const std::size_t px = static_cast<std::size_t>(m.spec.rows) * static_cast<std::size_t>(m.spec.cols);
+    std::vector<const float*> bands;
+    for (std::size_t j = 0; j < m.bands.size(); ++j) bands.push_back(chip + j * px);
+    for (std::size_t p = 0; p < m.spec.planes.size() && reason.empty(); ++p) {
+      const PlaneSpec& plane = m.spec.planes[p];
+      const float* source =
+          bands[static_cast<std::size_t>(std::find(m.bands.begin(), m.bands.end(), plane.a) - m.bands.begin())];
+      if (plane.op != PlaneSpec::Op::band) {
+        derive_plane(plane, m.bands, bands, px, s.derived.data());
+        source = s.derived.data();
+      }
+      reason = s.preprocessor.apply(source, s.images[p].data());
+      if (!reason.empty()) reason = "plane " + plane.name + ": " + reason;
+    }
+  }
   for (std::size_t i = 0; i < m.blocks.size() && reason.empty(); ++i) {
     const Block& b = m.blocks[i];
     float* slice = out + b.offset;
     try {
-      switch (b.kind) {
-        case Kind::kHog:
-          s.hog[i]->compute(s.image.data(), slice);
-          break;
-        case Kind::kGabor:
-          b.gabor->features(s.image.data(), slice, s.gabor[i]);
-          break;
-        case Kind::kPixels:
-          b.pixels->compute(s.image.data(), slice);
-          break;
-        case Kind::kStats:
-          b.stats->compute(s.image.data(), slice, s.stats);
-          break;
-      }
+      compute_block(b, i, s, slice);
     } catch (const InputError& e) {  // data-dependent (e.g. negative pixels with hog sqrt): flag the chip
       reason = b.name + " block: " + e.what();
       break;
@@ -485,7 +729,7 @@ std::vector<std::string> FeatureChain::compute_batch(const float* chips, std::si
                                                      int threads) const {
   std::vector<std::string> reasons(count);
   if (count == 0) return reasons;
-  const std::size_t chip_size = static_cast<std::size_t>(rows()) * cols();
+  const std::size_t chip_size = static_cast<std::size_t>(input_planes()) * rows() * cols();
   std::vector<std::exception_ptr> errors(count);  // per chip, so the lowest index can win
   std::exception_ptr setup_error;
   // Thread count: the caller's `threads`, else OpenMP's default (OMP_NUM_THREADS / omp_get_max_threads()).

@@ -1,6 +1,7 @@
 // Reader of the chip archive (format: docs/archive-format.md). Metadata reads are
 // independent (the default), so that any single rank may make the independent calls.
 #include <algorithm>
+#include <cctype>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/io/archive.hpp"
@@ -45,6 +46,27 @@ struct ArchiveReader::State {
     return Handle(H5Dopen2(file.get(), name, H5P_DEFAULT), H5Dclose, where() + ": cannot open " + name);
   }
   const h5::RowTransfer& transfer(Transfer t) const { return t == Transfer::collective ? collective : independent; }
+
+  // Planes `bands` of chips [first, first+count) of a pixel dataset into `out`, chip by chip.
+  // Whole chips are read (one contiguous block per piece) and the planes picked in memory: a
+  // single-band archive, or a request for every band in order, reads straight into `out`.
+  void read_planes(const h5::RowTransfer& x, hid_t dataset, std::int64_t first, std::int64_t count,
+                   const std::vector<int>& bands, float* out) const {
+    const int all = layout.bands();
+    bool identity = static_cast<int>(bands.size()) == all;
+    for (std::size_t i = 0; identity && i < bands.size(); ++i) identity = bands[i] == static_cast<int>(i);
+    if (identity) {
+      h5::read_rows(x, dataset, H5T_NATIVE_FLOAT, first, count, out);
+      return;
+    }
+    const auto plane = static_cast<std::size_t>(layout.rows) * static_cast<std::size_t>(layout.cols);
+    std::vector<float> whole(static_cast<std::size_t>(count) * static_cast<std::size_t>(all) * plane);
+    h5::read_rows(x, dataset, H5T_NATIVE_FLOAT, first, count, whole.data());
+    for (std::size_t c = 0; c < static_cast<std::size_t>(count); ++c)
+      for (std::size_t j = 0; j < bands.size(); ++j)
+        std::copy_n(whole.data() + (c * static_cast<std::size_t>(all) + static_cast<std::size_t>(bands[j])) * plane,
+                    plane, out + (c * bands.size() + j) * plane);
+  }
 
   // Reads records [first, first+count) block by block, calling unpack(record, row - first).
   template <typename Unpack>
@@ -120,11 +142,19 @@ ArchiveReader ArchiveReader::open(const std::filesystem::path& path, MPI_Comm co
 
   s->magnitude = s->open_dataset(kMagnitude);
   const h5::DatasetShape pix = h5::dataset_shape(s->magnitude.get());
-  if (pix.dims.size() != 3 || pix.dims[1] == 0 || pix.dims[2] == 0)
-    s->damaged(std::string(kMagnitude) + " is not a [N,H,W] array");
+  // [N, H, W], or [N, B, H, W] for several bands (version 2).
+  const bool banded = pix.dims.size() == 4;
+  if ((pix.dims.size() != 3 && !banded) || std::count(pix.dims.begin() + 1, pix.dims.end(), hsize_t{0}) > 0)
+    s->damaged(std::string(kMagnitude) + " is not a [N,H,W] or [N,B,H,W] array");
   s->layout.chips = pix.rows;
-  s->layout.rows = static_cast<int>(pix.dims[1]);
-  s->layout.cols = static_cast<int>(pix.dims[2]);
+  s->layout.rows = static_cast<int>(pix.dims[pix.dims.size() - 2]);
+  s->layout.cols = static_cast<int>(pix.dims.back());
+  if (h5::link_exists(f, kBandNames))
+    s->layout.band_names = h5::read_string_array(f, kBandNames, s->independent, s->where());
+  const std::size_t bands = banded ? static_cast<std::size_t>(pix.dims[1]) : 1;
+  if ((banded || !s->layout.band_names.empty()) && s->layout.band_names.size() != bands)
+    s->damaged(std::to_string(s->layout.band_names.size()) + " band names in " + kBandNames + " for " +
+               std::to_string(bands) + " band(s) in " + kMagnitude);
   s->layout.has_phase = h5::link_exists(f, kPhase);
   if (s->layout.has_phase) {
     s->phase = s->open_dataset(kPhase);
@@ -132,8 +162,9 @@ ArchiveReader ArchiveReader::open(const std::filesystem::path& path, MPI_Comm co
   }
   {
     const Handle dcpl(H5Dget_create_plist(s->magnitude.get()), H5Pclose, "H5Dget_create_plist");
-    hsize_t chunk[3] = {0, 0, 0};
-    const bool chunked = H5Pget_layout(dcpl.get()) == H5D_CHUNKED && H5Pget_chunk(dcpl.get(), 3, chunk) == 3;
+    hsize_t chunk[4] = {0, 0, 0, 0};
+    const int rank = static_cast<int>(pix.dims.size());
+    const bool chunked = H5Pget_layout(dcpl.get()) == H5D_CHUNKED && H5Pget_chunk(dcpl.get(), rank, chunk) == rank;
     s->chunk_chips = chunked ? static_cast<std::int64_t>(chunk[0]) : std::max<std::int64_t>(1, s->layout.chips);
   }
   s->label = s->open_dataset(kLabel);
@@ -189,11 +220,36 @@ void ArchiveReader::read_chips(std::int64_t first, std::int64_t count, float* ma
   const bool want_phase = transfer == Transfer::collective ? h5::max_over_ranks(s.comm, phase_or_null ? 1 : 0) > 0
                                                            : phase_or_null != nullptr;
   const h5::RowTransfer& x = s.transfer(transfer);
-  h5::read_rows(x, s.magnitude.get(), H5T_NATIVE_FLOAT, first, count, magnitude);
+  s.read_planes(x, s.magnitude.get(), first, count, {0}, magnitude);
   if (want_phase) {
     // A rank that wants no phase still joins the collective, with an empty selection.
-    h5::read_rows(x, s.phase.get(), H5T_NATIVE_FLOAT, first, phase_or_null ? count : 0, phase_or_null);
+    s.read_planes(x, s.phase.get(), first, phase_or_null ? count : 0, {0}, phase_or_null);
   }
+}
+
+void ArchiveReader::read_bands(std::int64_t first, std::int64_t count, const std::vector<int>& bands, float* magnitude,
+                               Transfer transfer) const {
+  h5::QuietErrors quiet;
+  const State& s = *state_;
+  std::string problem;
+  if (count > 0 && !magnitude) problem = "no magnitude buffer";
+  if (bands.empty()) problem = "no band requested";
+  for (const int b : bands)
+    if (problem.empty() && (b < 0 || b >= s.layout.bands()))
+      problem = "band index " + std::to_string(b) + " is outside [0, " + std::to_string(s.layout.bands()) + ")";
+  s.check_range("read_bands", first, count, s.layout.chips, transfer, problem);
+  s.read_planes(s.transfer(transfer), s.magnitude.get(), first, count, bands, magnitude);
+}
+
+int ArchiveReader::band_index(const std::string& name) const {
+  const auto lower = [](std::string t) {
+    for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return t;
+  };
+  const auto& names = state_->layout.band_names;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (lower(names[i]) == lower(name)) return static_cast<int>(i);
+  return -1;
 }
 
 std::vector<std::int32_t> ArchiveReader::labels(std::int64_t first, std::int64_t count, Transfer transfer) const {

@@ -25,7 +25,22 @@ constexpr hsize_t kAlignment = hsize_t{1} << 20;
 constexpr int kMaxMetaTextWidth = 4096;
 
 std::int64_t chip_bytes(const ArchiveLayout& l) {
-  return static_cast<std::int64_t>(l.rows) * static_cast<std::int64_t>(l.cols) * 4;
+  return static_cast<std::int64_t>(l.bands()) * static_cast<std::int64_t>(l.rows) * static_cast<std::int64_t>(l.cols) *
+         4;
+}
+
+// Band names appear in feature-chain texts ("pixels[vh]"): short lowercase identifiers, distinct.
+std::string check_band_names(const std::vector<std::string>& names) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string& n = names[i];
+    const bool ok = !n.empty() && n.size() <= 32 && std::all_of(n.begin(), n.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
+    if (!ok) return "band name '" + n + "' is not 1-32 lowercase letters, digits or '_'";
+    if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i), n) != names.begin() + static_cast<std::ptrdiff_t>(i))
+      return "band name '" + n + "' appears twice";
+  }
+  return {};
 }
 
 // Chips per chunk: about kTargetChunkBytes (between half and twice that), picking the
@@ -61,7 +76,7 @@ std::string check_layout(const ArchiveLayout& l) {
            " pixels exceeds HDF5's chunk limit (2 GiB per chip)";
   if (l.meta_text_width < 1 || l.meta_text_width > kMaxMetaTextWidth)
     return "meta_text_width must be in [1, " + std::to_string(kMaxMetaTextWidth) + "]";
-  return {};
+  return check_band_names(l.band_names);
 }
 
 std::uint64_t layout_fingerprint(const ArchiveLayout& l) {
@@ -69,6 +84,9 @@ std::uint64_t layout_fingerprint(const ArchiveLayout& l) {
   fp.add(l.chips).add(l.rows).add(l.cols).add(l.has_phase ? 1 : 0).add(l.meta_text_width);
   fp.add(static_cast<std::int64_t>(l.class_names.size()));
   for (const auto& c : l.class_names) fp.add(c);
+  // Named bands only where there are any, so that single-band layouts keep their fingerprints.
+  if (!l.band_names.empty()) fp.add("bands").add(static_cast<std::int64_t>(l.band_names.size()));
+  for (const auto& b : l.band_names) fp.add(b);
   return fp.value();
 }
 
@@ -139,7 +157,7 @@ ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm 
   s->file = h5::create_parallel_file(path, comm, "archive");
   const hid_t f = s->file.get();
   h5::write_string_attribute(f, h5::schema::kAttrFormat, kArchiveFormatName);
-  h5::write_int_attribute(f, h5::schema::kAttrFormatVersion, kArchiveFormatVersion);
+  h5::write_int_attribute(f, h5::schema::kAttrFormatVersion, layout.bands() > 1 ? 2 : 1);
   h5::write_string_attribute(f, h5::schema::kAttrSarscaleVersion, kVersion);
 
   const Handle chips_group(H5Gcreate2(f, "/chips", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
@@ -148,10 +166,15 @@ ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm 
                           "cannot create group /provenance");
 
   const auto n = static_cast<hsize_t>(layout.chips);
-  const std::vector<hsize_t> pixel_dims = {n, static_cast<hsize_t>(layout.rows), static_cast<hsize_t>(layout.cols)};
+  // A band dimension only when there are several bands: single-band archives keep version 1's layout.
+  std::vector<hsize_t> pixel_dims = {n, static_cast<hsize_t>(layout.rows), static_cast<hsize_t>(layout.cols)};
+  if (layout.bands() > 1) pixel_dims.insert(pixel_dims.begin() + 1, static_cast<hsize_t>(layout.bands()));
   // HDF5 cannot chunk an empty fixed-size dataset; an archive without chips stays contiguous.
   std::vector<hsize_t> pixel_chunk;
-  if (n > 0) pixel_chunk = {static_cast<hsize_t>(s->chunk_chips), pixel_dims[1], pixel_dims[2]};
+  if (n > 0) {
+    pixel_chunk = pixel_dims;
+    pixel_chunk[0] = static_cast<hsize_t>(s->chunk_chips);
+  }
   s->magnitude = h5::create_dataset(f, h5::schema::kMagnitude, H5T_IEEE_F32LE, pixel_dims, pixel_chunk);
   if (layout.has_phase) s->phase = h5::create_dataset(f, h5::schema::kPhase, H5T_IEEE_F32LE, pixel_dims, pixel_chunk);
   s->label = h5::create_dataset(f, h5::schema::kLabel, H5T_STD_I32LE, {n}, {});
@@ -161,6 +184,8 @@ ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm 
   s->meta_memory_type = s->meta_record.memory_type();
 
   h5::write_string_array(f, comm, s->collective, h5::schema::kClassNames, layout.class_names);
+  if (!layout.band_names.empty())
+    h5::write_string_array(f, comm, s->collective, h5::schema::kBandNames, layout.band_names);
   h5::write_string_attribute(f, "layout_fingerprint", layout_key(layout));
   s->progress = h5::create_progress(f, comm, s->collective, layout.chips, resume_key);
   // Put the superblock and object headers on disk now, so that a writer killed later

@@ -498,6 +498,12 @@ std::string GdalRaster::polarisation(int band) const {
   return "";
 }
 
+std::string GdalRaster::band_description(int band) const {
+  GdalErrorCapture capture;
+  const char* desc = GDALGetDescription(GDALGetRasterBand(as_dataset(handle_), raw_band_of(band)));
+  return desc ? desc : "";
+}
+
 // ---------------------------------------------------------------------------------------
 // Pixels
 

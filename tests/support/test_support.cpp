@@ -13,6 +13,15 @@
 
 namespace sarscale::test {
 
+std::string config_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no ConfigError)";
+}
+
 namespace {
 std::string setting(const char* name, const char* fallback) {
   const char* env = std::getenv(name);

@@ -52,6 +52,9 @@ std::string run_expect(const std::string& command, int expect = 0);
 // Returns "killed", "ended" (the job finished before `ready` held) or "timeout".
 std::string kill_one_rank_when(const std::string& command, const std::string& ready, int timeout_s = 120);
 
+// The message of the ConfigError that `f` throws, or "(no ConfigError)" (for tests of messages).
+std::string config_error_of(const std::function<void()>& f);
+
 // The last line of `output` that looks like a JSON object ("" when none).
 std::string last_json_line(const std::string& output);
 

@@ -15,6 +15,8 @@
 
 namespace sf = sarscale::features;
 
+using sarscale::test::config_error_of;
+
 namespace {
 
 using sarscale::test::message_of;
@@ -154,14 +156,14 @@ TEST(Augment, BadSpecsAreRefused) {
                           "shift(2); shift(2)", "shift(2); shift(2, directions=8)", "crop(10, count=1020); shift(1, 8)",
                           "shift(2) crop(4)"})
     EXPECT_THROW(sf::parse_augment(bad), sarscale::ConfigError) << bad;
-  EXPECT_NE(message_of([] { sf::parse_augment("shift(2); flip"); }).find("unknown operation 'flip'"),
+  EXPECT_NE(config_error_of([] { sf::parse_augment("shift(2); flip"); }).find("unknown operation 'flip'"),
             std::string::npos);
   // Against the chip size.
   const sf::AugmentSpec shift = sf::parse_augment("shift(8)"), crop = sf::parse_augment("crop(65)");
   EXPECT_NO_THROW(sf::validate(shift, 64, 64));
   EXPECT_THROW(sf::validate(sf::parse_augment("shift(64)"), 64, 64), sarscale::ConfigError);
   EXPECT_THROW(sf::validate(crop, 64, 64), sarscale::ConfigError);
-  EXPECT_NE(message_of([] { sf::validate(sf::parse_augment("crop(64)"), 64, 64); }).find("no room"),
+  EXPECT_NE(config_error_of([] { sf::validate(sf::parse_augment("crop(64)"), 64, 64); }).find("no room"),
             std::string::npos);
   EXPECT_NO_THROW(sf::validate(sf::parse_augment("crop(64x60)"), 64, 64));
 }
@@ -174,12 +176,12 @@ TEST(Augment, CropCopiesMustReachTheChainsPreprocessedSize) {
   EXPECT_EQ(copies.feature_rows(), 64);
   EXPECT_EQ(copies.layout(), chain.layout());
   // Smaller than the chain's crop: refused, naming the option.
-  const std::string small = message_of([&] { sf::chain_for_copies(chain, 60, 60, "--augment crop(size=60)"); });
+  const std::string small = config_error_of([&] { sf::chain_for_copies(chain, 60, 60, "--augment crop(size=60)"); });
   EXPECT_NE(small.find("--augment crop(size=60)"), std::string::npos) << small;
   EXPECT_NE(small.find("60x60"), std::string::npos) << small;
   // No crop in the chain: the copies would be preprocessed to another size.
   const sf::FeatureChain plain(sf::make_chain_spec("db", "stats", 128, 128));
-  const std::string nocrop = message_of([&] { sf::chain_for_copies(plain, 112, 112, "--augment crop(size=112)"); });
+  const std::string nocrop = config_error_of([&] { sf::chain_for_copies(plain, 112, 112, "--augment crop(size=112)"); });
   EXPECT_NE(nocrop.find("would not line up"), std::string::npos) << nocrop;
 
   // A crop copy's features equal the chain's on the centre of the crop: the copy at offset

@@ -18,6 +18,8 @@
 
 namespace sf = sarscale::features;
 
+using sarscale::test::config_error_of;
+
 namespace {
 
 using sarscale::test::message_of;
@@ -139,21 +141,21 @@ TEST(FeatureChain, ParseDescribeRoundTrip) {
 }
 
 TEST(FeatureChain, BadTextNamesTheToken) {
-  EXPECT_NE(message_of([] { sf::parse_blocks("hog(orientations=abc)"); }).find("'abc'"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_blocks("hog; sift(x=1)"); }).find("'sift'"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_blocks("hog(foo=1)"); }).find("'foo=1'"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_blocks("pixels(16)"); }).find("'16'"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_blocks("stats(bins=4, bins=5)"); }).find("repeated"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_blocks("gabor(frequencies=0.1/-2)"); }).find("'0.1/-2'"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_blocks("hog(norm=L3)"); }).find("'L3'"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_blocks("pixels(db=maybe)"); }).find("'maybe'"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_blocks("stats(bins=64"); }).find("'(bins=64'"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_chain_spec("blocks=stats"); }).find("'chip='"), std::string::npos);
-  EXPECT_NE(message_of([] { sf::parse_chain_spec("chip=32 | size=3 | blocks=stats"); }).find("'size=3'"),
+  EXPECT_NE(config_error_of([] { sf::parse_blocks("hog(orientations=abc)"); }).find("'abc'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_blocks("hog; sift(x=1)"); }).find("'sift'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_blocks("hog(foo=1)"); }).find("'foo=1'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_blocks("pixels(16)"); }).find("'16'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_blocks("stats(bins=4, bins=5)"); }).find("repeated"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_blocks("gabor(frequencies=0.1/-2)"); }).find("'0.1/-2'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_blocks("hog(norm=L3)"); }).find("'L3'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_blocks("pixels(db=maybe)"); }).find("'maybe'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_blocks("stats(bins=64"); }).find("'(bins=64'"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_chain_spec("blocks=stats"); }).find("'chip='"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::parse_chain_spec("chip=32 | size=3 | blocks=stats"); }).find("'size=3'"),
             std::string::npos);
-  EXPECT_NE(message_of([] { sf::make_chain_spec("", "", 32, 32); }).find("no feature blocks"), std::string::npos);
+  EXPECT_NE(config_error_of([] { sf::make_chain_spec("", "", 32, 32); }).find("no feature blocks"), std::string::npos);
   // A block that does not fit the preprocessed chip: HOG with 3x3 blocks of 8x8 cells on 16x16.
-  EXPECT_NE(message_of([] { sf::FeatureChain(sf::make_chain_spec("crop(16)", "hog", 64, 64)); }).find("hog("),
+  EXPECT_NE(config_error_of([] { sf::FeatureChain(sf::make_chain_spec("crop(16)", "hog", 64, 64)); }).find("hog("),
             std::string::npos);
   EXPECT_THROW(sf::FeatureChain(sf::make_chain_spec("", "pixels(size=65)", 64, 64)), sarscale::ConfigError);
 }

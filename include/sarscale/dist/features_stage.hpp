@@ -49,6 +49,7 @@ struct FeaturesConfig {
   std::filesystem::path output;  // empty: beside the archive, <stem>.features.h5
   // The chain (features/chain.hpp, features/preprocess.hpp). Unset: the defaults below, or,
   // with --pca-from, the chain stored in that file.
+  std::optional<std::string> planes;  // multi-band chips: features/planes.hpp ("" or unset: band 1)
   std::optional<std::string> preprocess;
   std::optional<std::string> blocks;
   bool fit_pca = false;

@@ -10,6 +10,9 @@
 //     tile order, whatever the rank count; class names are the sorted distinct labels;
 //  5. ranks read their chips in batches (OpenMP over inputs inside a batch) and write them with
 //     collective HDF5 I/O into pre-allocated datasets;
+//  4b. with several bands per chip (--bands), every input must give the same bands: the count and
+//     names of the first usable input in sorted order (for --bands all: the largest count any
+//     input has); inputs that differ are rejected with the reason, before anything is written;
 //  6. inputs that fail while being read keep their slots with valid=0; every input ends up
 //     either ingested or in the rejects table, with its reason;
 //  7. checkpoints record written slots in the archive (/progress/done) under a key of the inputs
@@ -23,6 +26,7 @@
 
 #include "sarscale/core/json.hpp"
 #include "sarscale/dist/comm.hpp"
+#include "sarscale/io/chip_source.hpp"
 #include "sarscale/io/gdal_raster.hpp"
 
 namespace sarscale::dist {
@@ -56,7 +60,13 @@ struct IngestConfig {
   // automatic: rasters larger than twice the chip size in either dimension are scenes.
   Tiling tiling = Tiling::automatic;
   io::Calibration calibration = io::Calibration::none;
-  int band = 1;                                     // raster band read from GDAL inputs
+  // The raster bands of each input stored per chip (io/chip_source.hpp): by default band 1
+  // alone, unnamed. With several bands every input must give the same number, with the same
+  // names (the first usable input's, in sorted order); the others are rejected with the reason.
+  io::BandSelection bands;
+  // Class selection: when non-empty, inputs whose label is not one of these are rejected
+  // ("label 'Tug' not among --classes"), unlabelled ones too.
+  std::vector<std::string> classes;
   bool strict = false;                              // any reject fails the run (nothing is written)
   bool progress = false;                            // progress bar on rank 0's stderr
   std::size_t batch_bytes = std::size_t{64} << 20;  // per-rank buffer between collective writes

@@ -16,6 +16,16 @@
 //       (see gabor.hpp).
 //   pixels(size [16], db [false], floor [-60])     area-averaged down-sampling (see blocks.hpp).
 //   stats(bins [64], topk [16], sigma [3])          chip statistics (see blocks.hpp).
+//   ship(method [cfar], k [3], drop [3], grow [1], spacing [1], scale [20], floor [-100], topk [8])
+//       the ship's region on a patch: area, length and width along its principal axes (metres at
+//       `spacing` metres per pixel, "N" or "RxC"), and per plane peak, mean, top-k mean, total and
+//       sea level in dB (see ship.hpp; wants linear, non-negative planes).
+//   ship_pixels(method [cfar], k [3], drop [3], grow [1], size [8x16], window [16x48], db [true], scale [20],
+//               floor [-100])
+//       a thumbnail of `window` pixels around the ship, turned to its principal axis (ship.hpp).
+// In chains with planes (below), every block also takes on=P1/P2/... (the planes it is computed on,
+// default all, in chain order) and the ship blocks detect=P (the plane the ship is found on, default
+// the first of on); the canonical text then always states them.
 // Parsing fills every default and prints values canonically, so describe_blocks(parse_blocks(t))
 // is the canonical text and parse_blocks(describe_blocks(b)) == b.
 //
@@ -23,6 +33,16 @@
 //   "chip=128x128 | preprocess=db(floor=-60, scale=20); crop(rows=88, cols=88) | blocks=hog(...); stats(...)"
 // chip is the input chip size; preprocess may be empty (see preprocess.hpp for its syntax); the
 // blocks see the preprocessed chip (its size after crop/multilook).
+//
+// Chips of several bands (features/planes.hpp): an optional part after chip,
+//   "chip=64x64 | planes=vh, vv, ratio=vh/vv | preprocess=crop(rows=48, cols=48) | blocks=ship(...); ..."
+// names the planes: input bands by name, and planes derived from them. The chain then reads those
+// bands (bands(): in order of first mention) and its input chip is their planes, one after the
+// other. The preprocessing runs on every plane separately; per-plane blocks (hog, gabor, pixels,
+// stats) are computed on each plane of their on= list and concatenated plane after plane, their
+// layout entries named "pixels[vh]", "pixels[vv]", ...; a ship block gives "ship" (geometry) and
+// "ship[vh]", ... (per plane), ship_pixels gives "ship_pixels[vh]", .... A chain without planes= is
+// the single-plane chain of before: same text, same fingerprint, same features.
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -30,6 +50,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "sarscale/features/planes.hpp"
 
 namespace sarscale::features {
 
@@ -44,6 +66,7 @@ struct ChainSpec {
   std::vector<FeatureBlockSpec> blocks;
   int rows = 0;  // input chip size
   int cols = 0;
+  std::vector<PlaneSpec> planes;  // empty: one unnamed plane, the chip
   bool operator==(const ChainSpec&) const = default;
 };
 
@@ -55,8 +78,10 @@ std::string describe_blocks(const std::vector<FeatureBlockSpec>& blocks);
 // Canonical "key=value, ..." of one block's parameters (no name), as in BlockLayout::params.
 std::string describe_block_params(const FeatureBlockSpec& block);
 
-// A canonical ChainSpec from its parts (ConfigError for bad text, non-positive size or no blocks).
-ChainSpec make_chain_spec(std::string_view preprocess, std::string_view blocks, int rows, int cols);
+// A canonical ChainSpec from its parts (ConfigError for bad text, non-positive size or no blocks,
+// on=/detect= naming planes the chain does not have, or given without planes).
+ChainSpec make_chain_spec(std::string_view preprocess, std::string_view blocks, int rows, int cols,
+                          std::string_view planes = {});
 // The whole-chain text form above, and back (ConfigError naming the bad part).
 ChainSpec parse_chain_spec(std::string_view text);
 std::string describe(const ChainSpec& spec);
@@ -82,8 +107,12 @@ class FeatureChain {
   FeatureChain& operator=(const FeatureChain&) = delete;
 
   const ChainSpec& spec() const;  // canonical
-  int rows() const;               // input chip size
+  int rows() const;               // input chip size (of each plane)
   int cols() const;
+  // The input bands, by name, in the order their planes come in a chip; empty for a chain without
+  // planes (one unnamed plane). input_planes(): planes per input chip (at least 1).
+  const std::vector<std::string>& bands() const;
+  int input_planes() const;
   int feature_rows() const;  // chip size the blocks see (after preprocessing)
   int feature_cols() const;
   std::size_t length() const;
@@ -107,13 +136,15 @@ class FeatureChain {
   };
   Workspace workspace() const;
 
-  // One rows() x cols() chip (row-major float32) -> length() values in `out`, always finite.
+  // One chip of input_planes() planes of rows() x cols() (row-major float32, plane after plane) ->
+  // length() values in `out`, always finite.
   // Returns "" or why the chip is unusable (preprocessing's reason, a block error, or a block
   // yielding non-finite values); `out` is then all zero.
   std::string compute(const float* chip, float* out, Workspace& workspace) const;
   std::string compute(const float* chip, float* out);  // uses an internal workspace: one thread only
 
-  // `count` contiguous chips -> count * length() values; returns one reason per chip ("" = usable).
+  // `count` contiguous chips (each input_planes() planes) -> count * length() values; returns one
+  // reason per chip ("" = usable).
   // OpenMP over chips with `threads` threads (0: omp_get_max_threads(), i.e. OMP_NUM_THREADS), one
   // Workspace per thread. Each chip is computed by one thread with the same code path, so the
   // output is bitwise identical for any thread count. Unexpected errors are rethrown after the

@@ -22,8 +22,10 @@
 
 namespace sarscale::io {
 
-// The archive format this code writes. Readers accept versions up to this one.
-inline constexpr int kArchiveFormatVersion = 1;
+// The newest archive format this code writes; readers accept versions up to this one. Archives
+// of one band per chip are written as version 1 (the layout of every earlier sarscale), archives
+// of several bands as version 2 (their chip datasets gain a band dimension).
+inline constexpr int kArchiveFormatVersion = 2;
 inline constexpr const char* kArchiveFormatName = "sarscale-archive";
 
 // The fixed shape of an archive, decided before any chip is written.
@@ -31,8 +33,14 @@ struct ArchiveLayout {
   std::int64_t chips = 0;                // number of chip slots N
   int rows = 0;                          // chip height H
   int cols = 0;                          // chip width W
-  bool has_phase = false;                // a phase dataset [N,H,W] exists
+  bool has_phase = false;                // a phase dataset (shaped as the magnitude) exists
   std::vector<std::string> class_names;  // label k names class_names[k]; -1 = unlabelled
+  // The bands of every chip, named (lowercase letters, digits and '_', e.g. "vh", "vv"). Empty:
+  // one unnamed band, as in every archive written before multi-band ingest. With more than one
+  // band the chip datasets are [N, B, H, W] (band planes of a chip contiguous) and the archive is
+  // format version 2; with at most one they are [N, H, W] and it is version 1.
+  std::vector<std::string> band_names;
+  int bands() const { return band_names.empty() ? 1 : static_cast<int>(band_names.size()); }
   // Bytes reserved for each per-chip text field (target type, serial, polarisation).
   // Longer values are truncated at a UTF-8 character boundary, with a warning.
   int meta_text_width = 32;
@@ -97,7 +105,8 @@ class ArchiveWriter {
 
   // Collective: every rank calls it the same number of times; count may be 0. Writes
   // slots [first, first+count) from contiguous buffers: magnitude and phase hold
-  // count*rows*cols floats, labels/meta count entries. phase_or_null must be given exactly
+  // count*bands*rows*cols floats (chip by chip, band planes in layout order), labels/meta
+  // count entries. phase_or_null must be given exactly
   // when the layout has phase. valid may be null (all valid). Each slot must be written
   // exactly once over the whole ingest, counting slots done before a resume (checked at
   // close); ranges of ranks must not overlap.
@@ -153,10 +162,19 @@ class ArchiveReader {
   int format_version() const;
   std::int64_t chunk_chips() const;
 
-  // Chips [first, first+count) into count*rows*cols floats each; phase_or_null may be
-  // null (phase not read) and must be null when the archive has no phase.
+  // Chips [first, first+count) into count*rows*cols floats each: the first band of each chip
+  // (the only one of a single-band archive). phase_or_null may be null (phase not read) and
+  // must be null when the archive has no phase.
   void read_chips(std::int64_t first, std::int64_t count, float* magnitude, float* phase_or_null,
                   Transfer transfer = Transfer::collective) const;
+  // The magnitude planes `bands` (0-based band indices, any order, repeats allowed) of chips
+  // [first, first+count) into count*bands.size()*rows*cols floats: chip by chip, the planes in
+  // the order of `bands`. ConfigError (on every rank, for a collective call) for an index
+  // outside [0, layout().bands()).
+  void read_bands(std::int64_t first, std::int64_t count, const std::vector<int>& bands, float* magnitude,
+                  Transfer transfer = Transfer::collective) const;
+  // The index of the band named `name` (case-insensitive), or -1.
+  int band_index(const std::string& name) const;
   std::vector<std::int32_t> labels(std::int64_t first, std::int64_t count,
                                    Transfer transfer = Transfer::collective) const;
   std::vector<ChipMeta> meta(std::int64_t first, std::int64_t count, Transfer transfer = Transfer::collective) const;

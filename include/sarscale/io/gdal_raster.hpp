@@ -95,6 +95,8 @@ class GdalRaster {
   // driver's dataset metadata (ENVISAT SPH_MDSn_TX_RX_POLAR, CEOS_SENSOR_ID, NITF titles),
   // then a token of the file name (..._VV_..., s1a-iw-grd-vh-...).
   std::string polarisation(int band = 1) const;
+  // GDAL's description of a band ("" when it has none).
+  std::string band_description(int band = 1) const;
   // The calibration actually applied: "sigma0", "beta0", "gamma0", or "none".
   std::string calibration_applied() const { return calibration_applied_; }
 

@@ -288,6 +288,7 @@ inline constexpr const char* kLabel = "/chips/label";
 inline constexpr const char* kValid = "/chips/valid";
 inline constexpr const char* kMeta = "/chips/meta";
 inline constexpr const char* kClassNames = "/class_names";
+inline constexpr const char* kBandNames = "/band_names";
 inline constexpr const char* kSources = "/sources";
 inline constexpr const char* kRejects = "/rejects";
 inline constexpr const char* kProvenance = "/provenance";

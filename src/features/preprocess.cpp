@@ -75,6 +75,7 @@ const std::vector<StepSpec>& step_specs() {
         {"smooth", 1, 1, kMaxWindow, true, true, {}, true, true},
         {"keep", 0, 0, 0, true, false, {{"all", 0}, {"central", 1}}, false, true}}},
       {"power", {{"exponent", 2, 0.05, 20}}},
+      {"pose", {{"smooth", 5, 1, kMaxWindow, true, true}}},
       {"scale",
        {{"stat", 0, 0, 0, true, false, {{"mean", 0}, {"median", 1}, {"max", 2}, {"rms", 3}}, false},
         {"over", 0, 0, 0, true, false, {{"all", 0}, {"nonzero", 1}}, false}}},
@@ -87,7 +88,7 @@ const StepSpec& find_spec(std::string_view name) {
     if (name == s.name) return s;
   throw ConfigError("preprocess chain: unknown step '" + std::string(name) +
                     "' (known: db, linear, percentile, zscore, crop, mean, median, lee, frost, equalize, "
-                    "multilook, mask, power, scale)");
+                    "multilook, mask, power, pose, scale)");
 }
 
 const ParamSpec* find_param(const StepSpec& spec, std::string_view key) {
@@ -342,6 +343,27 @@ SegmentParams segment_params(const std::map<std::string, double>& p) {
   return sp;
 }
 
+// Resamples the chip so that the target's centroid lands on the chip centre and its major axis
+// on the row axis: out(r, c) = in(centroid + dr u + dc u_perp), bilinear, edge-clamped, with
+// (dr, dc) the offset from the centre and u the axis direction.
+void rotate_to_pose(const float* in, int rows, int cols, const TargetPose& pose, float* out) {
+  const double ca = std::cos(pose.angle), sa = std::sin(pose.angle);
+  const double r0 = (rows - 1) / 2.0, c0 = (cols - 1) / 2.0;
+  const auto at = [&](int r, int c) {
+    return static_cast<double>(in[static_cast<std::size_t>(std::clamp(r, 0, rows - 1)) * cols + std::clamp(c, 0, cols - 1)]);
+  };
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const double dr = r - r0, dc = c - c0;
+      const double y = pose.row + dr * ca - dc * sa, x = pose.col + dr * sa + dc * ca;
+      const double fy = std::floor(y), fx = std::floor(x), wy = y - fy, wx = x - fx;
+      const int iy = static_cast<int>(fy), ix = static_cast<int>(fx);
+      const double v = (1 - wy) * ((1 - wx) * at(iy, ix) + wx * at(iy, ix + 1)) +
+                       wy * ((1 - wx) * at(iy + 1, ix) + wx * at(iy + 1, ix + 1));
+      out[static_cast<std::size_t>(r) * cols + c] = static_cast<float>(v);
+    }
+}
+
 // The statistic `scale` divides by: over every pixel, or over the non-zero ones (after a mask with
 // fill=0 these are the target and its shadow).
 double scale_statistic(const float* in, std::size_t n, const std::map<std::string, double>& p,
@@ -579,6 +601,14 @@ std::string apply_step(const PreprocessStep& step, const float* in, int& rows, i
     if (!why.empty()) return "mask: " + why;
     const double fill = p.at("fill") == -kInf ? static_cast<double>(*std::min_element(in, in + n)) : p.at("fill");
     for (std::size_t i = 0; i < n; ++i) out[i] = s.m1[i] ? in[i] : static_cast<float>(fill);
+    return "";
+  }
+  if (name == "pose") {
+    SegmentParams sp;
+    sp.smooth = static_cast<int>(p.at("smooth"));
+    const TargetPose pose = target_pose(in, rows, cols, sp, s.segment);
+    if (!pose.found) return "pose: no target pixel found";
+    rotate_to_pose(in, rows, cols, pose, out);
     return "";
   }
   if (name == "power") {  // |x|^p: the zeros stay zero, no sign is kept

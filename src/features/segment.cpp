@@ -112,4 +112,40 @@ std::string segment_chip(const float* in, int rows, int cols, const SegmentParam
   return "";
 }
 
+TargetPose target_pose(const float* in, int rows, int cols, SegmentParams params, SegmentScratch& scratch) {
+  params.grow = 0;
+  params.reach = 0;
+  params.central = true;
+  std::vector<unsigned char> target, keep;
+  TargetPose pose;
+  if (!segment_chip(in, rows, cols, params, target, keep, scratch).empty()) return pose;
+  double w = 0, sr = 0, sc = 0;
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const std::size_t i = static_cast<std::size_t>(r) * cols + c;
+      if (!target[i]) continue;
+      const double v = std::fabs(static_cast<double>(in[i]));
+      w += v;
+      sr += v * r;
+      sc += v * c;
+    }
+  if (!(w > 0)) return pose;
+  pose.row = sr / w;
+  pose.col = sc / w;
+  double crr = 0, ccc = 0, crc = 0;
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const std::size_t i = static_cast<std::size_t>(r) * cols + c;
+      if (!target[i]) continue;
+      const double v = std::fabs(static_cast<double>(in[i])), dr = r - pose.row, dc = c - pose.col;
+      crr += v * dr * dr;
+      ccc += v * dc * dc;
+      crc += v * dr * dc;
+    }
+  // Major axis of the 2x2 covariance [[crr, crc], [crc, ccc]]: angle from the row axis.
+  pose.angle = 0.5 * std::atan2(2 * crc, crr - ccc);
+  pose.found = true;
+  return pose;
+}
+
 }  // namespace sarscale::features

@@ -375,6 +375,31 @@ TEST(PreprocessSteps, PowerRaisesMagnitudes) {
   EXPECT_THROW(sf::parse_chain("power(0)"), sarscale::ConfigError);
 }
 
+// A bright bar at 45 degrees off centre ends up centred and along the rows.
+TEST(PreprocessSteps, PoseCentresTheTargetAndTurnsItsAxisAlongTheRows) {
+  const int n = 41;
+  std::vector<float> img(n * n, 0.1f);
+  for (int k = -8; k <= 8; ++k) img[(14 + k) * n + (24 + k)] = img[(14 + k) * n + (25 + k)] = 5.0f;  // diagonal bar
+  auto r = run("pose(smooth=1)", img, n, n);
+  ASSERT_EQ(r.reason, "");
+  // The bright pixels now lie in the centre column band, spread along the rows.
+  double sum = 0, sr = 0, sc = 0, srr = 0, scc = 0;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      const double v = std::max(0.0, r.image[i * n + j] - 0.1);
+      sum += v;
+      sr += v * i;
+      sc += v * j;
+      srr += v * (i - 20) * (i - 20);
+      scc += v * (j - 20) * (j - 20);
+    }
+  EXPECT_NEAR(sr / sum, 20.0, 0.5);
+  EXPECT_NEAR(sc / sum, 20.0, 0.5);
+  EXPECT_GT(srr, 20 * scc);  // elongated along the rows
+  EXPECT_NE(run("pose", std::vector<float>(n * n, 0.5f), n, n).reason, "");  // constant: flagged before pose
+  EXPECT_EQ(sf::describe_chain(sf::parse_chain("pose")), "pose(smooth=5)");
+}
+
 TEST(PreprocessSteps, ScaleDividesByTheChipsOwnStatistic) {
   const std::vector<float> img = {0, 0, 2, 4, 0, 6, 0, 0, 8};  // non-zero: 2 4 6 8
   auto r = run("scale", img, 3, 3);                               // mean over all: 20 / 9

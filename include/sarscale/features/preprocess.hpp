@@ -61,6 +61,12 @@
 //   power(exponent [2])               |x|^exponent (in [0.05, 20]): power(2) turns amplitude into
 //                                      intensity, which weighs bright scatterers over clutter;
 //                                      power(0.5) compresses them.
+//   pose(smooth [5])                  pose normalisation: the target (Otsu on the smooth x smooth
+//                                      box mean, the central component, segment.hpp) is moved to
+//                                      the chip centre and turned so that its major principal axis
+//                                      (intensity-weighted) lies along the rows; bilinear,
+//                                      edge-clamped. The axis has no direction: a target and its
+//                                      180-degree turn stay distinct. No target: flagged.
 //   scale(stat [mean], over [all])    divides the chip by one of its own statistics (mean, median,
 //                                      max or rms of |x|), over every pixel or the non-zero ones
 //                                      (after mask(fill=0): the target and its shadow). A per-chip

@@ -43,4 +43,15 @@ struct SegmentScratch {
 std::string segment_chip(const float* in, int rows, int cols, const SegmentParams& params,
                          std::vector<unsigned char>& target, std::vector<unsigned char>& keep, SegmentScratch& scratch);
 
+// The target's pose: the intensity-weighted centroid (row, col) of the central target component
+// (segment_chip with `params`, grow and reach ignored) and the angle in radians, in (-pi/2, pi/2],
+// of its major principal axis measured from the row (range) axis towards the column axis.
+// found = false when no target pixel is found.
+struct TargetPose {
+  bool found = false;
+  double row = 0, col = 0;
+  double angle = 0;
+};
+TargetPose target_pose(const float* in, int rows, int cols, SegmentParams params, SegmentScratch& scratch);
+
 }  // namespace sarscale::features

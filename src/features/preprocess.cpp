@@ -369,20 +369,26 @@ void rotate_to_pose(const float* in, int rows, int cols, const TargetPose& pose,
 double scale_statistic(const float* in, std::size_t n, const std::map<std::string, double>& p,
                        std::vector<double>& values) {
   const bool nonzero = p.at("over") == 1;
-  values.clear();
-  for (std::size_t i = 0; i < n; ++i)
-    if (!nonzero || in[i] != 0.0f) values.push_back(std::fabs(static_cast<double>(in[i])));
-  if (values.empty()) return 0.0;
   const int stat = static_cast<int>(p.at("stat"));
   if (stat == 1) {  // median (upper median for an even count)
+    values.clear();
+    for (std::size_t i = 0; i < n; ++i)
+      if (!nonzero || in[i] != 0.0f) values.push_back(std::fabs(static_cast<double>(in[i])));
+    if (values.empty()) return 0.0;
     auto mid = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
     std::nth_element(values.begin(), mid, values.end());
     return *mid;
   }
-  if (stat == 2) return *std::max_element(values.begin(), values.end());
-  double sum = 0;
-  for (const double v : values) sum += stat == 3 ? v * v : v;
-  const double mean = sum / static_cast<double>(values.size());
+  double acc = 0;
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (nonzero && in[i] == 0.0f) continue;
+    const double v = std::fabs(static_cast<double>(in[i]));
+    acc = stat == 2 ? std::max(acc, v) : acc + (stat == 3 ? v * v : v);
+    ++count;
+  }
+  if (count == 0 || stat == 2) return acc;
+  const double mean = acc / static_cast<double>(count);
   return stat == 3 ? std::sqrt(mean) : mean;
 }
 
@@ -613,7 +619,14 @@ std::string apply_step(const PreprocessStep& step, const float* in, int& rows, i
   }
   if (name == "power") {  // |x|^p: the zeros stay zero, no sign is kept
     const double e = p.at("exponent");
-    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(std::pow(std::fabs(static_cast<double>(in[i])), e));
+    // The common exponents without std::pow (10x its speed; these are the definitions).
+    const auto raise = [e](double a) {
+      if (e == 2) return a * a;
+      if (e == 1.5) return a * std::sqrt(a);
+      if (e == 0.5) return std::sqrt(a);
+      return std::pow(a, e);
+    };
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(raise(std::fabs(static_cast<double>(in[i]))));
     return "";
   }
   if (name == "scale") {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Leave-one-scene-out study of OpenSARShip (docs/opensarship.md): for every configuration CONFIG
+# Leave-one-scene-out study of OpenSARShip (docs/features-accuracy.md (OpenSARShip)): for every configuration CONFIG
 # (an INI file with [ingest], [features] and [train] sections, e.g. configs/opensarship.ini)
 #   1. ingests each scene folder of DATA on its own (`sarscale ingest --config CONFIG`) to learn
 #      which scenes hold chips under the configuration (a dual-pol configuration rejects the

@@ -41,7 +41,7 @@ sarscale demo finished ($np ranks). Results in $out:
   scene.tif                   synthetic scene (GeoTIFF) and scene_targets.csv, its ground truth
   pipeline/train.h5           chip archive (sarscale info $out/pipeline/train.h5)
   pipeline/train.features.h5  feature vectors of every chip
-  pipeline/model.h5           the SVM chosen by 5-fold cross-validation
+  pipeline/model.h5           the SVM chosen by the grid search on the shifted validation
   pipeline/report/            evaluation on the held-out chips: report.md, report.json,
                               predictions.csv, confusion.png
   scene_classes.tif           the scene's class map (band 1 class, band 2 confidence)

@@ -155,9 +155,9 @@ void check_resumable(hid_t file, MPI_Comm comm, const std::string& format, const
 
 void checkpoint_progress(hid_t file, hid_t progress, const RowTransfer& transfer,
                          std::vector<std::pair<std::int64_t, std::int64_t>>& ranges, const std::string& where) {
-  check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing " + where);
+  flush_collectively(file, transfer.comm(), "flushing " + where);
   if (dataset_shape(progress).rows > 0) fill_ranges(progress, transfer, ranges, 1);
-  check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing " + where);
+  flush_collectively(file, transfer.comm(), "flushing " + where);
   ranges.clear();
 }
 

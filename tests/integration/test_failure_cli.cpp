@@ -109,6 +109,19 @@ TEST_P(FailureCli, TrainEndsEveryRankWhenRankZeroCannotWriteTheModel) {
   expect_disk_full_failure(o, model);
 }
 
+// Item 10: after a write failed on a full disk, HDF5 1.10 keeps the file that failed to close in its
+// tables and crashed in H5F__close_cb when MPI_Finalize shut it down (exit status 139).
+TEST_P(FailureCli, AFailedCloseDoesNotCrashAtFinalize) {
+  const fs::path archive = out("finalize.h5");
+  const std::string ingest = " ingest --input " + (g_dir / "chips").string() + " --output " + archive.string() +
+                             " --chip-size 64";
+  for (const int np : {1, ranks()}) {
+    const Outcome o = run_with(full_disk(archive, "", 100000), sarscale_mpi(np) + ingest);
+    SCOPED_TRACE(std::to_string(np) + " rank(s)");
+    expect_disk_full_failure(o, archive);
+  }
+}
+
 // A real full file system: a 2 MB tmpfs for an archive of about 1 MB per 60 chips of 128x128 x 2.
 TEST_P(FailureCli, IngestIntoAFullTmpfsEndsWithTheMessage) {
   const fs::path mount_point = out("tmpfs");

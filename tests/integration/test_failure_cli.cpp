@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "test_support.hpp"
@@ -44,9 +45,19 @@ std::string full_disk(const fs::path& file, const std::string& ranks, long long 
          ranks + " SARSCALE_ENOSPC_AFTER=" + std::to_string(after);
 }
 
-// The job ended (no timeout: exit 124), with exit status 1, the disk-full message naming `file`,
-// in well under a minute, and through the agreed path rather than MPI_Abort.
+// Lines of sarscale's that report an error ("sarscale ingest: error: ...", "sarscale[1]: error: ...").
+int error_reports(const std::string& output) {
+  int n = 0;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);)
+    n += line.rfind("sarscale", 0) == 0 && line.find("error") != std::string::npos ? 1 : 0;
+  return n;
+}
+
+// The job ended (no timeout: exit 124), with exit status 1, the disk-full message naming `file`
+// reported once, in well under a minute, and through the agreed path rather than MPI_Abort.
 void expect_disk_full_failure(const Outcome& o, const fs::path& file) {
+  EXPECT_EQ(error_reports(o.output), 1) << o.output;
   EXPECT_EQ(o.status, 1) << o.output;
   EXPECT_NE(o.output.find("No space left on device"), std::string::npos) << o.output;
   EXPECT_NE(o.output.find(file.string()), std::string::npos) << o.output;

@@ -9,6 +9,7 @@
 #include "sarscale/io/agree.hpp"
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/hdf5_util.hpp"
+#include "finish_output.hpp"
 
 namespace sarscale::io {
 
@@ -397,20 +398,14 @@ void ArchiveWriter::close() {
               " bytes and were truncated (raise ArchiveLayout::meta_text_width)");
 
   if (s.layout.chips > 0) h5::fill_ranges(s.progress.get(), s.collective, s.since_checkpoint, 1);
-  agree_on(s.comm, [&] {
-    s.progress.close("closing /progress/done");
-    s.magnitude.close("closing /chips/magnitude");
-    s.phase.close("closing /chips/phase");
-    s.label.close("closing /chips/label");
-    s.valid.close("closing /chips/valid");
-    s.meta.close("closing /chips/meta");
-  });
-  // Data reaches the disk (MPI_File_sync) before the flag that vouches for it is written.
-  h5::flush_collectively(s.file.get(), s.comm, "flushing " + s.where());
-  agree_on(s.comm, [&] { h5::write_int_attribute(s.file.get(), h5::schema::kAttrComplete, 1); });
-  // Written out before the close, whose own flush could fail on one rank only.
-  h5::flush_collectively(s.file.get(), s.comm, "flushing " + s.where());
-  h5::close_file_collectively(s.file, s.comm, "closing " + s.where());
+  h5::finish_output(s.file, s.comm,
+                    {{&s.progress, "/progress/done"},
+                     {&s.magnitude, "/chips/magnitude"},
+                     {&s.phase, "/chips/phase"},
+                     {&s.label, "/chips/label"},
+                     {&s.valid, "/chips/valid"},
+                     {&s.meta, "/chips/meta"}},
+                    s.where());
   s.closed = true;
 }
 

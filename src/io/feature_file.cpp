@@ -5,8 +5,8 @@
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/version.hpp"
-#include "sarscale/io/agree.hpp"
 #include "sarscale/io/hdf5_util.hpp"
+#include "finish_output.hpp"
 
 namespace sarscale::io {
 
@@ -421,20 +421,14 @@ void FeatureWriter::close() {
     throw IoError("closing " + s.where() + ": " + std::to_string(sources) + " source rows were written for " +
                   std::to_string(s.layout.augmented_rows) + " augmented rows; the file is left incomplete");
   if (s.layout.rows > 0) h5::fill_ranges(s.progress.get(), s.collective, s.since_checkpoint, 1);
-  agree_on(s.comm, [&] {
-    s.progress.close("closing /progress/done");
-    s.features.close("closing /features");
-    s.raw.close("closing /raw_features");
-    s.label.close("closing /label");
-    s.flag.close("closing /flag");
-    s.source_row.close("closing /source_row");
-  });
-  // Data reaches the disk before the flag that vouches for it.
-  h5::flush_collectively(s.file.get(), s.comm, "flushing " + s.where());
-  agree_on(s.comm, [&] { h5::write_int_attribute(s.file.get(), kAttrComplete, 1); });
-  // Written out before the close, whose own flush could fail on one rank only.
-  h5::flush_collectively(s.file.get(), s.comm, "flushing " + s.where());
-  h5::close_file_collectively(s.file, s.comm, "closing " + s.where());
+  h5::finish_output(s.file, s.comm,
+                    {{&s.progress, "/progress/done"},
+                     {&s.features, "/features"},
+                     {&s.raw, "/raw_features"},
+                     {&s.label, "/label"},
+                     {&s.flag, "/flag"},
+                     {&s.source_row, "/source_row"}},
+                    s.where());
   s.closed = true;
 }
 

@@ -81,13 +81,21 @@ int run(const dist::Comm& comm, int argc, char** argv) {
     if (cl.command != c.name) continue;
     try {
       return c.run(comm, cl);
-    } catch (const ConfigError& e) {
-      // Options are parsed identically on every rank, so every rank gets here: no abort needed.
-      if (root) std::cerr << "sarscale " << cl.command << ": error: " << e.what() << "\n";
-      return 2;
-    } catch (const StrictRejectError& e) {
-      if (root) std::cerr << "sarscale " << cl.command << ": error: " << e.what() << "\n";
-      return 1;
+    } catch (const std::exception& e) {
+      // Raised on every rank together: by the failure agreement (Comm::agree), by option parsing
+      // (identical on every rank) or by --strict. Rank 0 reports it, every rank ends cleanly.
+      // Anything else was raised on this rank alone: `main` ends the job with its message.
+      const FailedOnEveryRank* agreed = failed_on_every_rank(e);
+      const bool everywhere = agreed || comm.size() == 1 || dynamic_cast<const ConfigError*>(&e) ||
+                              dynamic_cast<const StrictRejectError*>(&e);
+      if (!everywhere) throw;
+      if (root) {
+        std::cerr << "sarscale " << cl.command << ": error";
+        if (agreed && comm.size() > 1 && agreed->failed_rank() != 0)
+          std::cerr << " on rank " << agreed->failed_rank() << " of " << comm.size();
+        std::cerr << ": " << e.what() << std::endl;
+      }
+      return exit_status_of(e);
     }
   }
   if (root) {

@@ -347,8 +347,8 @@ svm::SvmModel train_distributed(const Comm& comm, const svm::Dataset& given, con
       log::warn("ignoring the checkpoint ", options.checkpoint.string(), ": ", problem, "; starting over");
     }
   }
-  const auto write_progress = [&](int done, const CascadeResult* state) {
-    if (!checkpointing || !comm.is_root()) return;
+  const auto write_progress_on_root = [&](int done, const CascadeResult* state) {
+    if (!comm.is_root()) return;
     progress.attributes["pairs_done"] = std::to_string(done);
     progress.attributes.erase("current_pair");
     for (const char* key : {"cascade_x", "cascade_y", "cascade_c", "cascade_alpha", "cascade_id", "cascade_values",
@@ -359,6 +359,12 @@ svm::SvmModel train_distributed(const Comm& comm, const svm::Dataset& given, con
       save_state(*state, progress);
     }
     io::write_checkpoint(options.checkpoint, progress);
+  };
+  // Called by every rank at the same point; rank 0 writes, and a failure there (a full disk)
+  // reaches every rank before the next collective.
+  const auto write_progress = [&](int done, const CascadeResult* state) {
+    if (!checkpointing) return;
+    comm.agree_on([&] { write_progress_on_root(done, state); });
   };
 
   std::vector<PairSolution> solutions;

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "sarscale/core/error.hpp"
+#include "sarscale/io/agree.hpp"
 
 namespace sarscale::dist {
 
@@ -18,6 +19,8 @@ void Comm::check(int rc, const char* what) {
   MPI_Error_string(rc, msg, &len);
   throw IoError(std::string(what) + " failed: " + std::string(msg, static_cast<std::size_t>(len)));
 }
+
+void Comm::agree(const std::exception_ptr& local) const { io::agree_on_failure(comm_, local); }
 
 void Comm::barrier() const { check(MPI_Barrier(comm_), "MPI_Barrier"); }
 

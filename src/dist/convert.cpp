@@ -136,11 +136,14 @@ class SourceGeorefs {
 ConvertSummary run_convert(const Comm& comm, const ConvertConfig& c) {
   if (c.inputs.empty()) throw ConfigError("no input: give --input PATH...");
   if (c.output_dir.empty()) throw ConfigError("--output DIR is required");
-  if (comm.is_root()) fs::create_directories(c.output_dir);
-  comm.barrier();
+  comm.agree_on([&] {  // a failure on rank 0 reaches every rank
+    if (comm.is_root()) fs::create_directories(c.output_dir);
+  });
 
   std::string listing;
-  if (comm.is_root()) listing = io::serialize(io::discover_inputs(c.inputs, std::nullopt));
+  comm.agree_on([&] {
+    if (comm.is_root()) listing = io::serialize(io::discover_inputs(c.inputs, std::nullopt));
+  });
   comm.broadcast(listing);
   const io::DiscoveryResult found = io::deserialize_discovery(listing);
 

@@ -75,8 +75,9 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
     throw ConfigError("model " + cfg.model.string() +
                       " carries no feature chain (trained on LIBSVM text data?): evaluate needs a model trained "
                       "on a feature file; use `sarscale predict --data` for text data");
-  if (comm.is_root()) fs::create_directories(cfg.report_dir);
-  comm.barrier();
+  comm.agree_on([&] {  // a failure on rank 0 reaches every rank
+    if (comm.is_root()) fs::create_directories(cfg.report_dir);
+  });
 
   EvaluateSummary s;
   auto t = Clock::now();

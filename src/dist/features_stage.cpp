@@ -261,12 +261,6 @@ std::vector<int> chain_bands(const features::FeatureChain& chain, const io::Arch
   return out;
 }
 
-// Collective: throws on every rank when any rank failed, with this rank's message when it has one.
-void agree(const Comm& comm, const std::string& local_error) {
-  if (comm.all(local_error.empty())) return;
-  throw InputError(local_error.empty() ? "features: another MPI rank failed (see its message)" : local_error);
-}
-
 // Everything the output depends on: the archive as found (path, size, modification time), the
 // chain, the PCA (options of a fit, or the model applied) and the augmentation.
 std::string resume_key(const Comm& comm, const FeaturesConfig& cfg, const features::FeatureChain& chain,
@@ -576,21 +570,21 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
     const std::vector<std::uint8_t> valid = archive.valid(first, count);
     const std::vector<std::int32_t> labels = archive.labels(first, count);
     t_read += clock.lap();
+    const std::string chips_of = "chips [" + std::to_string(first) + ", " + std::to_string(first + count) + ") of " +
+                                 cfg.archive.string();
     std::vector<std::string> refused;  // by the acquisition shift
-    if (shift)
-      refused = perturb_chips(*shift, static_cast<int>(bands.size()), pixels.data(), read_phase ? phase.data() : nullptr,
-                              first, count, valid, threads, summary);
-
-    raw.resize(static_cast<std::size_t>(count * raw_dim));
-    std::string error;
     std::vector<std::string> reasons;
-    try {
-      reasons = chain.compute_batch(pixels.data(), static_cast<std::size_t>(count), raw.data(), threads);
-    } catch (const std::exception& e) {
-      error = "features of chips [" + std::to_string(first) + ", " + std::to_string(first + count) + ") of " +
-              cfg.archive.string() + ": " + e.what();
-    }
-    agree(comm, error);
+    comm.agree_on([&] {
+      try {
+        if (shift)
+          refused = perturb_chips(*shift, static_cast<int>(bands.size()), pixels.data(),
+                                  read_phase ? phase.data() : nullptr, first, count, valid, threads, summary);
+        raw.resize(static_cast<std::size_t>(count * raw_dim));
+        reasons = chain.compute_batch(pixels.data(), static_cast<std::size_t>(count), raw.data(), threads);
+      } catch (...) {
+        rethrow_with_context("features of " + chips_of);
+      }
+    });
     for (std::size_t i = 0; i < refused.size(); ++i)
       if (!refused[i].empty()) reasons[i] = refused[i];
     for (std::int64_t i = 0; i < count; ++i) {
@@ -615,15 +609,15 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
     }
     CopyRows copy;
     if (copies > 0) {
-      try {
-        copy = compute_copies(augment, copy_chain, pixels.data(), al.rows, al.cols, al.chips, first, count,
-                              my_labels.data() + offset, my_flags.data() + offset, static_cast<std::size_t>(raw_dim),
-                              threads);
-      } catch (const std::exception& e) {
-        error = "augmented copies of chips [" + std::to_string(first) + ", " + std::to_string(first + count) + ") of " +
-                cfg.archive.string() + ": " + e.what();
-      }
-      agree(comm, error);
+      comm.agree_on([&] {
+        try {
+          copy = compute_copies(augment, copy_chain, pixels.data(), al.rows, al.cols, al.chips, first, count,
+                                my_labels.data() + offset, my_flags.data() + offset,
+                                static_cast<std::size_t>(raw_dim), threads);
+        } catch (...) {
+          rethrow_with_context("augmented copies of " + chips_of);
+        }
+      });
       std::copy(copy.labels.begin(), copy.labels.end(), my_copy_labels.begin() + offset * copies);
       std::copy(copy.flags.begin(), copy.flags.end(), my_copy_flags.begin() + offset * copies);
       my_copy_flagged.insert(my_copy_flagged.end(), copy.flagged.begin(), copy.flagged.end());

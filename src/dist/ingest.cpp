@@ -388,7 +388,9 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
 
   // 1. Discovery on rank 0 (one directory walk, not P), broadcast to all.
   std::string discovery;
-  if (comm.is_root()) discovery = io::serialize(io::discover_inputs(config.inputs, config.input_list));
+  comm.agree_on([&] {  // e.g. an unreadable --input-list: every rank reports it
+    if (comm.is_root()) discovery = io::serialize(io::discover_inputs(config.inputs, config.input_list));
+  });
   comm.broadcast(discovery);
   const io::DiscoveryResult found = io::deserialize_discovery(discovery);
   std::vector<fs::path> paths;
@@ -434,14 +436,12 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   layout.has_phase = plan.has_phase;
   layout.class_names = plan.class_names;
   layout.band_names = plan.band_names;
-  std::string mkdir_error;
-  if (comm.is_root() && !output.parent_path().empty()) {
+  comm.agree_on([&] {
+    if (!comm.is_root() || output.parent_path().empty()) return;
     std::error_code ec;
     fs::create_directories(output.parent_path(), ec);
-    if (ec) mkdir_error = "cannot create the output directory " + output.parent_path().string() + ": " + ec.message();
-  }
-  comm.broadcast(mkdir_error);
-  if (!mkdir_error.empty()) throw IoError(mkdir_error);
+    if (ec) throw IoError("cannot create the output directory " + output.parent_path().string() + ": " + ec.message());
+  });
   const std::string key = resume_key(config, opt, plan, paths, input_bytes);
   const OutputPlan todo =
       plan_output(comm, config.output, io::kArchiveFormatName, key, config.fresh, config.refuse_changed, "archive");
@@ -591,7 +591,10 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
     nonfinite += current.nonfinite;
     bytes_read += current.bytes_done;
     progress.update(current.count, bytes_read);
-    if (reading.valid()) reading.get();  // rethrows what the reader thread could not handle
+    // What the reader thread could not handle (memory) is this rank's alone: agree on it.
+    comm.agree_on([&] {
+      if (reading.valid()) reading.get();
+    });
     std::swap(current, ahead);
   }
   progress.finish();

@@ -13,16 +13,6 @@ namespace {
 
 constexpr int kMomentsTag = 4711;
 
-// Agrees on failure across ranks: when any rank recorded a message, every rank throws the
-// first (lowest-rank) one as `Error`.
-template <typename Error>
-void throw_if_any_failed(const Comm& comm, const std::string& local_message) {
-  if (!comm.any(!local_message.empty())) return;
-  const auto messages = comm.allgather_strings({local_message});
-  for (std::size_t r = 0; r < messages.size(); ++r)
-    if (!messages[r].empty()) throw Error("rank " + std::to_string(r) + ": " + messages[r]);
-}
-
 }  // namespace
 
 namespace {
@@ -75,24 +65,11 @@ features::PcaModel fit_pca(const Comm& comm, const features::Moments& local, con
   // Rank 0 alone decomposes (LAPACK may use every core of its node), then sends the model,
   // which is k x dim numbers rather than the dim x dim moments.
   std::map<std::string, std::vector<double>> arrays;
-  std::string failure;
-  int kind = 0;  // 1: ConfigError, 2: InputError
-  if (comm.is_root()) {
-    try {
+  comm.agree_on([&] {
+    if (comm.is_root())
       arrays = features::pca_to_arrays(
           features::fit_pca(features::Moments::deserialize(combined.data(), combined.size()), options));
-    } catch (const ConfigError& e) {
-      kind = 1;
-      failure = e.what();
-    } catch (const std::exception& e) {
-      kind = 2;
-      failure = e.what();
-    }
-  }
-  comm.broadcast(kind, 0);
-  comm.broadcast(failure, 0);
-  if (kind == 1) throw ConfigError(failure);
-  if (kind == 2) throw InputError(failure);
+  });
   std::vector<std::string> keys;
   for (const auto& [key, values] : arrays) keys.push_back(key);
   comm.broadcast(keys, 0);
@@ -107,13 +84,7 @@ features::PcaModel fit_pca(const Comm& comm, const float* rows, std::size_t n_lo
     throw ConfigError("PCA: ranks disagree on the feature dimension or it is negative (" +
                       std::to_string(comm.min(dim)) + " to " + std::to_string(comm.max(dim)) + ")");
   features::Moments local(dim);
-  std::string failure;
-  try {
-    local.add_rows(rows, n_local, dim, flagged_or_null);
-  } catch (const std::exception& e) {
-    failure = e.what();
-  }
-  throw_if_any_failed<InputError>(comm, failure);
+  comm.agree_on([&] { local.add_rows(rows, n_local, dim, flagged_or_null); });
   return fit_pca(comm, local, options);
 }
 

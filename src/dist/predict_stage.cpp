@@ -83,8 +83,9 @@ PredictSummary run_predict_archive(const Comm& comm, const PredictConfig& cfg) {
   const io::ModelFile model = io::read_model_file(cfg.model);
   if (model.chain.empty())
     throw ConfigError("model " + cfg.model.string() + " carries no feature chain: it applies to LIBSVM data (--data)");
-  if (comm.is_root()) fs::create_directories(cfg.output_dir);
-  comm.barrier();
+  comm.agree_on([&] {  // a failure on rank 0 reaches every rank
+    if (comm.is_root()) fs::create_directories(cfg.output_dir);
+  });
   const fs::path features = features_for_model(comm, model, cfg.model, cfg.archive, cfg.output_dir / "features.h5",
                                                cfg.threads, cfg.command_line);
   const io::FeatureReader r = io::FeatureReader::open(features, comm.raw());

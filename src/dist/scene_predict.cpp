@@ -32,33 +32,9 @@ constexpr std::size_t kBatchWindows = 256;
 
 int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
-// Runs `work` on every rank; when any rank throws, every rank throws the gravest kind seen
-// (ConfigError > InputError > IoError), with the first failing rank's message. Keeps ranks out
-// of a collective that a failed rank will never reach.
-void agree(const Comm& comm, const std::function<void()>& work) {
-  int kind = 0;
-  std::string message;
-  try {
-    work();
-  } catch (const ConfigError& e) {
-    kind = 3, message = e.what();
-  } catch (const InputError& e) {
-    kind = 2, message = e.what();
-  } catch (const std::exception& e) {
-    kind = 1, message = e.what();
-  }
-  const int worst = comm.max(kind);
-  if (worst == 0) return;
-  std::string first;
-  for (const auto& m : comm.allgather_strings({message}))
-    if (!m.empty()) {
-      first = m;
-      break;
-    }
-  if (worst == 3) throw ConfigError(first);
-  if (worst == 2) throw InputError(first);
-  throw IoError(first);
-}
+// Runs `work` on every rank and agrees on its failure (Comm::agree): keeps ranks out of a
+// collective that a failed rank will never reach.
+void agree(const Comm& comm, const std::function<void()>& work) { comm.agree_on(work); }
 
 // The model's chain, PCA and SVM, checked against each other.
 struct Classifier {

@@ -37,25 +37,26 @@ SynthSummary synth_chips(const Comm& comm, const fs::path& out_dir, std::int64_t
   if (count < 0) throw ConfigError("--count must not be negative");
   config.validate();
   const auto t0 = std::chrono::steady_clock::now();
-  if (comm.is_root()) fs::create_directories(out_dir);
-  comm.barrier();
+  comm.agree_on([&] {
+    if (comm.is_root()) fs::create_directories(out_dir);
+  });
 
   const Range mine = block_range(static_cast<std::size_t>(count), comm.size(), comm.rank());
   std::uint64_t bytes = 0;
-  std::string first_error;
+  std::exception_ptr first_error;
   // Threads: OMP_NUM_THREADS, else the node's cores shared among its ranks (app/commands.cpp).
   // Chips are independent.
 #pragma omp parallel for schedule(dynamic, 8) reduction(+ : bytes)
   for (std::int64_t i = static_cast<std::int64_t>(mine.begin); i < static_cast<std::int64_t>(mine.end); ++i) {
     try {
       bytes += synth::write_synth_chip(out_dir, config, i).bytes;
-    } catch (const std::exception& e) {
+    } catch (...) {
 #pragma omp critical(synth_error)
-      if (first_error.empty()) first_error = e.what();
+      if (!first_error) first_error = std::current_exception();
     }
   }
   // Agree on failure so that every rank reports it rather than one rank aborting the job.
-  if (comm.any(!first_error.empty())) throw IoError(first_error.empty() ? "synth failed on another rank" : first_error);
+  comm.agree(first_error);
 
   SynthSummary s;
   s.files = count;
@@ -114,9 +115,8 @@ SynthSummary synth_scene(const Comm& comm, const fs::path& out_tif, const synth:
   const int blocks = (cfg.height + block_rows - 1) / block_rows;
 
   std::optional<io::RasterWriter> writer;
-  std::string error;
-  if (comm.is_root()) {
-    try {
+  comm.agree_on([&] {
+    if (comm.is_root()) {
       if (!out_tif.parent_path().empty()) fs::create_directories(out_tif.parent_path());
       io::RasterWriterOptions opt;
       opt.type = complex ? io::PixelType::cint16 : io::PixelType::float32;
@@ -130,18 +130,15 @@ SynthSummary synth_scene(const Comm& comm, const fs::path& out_tif, const synth:
       writer->set_georef(georef);
       writer->set_metadata(scene_metadata(cfg));
       write_targets_csv(scene_targets_path(out_tif), targets);
-    } catch (const std::exception& e) {
-      error = e.what();
     }
-  }
-  comm.broadcast(error);
-  if (!error.empty()) throw IoError(error);
+  });
 
   // Round k: rank r renders block k*P + r; rank 0 receives and writes them in block order.
   const int P = comm.size();
   Image img;
   std::vector<std::int16_t> iq;
   std::vector<char> payload, incoming;
+  std::exception_ptr error;  // rank 0's first failed write: later blocks are still gathered, not written
   for (int round = 0; round * P < blocks; ++round) {
     const int my_block = round * P + comm.rank();
     payload.clear();
@@ -164,26 +161,24 @@ SynthSummary synth_scene(const Comm& comm, const fs::path& out_tif, const synth:
         const int row0 = block * block_rows, nrows = std::min(block_rows, cfg.height - row0);
         const std::size_t n = static_cast<std::size_t>(nrows) * cfg.width;
         try {
-          if (complex)
+          if (error) {
+            // already failed: the rest is still gathered (a collective), not written
+          } else if (complex) {
             writer->write_rows_iq(row0, nrows, reinterpret_cast<const std::int16_t*>(incoming.data() + off));
-          else
+          } else {
             writer->write_rows(row0, nrows, reinterpret_cast<const float*>(incoming.data() + off));
-        } catch (const std::exception& e) {
-          if (error.empty()) error = e.what();
+          }
+        } catch (...) {
+          error = std::current_exception();
         }
         off += n * px_bytes;
       }
     }
   }
-  if (comm.is_root() && error.empty()) {
-    try {
-      writer->close();
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-  }
-  comm.broadcast(error);
-  if (!error.empty()) throw IoError(error);
+  comm.agree_on([&] {
+    if (error) std::rethrow_exception(error);
+    if (comm.is_root()) writer->close();
+  });
 
   SynthSummary s;
   s.files = 1;

@@ -400,7 +400,7 @@ void grid_search(const Comm& comm, const TrainConfig& cfg, const TrainingData& t
   for (std::int64_t i = 0; i < d.rows; ++i) s.cv_rows += copies && t.copy[static_cast<std::size_t>(i)] ? 0 : 1;
   const std::size_t points = cs.size() * gs.size();
   std::vector<double> correct(points, 0.0), shifted_correct(points, 0.0), seconds(points, 0.0);
-  std::string error;
+  std::exception_ptr error;  // this rank's first failed job: the others are skipped
   // This rank's jobs share one Gram matrix of all rows (dot products: any C, gamma and fold),
   // so their kernel columns are look-ups (about twice as fast on MSTAR, docs/performance.md).
   // Not for sets whose n^2 doubles exceed the budget.
@@ -414,7 +414,7 @@ void grid_search(const Comm& comm, const TrainConfig& cfg, const TrainingData& t
     }
   }
   for (std::size_t job = 0; job < points * static_cast<std::size_t>(cfg.folds); ++job) {
-    if (static_cast<int>(job % static_cast<std::size_t>(comm.size())) != comm.rank() || !error.empty()) continue;
+    if (static_cast<int>(job % static_cast<std::size_t>(comm.size())) != comm.rank() || error) continue;
     const std::size_t point = job / static_cast<std::size_t>(cfg.folds);
     const int fold = static_cast<int>(job % static_cast<std::size_t>(cfg.folds));
     svm::TrainParams p = base;
@@ -449,12 +449,12 @@ void grid_search(const Comm& comm, const TrainConfig& cfg, const TrainingData& t
         shifted_correct[point] +=
             static_cast<double>(detail::shifted_correct(m, shifted, slots, test.labels, p.solver.threads));
       }
-    } catch (const std::exception& e) {
-      error = e.what();
+    } catch (...) {
+      error = std::current_exception();
     }
     seconds[point] += since(jt);
   }
-  if (!comm.all(error.empty())) throw InputError(error.empty() ? "grid search failed on another rank" : error);
+  comm.agree(error);
   for (std::size_t q = 0; q < points; ++q) {
     GridPoint g;
     g.C = cs[q / gs.size()];
@@ -808,7 +808,6 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
 
   // The final model: rank 0 trains and writes it; the others wait for its verdict.
   const auto tt0 = Clock::now();
-  std::string error;
   std::optional<io::ModelFile> file;  // rank 0's HDF5 model, written once the timings are known
   svm::SvmModel distributed;
   // The distributed training checkpoints beside the model: a killed run, started again with
@@ -820,8 +819,8 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     s.rows = comm.sum(d.rows);
     s.dim = distributed.dim;
   }
-  if (comm.is_root()) {
-    try {
+  comm.agree_on([&] {
+    if (comm.is_root()) {
       svm::TrainParams final_params = base;
       if (gram && !cfg.cascade) {  // all rows: Gram row r is training row r
         final_params.gram = &*gram;
@@ -840,12 +839,8 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
         svm::write_libsvm_model(cfg.model, m);
       else
         file = model_file(cfg, key, t, base, std::move(m), s, comm.size());
-    } catch (const std::exception& e) {
-      error = e.what();
     }
-  }
-  comm.broadcast(error);
-  if (!error.empty()) throw InputError(error);
+  });
   s.train_seconds = comm.max(since(tt0));
   // Peak memory per rank (ru_maxrss is in KiB on Linux): with --cascade no rank should approach
   // the size of the whole training set.
@@ -855,16 +850,11 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   s.seconds = comm.max(since(t0));
   // Written once the figures are known, so that the stored summary has them (its `seconds` stops
   // before the write, which the printed summary's includes).
-  if (file) {
-    try {
-      file->provenance["cv"] = s.to_json().dump();
-      write_model_file(cfg.model, *file);
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-  }
-  comm.broadcast(error);
-  if (!error.empty()) throw InputError(error);
+  comm.agree_on([&] {
+    if (!file) return;
+    file->provenance["cv"] = s.to_json().dump();
+    write_model_file(cfg.model, *file);
+  });
   if (cfg.cascade && comm.is_root()) {
     std::error_code ec;
     std::filesystem::remove(distributed_options.checkpoint, ec);  // the model is written: done

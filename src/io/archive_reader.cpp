@@ -93,10 +93,11 @@ struct ArchiveReader::State {
     if (problem.empty() && (first < 0 || count < 0 || count > rows - first))
       problem = "rows [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are outside [0, " +
                 std::to_string(rows) + ")";
-    const bool ok = t == Transfer::collective ? h5::all_ranks_ok(comm, problem.empty()) : problem.empty();
-    if (!ok)
-      throw ConfigError(std::string(call) + " on " + where() + ": " +
-                        (problem.empty() ? "invalid arguments on another MPI rank" : problem));
+    const std::string context = std::string(call) + " on " + where();
+    if (t == Transfer::collective)
+      h5::agree_or_throw(comm, problem, context);
+    else if (!problem.empty())
+      throw ConfigError(context + ": " + problem);
   }
 };
 

@@ -6,8 +6,10 @@
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
 #include "sarscale/core/version.hpp"
+#include "sarscale/io/agree.hpp"
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/hdf5_util.hpp"
+#include "finish_output.hpp"
 
 namespace sarscale::io {
 
@@ -190,7 +192,7 @@ ArchiveWriter ArchiveWriter::create(const std::filesystem::path& path, MPI_Comm 
   s->progress = h5::create_progress(f, comm, s->collective, layout.chips, resume_key);
   // Put the superblock and object headers on disk now, so that a writer killed later
   // leaves a file that HDF5 recognises (and refuses as not closed) rather than garbage.
-  h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
+  h5::flush_collectively(f, comm, "flushing " + s->where());
   return ArchiveWriter(std::move(s));
 }
 
@@ -215,7 +217,7 @@ ArchiveWriter ArchiveWriter::resume(const std::filesystem::path& path, MPI_Comm 
   // Tables are written at the very end: a run killed then may have begun them.
   h5::remove_link(f, h5::schema::kSources);
   h5::remove_link(f, h5::schema::kRejects);
-  h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
+  h5::flush_collectively(f, comm, "flushing " + s->where());
   return ArchiveWriter(std::move(s));
 }
 
@@ -268,8 +270,13 @@ void ArchiveWriter::write_chips(std::int64_t first, std::int64_t count, const fl
   }
 
   const h5::RowTransfer& x = s.collective;
-  h5::write_rows(s.independent, s.magnitude.get(), H5T_NATIVE_FLOAT, first, count, magnitude);
-  if (s.layout.has_phase) h5::write_rows(s.independent, s.phase.get(), H5T_NATIVE_FLOAT, first, count, phase_or_null);
+  // Pixels go independently, so a failure there (a full disk) is this rank's alone: every rank
+  // learns of it before the collective writes below (the item-9 hang of issue 12).
+  agree_on(s.comm, [&] {
+    h5::write_rows(s.independent, s.magnitude.get(), H5T_NATIVE_FLOAT, first, count, magnitude);
+    if (s.layout.has_phase)
+      h5::write_rows(s.independent, s.phase.get(), H5T_NATIVE_FLOAT, first, count, phase_or_null);
+  });
   h5::write_rows(x, s.label.get(), H5T_NATIVE_INT32, first, count, labels);
   h5::write_rows(x, s.valid.get(), H5T_NATIVE_UINT8, first, count, valid);
   h5::write_rows(x, s.meta.get(), s.meta_memory_type.get(), first, count, records.data());
@@ -391,16 +398,14 @@ void ArchiveWriter::close() {
               " bytes and were truncated (raise ArchiveLayout::meta_text_width)");
 
   if (s.layout.chips > 0) h5::fill_ranges(s.progress.get(), s.collective, s.since_checkpoint, 1);
-  s.progress.close("closing /progress/done");
-  s.magnitude.close("closing /chips/magnitude");
-  s.phase.close("closing /chips/phase");
-  s.label.close("closing /chips/label");
-  s.valid.close("closing /chips/valid");
-  s.meta.close("closing /chips/meta");
-  // Data reaches the disk (MPI_File_sync) before the flag that vouches for it is written.
-  h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
-  h5::write_int_attribute(s.file.get(), h5::schema::kAttrComplete, 1);
-  s.file.close("closing " + s.where());
+  h5::finish_output(s.file, s.comm,
+                    {{&s.progress, "/progress/done"},
+                     {&s.magnitude, "/chips/magnitude"},
+                     {&s.phase, "/chips/phase"},
+                     {&s.label, "/chips/label"},
+                     {&s.valid, "/chips/valid"},
+                     {&s.meta, "/chips/meta"}},
+                    s.where());
   s.closed = true;
 }
 

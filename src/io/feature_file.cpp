@@ -6,6 +6,7 @@
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/version.hpp"
 #include "sarscale/io/hdf5_util.hpp"
+#include "finish_output.hpp"
 
 namespace sarscale::io {
 
@@ -230,7 +231,7 @@ FeatureWriter FeatureWriter::create(const std::filesystem::path& path, MPI_Comm 
   h5::write_string_attribute(f, "layout_fingerprint", h5::to_hex(layout_fingerprint(layout)));
   s->progress = h5::create_progress(f, comm, s->collective, layout.rows, resume_key);
   // A writer killed later leaves a file HDF5 recognises (and readers refuse as incomplete).
-  h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
+  h5::flush_collectively(f, comm, "flushing " + s->where());
   return FeatureWriter(std::move(s));
 }
 
@@ -255,7 +256,7 @@ FeatureWriter FeatureWriter::resume(const std::filesystem::path& path, MPI_Comm 
   // Written last by a run: begun perhaps, never finished.
   h5::remove_link(f, kFlagged);
   h5::remove_link(f, "/pca");
-  h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + s->where());
+  h5::flush_collectively(f, comm, "flushing " + s->where());
   return FeatureWriter(std::move(s));
 }
 
@@ -420,16 +421,14 @@ void FeatureWriter::close() {
     throw IoError("closing " + s.where() + ": " + std::to_string(sources) + " source rows were written for " +
                   std::to_string(s.layout.augmented_rows) + " augmented rows; the file is left incomplete");
   if (s.layout.rows > 0) h5::fill_ranges(s.progress.get(), s.collective, s.since_checkpoint, 1);
-  s.progress.close("closing /progress/done");
-  s.features.close("closing /features");
-  s.raw.close("closing /raw_features");
-  s.label.close("closing /label");
-  s.flag.close("closing /flag");
-  s.source_row.close("closing /source_row");
-  // Data reaches the disk before the flag that vouches for it.
-  h5::check(H5Fflush(s.file.get(), H5F_SCOPE_GLOBAL), "flushing " + s.where());
-  h5::write_int_attribute(s.file.get(), kAttrComplete, 1);
-  s.file.close("closing " + s.where());
+  h5::finish_output(s.file, s.comm,
+                    {{&s.progress, "/progress/done"},
+                     {&s.features, "/features"},
+                     {&s.raw, "/raw_features"},
+                     {&s.label, "/label"},
+                     {&s.flag, "/flag"},
+                     {&s.source_row, "/source_row"}},
+                    s.where());
   s.closed = true;
 }
 
@@ -458,10 +457,11 @@ struct FeatureReader::State {
     if (problem.empty() && (first < 0 || count < 0 || count > layout.total_rows() - first))
       problem = "rows [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are outside [0, " +
                 std::to_string(layout.total_rows()) + ")";
-    const bool ok = t == Transfer::collective ? h5::all_ranks_ok(comm, problem.empty()) : problem.empty();
-    if (!ok)
-      throw ConfigError(std::string(call) + " on " + where() + ": " +
-                        (problem.empty() ? "invalid arguments on another MPI rank" : problem));
+    const std::string context = std::string(call) + " on " + where();
+    if (t == Transfer::collective)
+      h5::agree_or_throw(comm, problem, context);
+    else if (!problem.empty())
+      throw ConfigError(context + ": " + problem);
   }
 };
 

@@ -1,8 +1,10 @@
 // Parallel HDF5 files, datasets and tables shared by the chip archive and the feature file.
 #include <algorithm>
+#include <exception>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/io/hdf5_util.hpp"
+#include "failure_state.hpp"
 
 namespace sarscale::io::h5 {
 
@@ -32,11 +34,32 @@ Handle writer_fapl(MPI_Comm comm) {
   return fapl;
 }
 
+// Closing a file shared by several ranks is collective (MPI_File_close, and HDF5's flush). While
+// an exception unwinds, it is left open when the exception was raised on this rank alone (the
+// others never join the close: `main` ends the job with MPI_Abort) or when the ranks agreed on an
+// I/O failure (a flush after a failed write can leave ranks in different collectives). MPI_Finalize
+// then closes the MPI-IO file; the output stays incomplete, as a killed run's would. Any other
+// exception every rank raised together (io/agree.hpp) closes it normally.
+herr_t close_shared_file(hid_t file) {
+  if (unwinding_alone() || (std::uncaught_exceptions() > 0 && detail::io_failure_agreed())) {
+    detail::note_library_unsafe_to_close();
+    return 0;
+  }
+  return H5Fclose(file);
+}
+
+// The closer for a file opened through MPI-IO on `comm` (one rank alone closes it normally).
+Handle::Closer file_closer(MPI_Comm comm) {
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  return size > 1 ? close_shared_file : H5Fclose;
+}
+
 }  // namespace
 
 Handle create_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what) {
   const Handle fapl = writer_fapl(comm);
-  return Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
+  return Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), file_closer(comm),
                 "cannot create " + what + " " + path.string());
 }
 
@@ -44,7 +67,7 @@ Handle reopen_parallel_file(const std::filesystem::path& path, MPI_Comm comm, co
   const Handle fapl = writer_fapl(comm);
   const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
   if (f < 0) throw InputError("cannot reopen " + what + " " + path.string() + " to resume: " + take_error_stack());
-  return Handle(f, H5Fclose, "H5Fopen");
+  return Handle(f, file_closer(comm), "H5Fopen");
 }
 
 Handle open_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what) {
@@ -64,7 +87,7 @@ Handle open_parallel_file(const std::filesystem::path& path, MPI_Comm comm, cons
     throw InputError("cannot open " + what + " " + path.string() +
                      ": the HDF5 file is damaged, truncated or was not closed by its writer (" + stack + ")");
   }
-  return Handle(fid, H5Fclose, "H5Fopen");
+  return Handle(fid, file_closer(comm), "H5Fopen");
 }
 
 bool link_exists(hid_t file, const std::string& path) {

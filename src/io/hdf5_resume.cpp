@@ -5,7 +5,9 @@
 #include <map>
 
 #include "sarscale/core/error.hpp"
+#include "sarscale/io/agree.hpp"
 #include "sarscale/io/hdf5_util.hpp"
+#include "finish_output.hpp"
 
 namespace sarscale::io::h5 {
 
@@ -155,9 +157,9 @@ void check_resumable(hid_t file, MPI_Comm comm, const std::string& format, const
 
 void checkpoint_progress(hid_t file, hid_t progress, const RowTransfer& transfer,
                          std::vector<std::pair<std::int64_t, std::int64_t>>& ranges, const std::string& where) {
-  check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing " + where);
+  flush_collectively(file, transfer.comm(), "flushing " + where);
   if (dataset_shape(progress).rows > 0) fill_ranges(progress, transfer, ranges, 1);
-  check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing " + where);
+  flush_collectively(file, transfer.comm(), "flushing " + where);
   ranges.clear();
 }
 
@@ -201,6 +203,18 @@ std::vector<std::pair<std::int64_t, std::int64_t>> pending_runs(const std::vecto
     i = j;
   }
   return runs;
+}
+
+void finish_output(Handle& file, MPI_Comm comm, const std::vector<std::pair<Handle*, std::string>>& datasets,
+                   const std::string& where) {
+  agree_on(comm, [&] {
+    for (const auto& [dataset, name] : datasets) dataset->close("closing " + name);
+  });
+  // Data reaches the disk (MPI_File_sync) before the flag that vouches for it is written.
+  flush_collectively(file.get(), comm, "flushing " + where);
+  agree_on(comm, [&] { write_int_attribute(file.get(), schema::kAttrComplete, 1); });
+  flush_collectively(file.get(), comm, "flushing " + where);
+  close_file_collectively(file, comm, "closing " + where);
 }
 
 }  // namespace sarscale::io::h5

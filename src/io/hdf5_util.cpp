@@ -1,15 +1,33 @@
 #include "sarscale/io/hdf5_util.hpp"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <sstream>
 #include <utility>
 
 #include "sarscale/core/error.hpp"
+#include "sarscale/io/agree.hpp"
+#include "failure_state.hpp"
 
 namespace sarscale::io::h5 {
 
 // ---- handles and errors ------------------------------------------------------------
+
+namespace {
+// Set once a file was left open or an H5Fclose failed: HDF5 must then not be shut down.
+bool library_unsafe_to_close = false;
+bool io_failure_was_agreed = false;
+
+herr_t close_and_note(hid_t id, Handle::Closer closer) {
+  const bool file = H5Iget_type(id) == H5I_FILE;
+  const herr_t rc = closer(id);
+  if (rc < 0 && file) library_unsafe_to_close = true;
+  return rc;
+}
+}  // namespace
 
 Handle::Handle(hid_t id, Closer closer, std::string_view what) : id_(id), closer_(closer) {
   if (id_ < 0) fail(what);
@@ -32,7 +50,7 @@ Handle::~Handle() { reset(); }
 void Handle::reset() noexcept {
   if (id_ >= 0 && closer_) {
     QuietErrors quiet;
-    closer_(id_);
+    close_and_note(id_, closer_);
     H5Eclear2(H5E_DEFAULT);
   }
   id_ = H5I_INVALID_HID;
@@ -41,7 +59,18 @@ void Handle::reset() noexcept {
 void Handle::close(std::string_view what) {
   if (id_ < 0) return;
   const hid_t id = std::exchange(id_, H5I_INVALID_HID);
-  check(closer_(id), what);
+  check(close_and_note(id, closer_), what);
+}
+
+void open_library() noexcept {
+  H5dont_atexit();
+  H5open();
+}
+
+void close_library() noexcept {
+  if (library_unsafe_to_close) return;
+  QuietErrors quiet;
+  H5close();
 }
 
 QuietErrors::QuietErrors() {
@@ -104,6 +133,64 @@ void fail(std::string_view what) {
 herr_t check(herr_t rc, std::string_view what) {
   if (rc < 0) fail(what);
   return rc;
+}
+
+namespace {
+// The name of the file holding `object` ("" when HDF5 cannot say).
+std::string file_name_of(hid_t object) {
+  const ssize_t n = H5Fget_name(object, nullptr, 0);
+  if (n <= 0) return {};
+  std::string name(static_cast<std::size_t>(n) + 1, '\0');
+  H5Fget_name(object, name.data(), name.size());
+  name.resize(static_cast<std::size_t>(n));
+  return name;
+}
+
+// Why writing to `file` failed, when the file system says: "No space left on device" (errno, or
+// no free block left: Open MPI's MPI-IO reports a full disk only as a short write).
+std::string file_system_reason(const std::string& file, int saved_errno) {
+  if (saved_errno == ENOSPC || saved_errno == EDQUOT) return std::strerror(saved_errno);
+  struct statvfs fs {};
+  const std::filesystem::path dir = std::filesystem::path(file).parent_path();
+  if (!file.empty() && statvfs(dir.empty() ? "." : dir.c_str(), &fs) == 0 && fs.f_bavail == 0)
+    return std::strerror(ENOSPC);
+  return {};
+}
+}  // namespace
+
+void fail_write(hid_t object, std::string_view what, int saved_errno) {
+  const std::string stack = take_error_stack();
+  const std::string file = file_name_of(object);
+  H5Eclear2(H5E_DEFAULT);
+  fail_write_to(file, what, saved_errno, stack);
+}
+
+void fail_write_to(const std::string& file, std::string_view what, int saved_errno, const std::string& stack) {
+  const std::string reason = file_system_reason(file, saved_errno);
+  std::string message(what);
+  if (!file.empty() && message.find(file) == std::string::npos) message += " of " + file;
+  message += ": ";
+  if (!reason.empty()) message += reason + " (HDF5: " + stack + ")";
+  else message += stack;
+  throw IoError(message);
+}
+
+void flush_collectively(hid_t file, MPI_Comm comm, std::string_view what) {
+  agree_on(comm, [&] { check_write(file, what, [&] { return H5Fflush(file, H5F_SCOPE_GLOBAL); }); });
+}
+
+void close_file_collectively(Handle& file, MPI_Comm comm, std::string_view what) {
+  const std::string name = file_name_of(file.get());
+  agree_on(comm, [&] {
+    errno = 0;
+    try {
+      file.close(what);
+    } catch (const IoError& e) {
+      const std::string reason = file_system_reason(name, errno);
+      if (reason.empty()) throw;
+      throw IoError(std::string(what) + ": " + reason + " (" + e.what() + ")");
+    }
+  });
 }
 
 // ---- strings and attributes --------------------------------------------------------
@@ -369,6 +456,16 @@ DatasetShape dataset_shape(hid_t dataset) {
 }
 
 namespace {
+// A dataset's path in its file ("/chips/magnitude"), for messages.
+std::string object_name(hid_t object) {
+  const ssize_t n = H5Iget_name(object, nullptr, 0);
+  if (n <= 0) return "a dataset";
+  std::string name(static_cast<std::size_t>(n) + 1, '\0');
+  H5Iget_name(object, name.data(), name.size());
+  name.resize(static_cast<std::size_t>(n));
+  return name;
+}
+
 // One H5Dwrite/H5Dread of rows [first, first+count); count 0 selects nothing.
 void transfer_once(bool write, const RowTransfer& t, hid_t dataset, hid_t memory_type, const DatasetShape& shape,
                    std::int64_t first, std::int64_t count, void* buffer) {
@@ -395,7 +492,9 @@ void transfer_once(bool write, const RowTransfer& t, hid_t dataset, hid_t memory
   char dummy = 0;
   void* buf = buffer ? buffer : &dummy;
   if (write)
-    check(H5Dwrite(dataset, memory_type, mem_space.get(), file_space.get(), t.plist(), buf), "H5Dwrite");
+    check_write(dataset, "writing " + object_name(dataset), [&] {
+      return H5Dwrite(dataset, memory_type, mem_space.get(), file_space.get(), t.plist(), buf);
+    });
   else
     check(H5Dread(dataset, memory_type, mem_space.get(), file_space.get(), t.plist(), buf), "H5Dread");
 }
@@ -412,7 +511,15 @@ void transfer_rows(bool write, const RowTransfer& t, hid_t dataset, hid_t memory
   for (std::int64_t p = 0; p < pieces; ++p) {
     const std::int64_t begin = std::min(count, p * rows_per_piece);
     const std::int64_t n = std::min(count - begin, rows_per_piece);
-    transfer_once(write, t, dataset, memory_type, shape, first + begin, n, n > 0 ? bytes + begin * row_bytes : nullptr);
+    const auto once = [&] {
+      transfer_once(write, t, dataset, memory_type, shape, first + begin, n, n > 0 ? bytes + begin * row_bytes : nullptr);
+    };
+    // A collective transfer can fail on some ranks only (the one whose write met a full disk):
+    // every rank learns of it before the next collective call.
+    if (t.collective())
+      agree_on(t.comm(), once);
+    else
+      once();
   }
 }
 }  // namespace
@@ -460,8 +567,9 @@ void check_mpi(int rc, const char* what) {
 }  // namespace
 
 void agree_or_throw(MPI_Comm comm, const std::string& local_problem, const std::string& context) {
-  if (all_ranks_ok(comm, local_problem.empty())) return;
-  throw ConfigError(context + ": " + (local_problem.empty() ? "invalid arguments on another MPI rank" : local_problem));
+  std::exception_ptr local;
+  if (!local_problem.empty()) local = std::make_exception_ptr(ConfigError(context + ": " + local_problem));
+  agree_on_failure(comm, local);
 }
 
 bool all_ranks_ok(MPI_Comm comm, bool local_ok) {
@@ -531,3 +639,9 @@ RecordType reject_record(std::size_t path_width, std::size_t reason_width) {
 
 }  // namespace schema
 }  // namespace sarscale::io::h5
+
+namespace sarscale::io::detail {
+void note_io_failure_agreed() noexcept { h5::io_failure_was_agreed = true; }
+bool io_failure_agreed() noexcept { return h5::io_failure_was_agreed; }
+void note_library_unsafe_to_close() noexcept { h5::library_unsafe_to_close = true; }
+}  // namespace sarscale::io::detail

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace sarscale::dist {
@@ -149,6 +151,23 @@ class Comm {
     broadcast(n, root);
     v.resize(n);
     broadcast_bytes(reinterpret_cast<char*>(v.data()), n * sizeof(T), root);
+  }
+
+  // The one failure path (docs/architecture.md, "MPI"). Collective: every rank passes what it
+  // caught since the last agreement (null when its work succeeded). Returns when no rank failed;
+  // otherwise every rank throws the lowest failing rank's exception type and message (see
+  // io/agree.hpp). Call it before any collective call that a failed rank would not reach.
+  void agree(const std::exception_ptr& local) const;
+  // Runs `work`, catching whatever it throws, then agree()s.
+  template <typename Work>
+  void agree_on(Work&& work) const {
+    std::exception_ptr local;
+    try {
+      std::forward<Work>(work)();
+    } catch (...) {
+      local = std::current_exception();
+    }
+    agree(local);
   }
 
   // Throws IoError naming `what` when an MPI call did not return MPI_SUCCESS.

@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <mpi.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -59,6 +60,14 @@ class QuietErrors {
   void* old_data_ = nullptr;
 };
 
+// `main` calls open_library() before MPI_Init and close_library() before MPI_Finalize. HDF5
+// started before MPI does not hook its own shutdown into MPI_Finalize (nor into exit): it is shut
+// down here, explicitly, while MPI-IO still works. After a file failed to close (a full disk),
+// HDF5 1.10 keeps a freed file in its tables and crashes in H5F__close_cb when shut down
+// (CVE-2020-10812); close_library() then leaves it alone and the process ends without it.
+void open_library() noexcept;
+void close_library() noexcept;
+
 // The current HDF5 error stack as one line ("func: message; ..."), then clears it.
 std::string take_error_stack();
 
@@ -66,6 +75,28 @@ std::string take_error_stack();
 [[noreturn]] void fail(std::string_view what);
 // Returns `rc`, or fails(what) when it is negative.
 herr_t check(herr_t rc, std::string_view what);
+
+// Throws IoError for a failed call that writes to the file holding `object`: "<what> of <file>:",
+// "No space left on device" (or the quota's message) when the system said so or the file system
+// is full (MPI-IO reports only a short write), then HDF5's stack. `saved_errno`: errno right
+// after the call (cleared before it).
+[[noreturn]] void fail_write(hid_t object, std::string_view what, int saved_errno);
+// The same for a file known by name (one already closed), with HDF5's error stack as text.
+[[noreturn]] void fail_write_to(const std::string& file, std::string_view what, int saved_errno,
+                                const std::string& stack);
+// Runs `call` (an HDF5 call writing to `object`'s file) and fail_write()s when it returns < 0.
+template <typename Call>
+herr_t check_write(hid_t object, std::string_view what, Call&& call) {
+  errno = 0;
+  const herr_t rc = std::forward<Call>(call)();
+  if (rc < 0) fail_write(object, what, errno);
+  return rc;
+}
+// Collective: flushes `file` (H5Fflush, global scope) and agrees on the outcome across `comm`,
+// so that a rank whose flush failed (a full disk) does not leave the others in the next collective.
+void flush_collectively(hid_t file, MPI_Comm comm, std::string_view what);
+// Collective: closes a parallel file and agrees on the outcome (a failed close names the file).
+void close_file_collectively(Handle& file, MPI_Comm comm, std::string_view what);
 
 // A fixed-length, null-padded UTF-8 string type of `width` bytes (at least 1).
 Handle fixed_string_type(std::size_t width);
@@ -176,8 +207,8 @@ class Fingerprint {
 // collective HDF5 calls, so that one rank's bad argument makes every rank throw instead
 // of leaving the others waiting in a collective call.
 bool all_ranks_ok(MPI_Comm comm, bool local_ok);
-// Collective: returns when `local_problem` is empty on every rank; otherwise throws the same
-// ConfigError ("context: problem") on every rank, naming this rank's problem when it has one.
+// Collective: returns when `local_problem` is empty on every rank; otherwise throws on every rank
+// the ConfigError ("context: problem") of the lowest rank that has one (io/agree.hpp).
 void agree_or_throw(MPI_Comm comm, const std::string& local_problem, const std::string& context);
 // Collective: throws ConfigError on every rank when `fingerprint` differs between ranks.
 void require_identical(MPI_Comm comm, std::uint64_t fingerprint, std::string_view what);

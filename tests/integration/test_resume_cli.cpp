@@ -48,6 +48,14 @@ void expect_same_datasets(const fs::path& a, const fs::path& b, const std::vecto
         << d << " differs between " << a << " and " << b;
 }
 
+// The labels `sarscale predict --data` gives the held-out rows DIR/test.txt with DIR/MODEL.
+std::string predicted_labels(const fs::path& dir, const std::string& model) {
+  const fs::path out = dir / (model + ".out");
+  run_expect(sarscale_binary() + " predict --data " + (dir / "test.txt").string() + " --model " +
+             (dir / model).string() + " --output " + out.string());
+  return slurp(out);
+}
+
 const std::vector<std::string> kArchiveDatasets = {"/chips/magnitude", "/chips/phase", "/chips/label",
                                                    "/chips/valid",     "/chips/meta",  "/sources",
                                                    "/rejects",         "/class_names", "/progress/done"};
@@ -183,14 +191,7 @@ TEST(ResumeCli, TrainingContinuesAfterARankIsKilledMidCascade) {
   EXPECT_FALSE(fs::exists(checkpoint));
 
   // The same model: predictions on held-out rows, support vectors and rho.
-  std::string predicted[2];
-  int k = 0;
-  for (const char* m : {"whole.model", "resumed.model"}) {
-    run_expect(sarscale_binary() + " predict --data " + (dir / "test.txt").string() + " --model " + (dir / m).string() +
-               " --output " + (dir / (std::string(m) + ".out")).string());
-    predicted[k++] = slurp(dir / (std::string(m) + ".out"));
-  }
-  EXPECT_EQ(predicted[0], predicted[1]);
+  EXPECT_EQ(predicted_labels(dir, "whole.model"), predicted_labels(dir, "resumed.model"));
   const auto header_value = [](const std::string& text, const std::string& key) {
     const auto at = text.find("\n" + key + " ");
     return at == std::string::npos ? std::string() : text.substr(at + key.size() + 2, text.find('\n', at + 1) - at - key.size() - 2);
@@ -244,14 +245,7 @@ TEST(ResumeCli, GridSearchContinuesAfterARankIsKilled) {
   EXPECT_EQ(all_numbers(resumed, "C"), all_numbers(whole, "C"));
   EXPECT_EQ(all_numbers(resumed, "gamma"), all_numbers(whole, "gamma"));
   EXPECT_EQ(sarscale::test::json_int(resumed, "total_sv"), sarscale::test::json_int(whole, "total_sv"));
-  std::string predicted[2];
-  int k = 0;
-  for (const char* m : {"whole.h5", "resumed.h5"}) {
-    run_expect(sarscale_binary() + " predict --data " + (dir / "test.txt").string() + " --model " + (dir / m).string() +
-               " --output " + (dir / (std::string(m) + ".out")).string());
-    predicted[k++] = slurp(dir / (std::string(m) + ".out"));
-  }
-  EXPECT_EQ(predicted[0], predicted[1]);
+  EXPECT_EQ(predicted_labels(dir, "whole.h5"), predicted_labels(dir, "resumed.h5"));
 }
 
 // train: a rerun with the same inputs and options leaves the HDF5 model alone; another option,

@@ -18,6 +18,7 @@
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/json.hpp"
 #include "sarscale/core/log.hpp"
+#include "sarscale/io/discover.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/hdf5_util.hpp"
 #include "sarscale/io/model_file.hpp"
@@ -51,6 +52,23 @@ void add_inputs(io::h5::Fingerprint& fp, const std::vector<std::string>& inputs)
       fp.add(std::string("<missing>"));
     }
   }
+}
+
+// Inputs that name nothing (a mistyped path, a glob matching nothing, only empty folders) are an
+// error before any stage runs: ingest would make an empty archive of them and the pipeline would
+// fail late (features: "PCA: fitting needs >= 2 usable rows") or report 0% on 0 chips.
+void require_inputs(const dist::Comm& comm, const char* option, const std::vector<std::string>& specs) {
+  std::string problem;
+  if (comm.is_root()) {
+    const io::DiscoveryResult found = io::discover_inputs(specs);
+    if (found.inputs.empty()) {
+      problem = std::string(option) + ": nothing to ingest";
+      for (const auto& r : found.rejects) problem += "; " + r.path + ": " + r.reason;
+      if (found.rejects.empty()) problem += " (" + std::to_string(found.skipped.size()) + " files skipped, none is data)";
+    }
+  }
+  comm.broadcast(problem);
+  if (!problem.empty()) throw ConfigError(problem);
 }
 
 struct Stage {
@@ -183,6 +201,8 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
     if (!in) throw ConfigError("--config: cannot read " + config);
     config_text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
+  require_inputs(comm, "--train", train_inputs);
+  if (!test_inputs.empty()) require_inputs(comm, "--test", test_inputs);
   if (comm.is_root()) fs::create_directories(out / "stamps");
   comm.barrier();
 
@@ -223,10 +243,10 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
                       out / "report" / "report.json"});
   }
 
-  // --force: the stages themselves must not find their outputs up to date either.
+  // --force: the stages themselves must not find their outputs up to date either (evaluate's
+  // cached test features included).
   if (force)
-    for (Stage& st : stages)
-      if (st.name != "evaluate") st.args.push_back("--fresh");
+    for (Stage& st : stages) st.args.push_back("--fresh");
 
   json::Value summary = json::Value::object();
   summary["out"] = out.string();

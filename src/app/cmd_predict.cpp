@@ -11,6 +11,7 @@
 #include "sarscale/dist/scene_predict.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/model_file.hpp"
+#include "sarscale/svm/feature_width.hpp"
 #include "sarscale/svm/libsvm_format.hpp"
 #include "sarscale/svm/predict.hpp"
 
@@ -32,6 +33,7 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
     ("stride", po::value<int>()->default_value(0), "scene: scene pixels per map pixel (0: a quarter of the window)")
     ("band", po::value<int>()->default_value(1), "scene: raster band (from 1)")
     ("calibration", po::value<std::string>()->default_value("none"), "scene: none|sigma0|beta0|gamma0 (where the product carries it)")
+    ("fresh", po::bool_switch(), "archive: recompute OUT/features.h5 even when it already holds this archive's features")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on
   const auto vm = parse_command(
@@ -65,6 +67,7 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
     if (vm->count("model")) cfg.model = (*vm)["model"].as<std::string>();
     if (vm->count("output")) cfg.output_dir = (*vm)["output"].as<std::string>();
     cfg.threads = (*vm)["threads"].as<int>();
+    cfg.fresh = (*vm)["fresh"].as<bool>();
     cfg.command_line = join_command_line(cl.command, cl.args);
     const dist::PredictSummary s = dist::run_predict_archive(comm, cfg);
     if (comm.is_root()) {
@@ -81,21 +84,18 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
   const bool probability = (*vm)["probability"].as<bool>();
   if (!comm.is_root()) return 0;  // text data: one rank, OpenMP inside
 
-  const svm::SvmModel model = io::file_format(model_path) == io::kModelFormatName ? io::read_model_file(model_path).svm
-                                                                                  : svm::read_libsvm_model(model_path);
-  const svm::Dataset data = svm::read_libsvm_data(data_path, model.dim);
+  svm::SvmModel model = io::file_format(model_path) == io::kModelFormatName ? io::read_model_file(model_path).svm
+                                                                            : svm::read_libsvm_model(model_path);
+  svm::Dataset data = svm::read_libsvm_data(data_path);
+  // Widths as svm-predict takes them (missing features are 0 on either side), unless the data
+  // were plainly not made for this model (svm/feature_width.hpp).
+  if (const std::string why = svm::width_mismatch(model, data, data_path); !why.empty()) throw InputError(why);
   if (data.dim > model.dim)
-    log::warn(data_path, " has ", data.dim, " features, the model ", model.dim, ": the extra ones are ignored");
-  // Rows of the model's width (extra trailing features dropped, as LIBSVM ignores them): a copy
-  // only when the widths differ.
-  std::vector<double> x;
+    log::info(data_path, ": features beyond the model's ", model.dim, " (up to ", data.dim,
+              ") are 0 in every support vector, as svm-predict takes them");
+  svm::pad_rows(data, model.dim);
+  svm::pad_support_vectors(model, data.dim);
   const double* rows = data.x.data();
-  if (data.dim != model.dim) {
-    x.resize(static_cast<std::size_t>(data.rows) * static_cast<std::size_t>(model.dim));
-    for (std::int64_t r = 0; r < data.rows; ++r)
-      std::copy_n(data.row(r), model.dim, x.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(model.dim));
-    rows = x.data();
-  }
   if (probability && !model.has_probability())
     throw ConfigError("--probability: the model has no probability estimates (train with --probability)");
   const svm::Predictions p = svm::predict(model, rows, data.rows, probability, (*vm)["threads"].as<int>());

@@ -36,7 +36,7 @@ struct Outcome {
 std::filesystem::path features_for_model(const Comm& comm, const io::ModelFile& model,
                                          const std::filesystem::path& model_path, const std::filesystem::path& archive,
                                          const std::filesystem::path& output, int threads,
-                                         const std::string& command_line) {
+                                         const std::string& command_line, bool fresh) {
   // run_features keys its output on the archive as found (path, size, modification time), the
   // chain and the PCA: features of another archive (a new --test, a re-ingested archive) with
   // the model's fingerprint are recomputed, never reused; unchanged ones are left as they are.
@@ -47,6 +47,7 @@ std::filesystem::path features_for_model(const Comm& comm, const io::ModelFile& 
   fc.stored_pca = model.pca;
   fc.stored_source = "model " + model_path.string();
   fc.threads = threads;
+  fc.fresh = fresh;
   fc.command_line = command_line;
   run_features(comm, fc);
   return output;
@@ -84,7 +85,7 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
   fs::path features = cfg.features;
   if (features.empty())
     features = features_for_model(comm, model, cfg.model, cfg.archive, cfg.report_dir / "features.h5", cfg.threads,
-                                  cfg.command_line);
+                                  cfg.command_line, cfg.fresh);
   s.stage_seconds.emplace_back("features", comm.max(since(t)));
 
   t = Clock::now();
@@ -121,6 +122,15 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
     }
     outcomes.push_back(o);
   }
+  // No chip to score (an empty archive, a mistyped test path ingested into one, chips all
+  // flagged or unlabelled) is an error on every rank together, never "0% on 0 of 0 chips".
+  const auto scored = comm.sum<std::int64_t>(
+      std::count_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) { return o.truth >= 0; }));
+  if (scored == 0)
+    throw InputError("nothing to evaluate: " + (cfg.archive.empty() ? features : cfg.archive).string() + " holds " +
+                     std::to_string(l.rows) +
+                     " chip slots and none is a usable chip labelled with one of the model's classes (" +
+                     std::to_string(model.class_names.size()) + " classes)");
   const std::vector<Outcome> all = comm.gatherv(outcomes, 0);
   s.stage_seconds.emplace_back("predict", comm.max(since(t)));
 

@@ -87,7 +87,7 @@ PredictSummary run_predict_archive(const Comm& comm, const PredictConfig& cfg) {
     if (comm.is_root()) fs::create_directories(cfg.output_dir);
   });
   const fs::path features = features_for_model(comm, model, cfg.model, cfg.archive, cfg.output_dir / "features.h5",
-                                               cfg.threads, cfg.command_line);
+                                               cfg.threads, cfg.command_line, cfg.fresh);
   const io::FeatureReader r = io::FeatureReader::open(features, comm.raw());
   const io::FeatureLayout& l = r.layout();
   const Range mine = block_range(static_cast<std::size_t>(l.rows), comm.size(), comm.rank());

@@ -19,8 +19,10 @@
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/model_file.hpp"
 #include "sarscale/io/hdf5_util.hpp"
+#include "sarscale/svm/feature_width.hpp"
 #include "sarscale/svm/libsvm_format.hpp"
 #include "sarscale/svm/predict.hpp"
+#include "grid_checkpoint.hpp"
 #include "shift_validation.hpp"
 
 namespace sarscale::dist {
@@ -156,7 +158,7 @@ std::string row_key(std::int32_t label, const double* row, int dim) {
 // class weights come from the model.
 void join_previous(const io::ModelFile& old, const TrainConfig& cfg, TrainingData& t, svm::TrainParams& base,
                    TrainSummary& s) {
-  const svm::SvmModel& m = old.svm;
+  svm::SvmModel m = old.svm;
   const bool named = !old.class_names.empty();
   if (named != !t.class_names.empty())
     throw ConfigError("--warm-start: the model was trained on " +
@@ -167,9 +169,15 @@ void join_previous(const io::ModelFile& old, const TrainConfig& cfg, TrainingDat
                       " was computed with another chain or PCA than the model (fingerprint " + t.fingerprint +
                       ", model " + old.fingerprint + "); give the chip archive instead, its features are then "
                       "computed with the model's chain");
-  if (t.data.dim != m.dim && t.data.rows > 0)
+  if (named && t.data.dim != m.dim && t.data.rows > 0)
     throw ConfigError("--warm-start: the new rows have " + std::to_string(t.data.dim) + " features, the model " +
                       std::to_string(m.dim));
+  if (!named) {  // LIBSVM text: widths as svm-predict takes them, unless plainly of other data
+    if (const std::string why = svm::width_mismatch(m, t.data, cfg.data.string()); !why.empty())
+      throw InputError("--warm-start: " + why);
+    svm::pad_rows(t.data, m.dim);
+    svm::pad_support_vectors(m, t.data.dim);
+  }
   std::vector<std::int32_t> remap;  // new label -> label in the joined set
   std::vector<std::string> names = old.class_names;
   for (const auto& name : t.class_names) {
@@ -243,6 +251,10 @@ svm::Dataset previous_rows(const Comm& comm, const io::ModelFile& old, const Tra
   TrainConfig c;
   (text ? c.data : c.features) = path;
   TrainingData t = load(comm, c, false, nullptr);
+  if (t.data.dim > joined.data.dim)  // text: features neither the model nor the new rows have
+    throw ConfigError("--previous-data " + path.string() + " has features up to index " + std::to_string(t.data.dim) +
+                      ", beyond the " + std::to_string(joined.data.dim) + " of the model and the new rows");
+  svm::pad_rows(t.data, joined.data.dim);  // sparse text may omit trailing zero features
   if (!text && t.fingerprint != old.fingerprint) {
     if (explicit_path)
       throw ConfigError("--previous-data " + path.string() + " holds other features than the model (fingerprint " +
@@ -384,12 +396,28 @@ void record_shift_validation(const Comm& comm, const detail::ShiftedRows& shifte
               s.shift_features, "); they count as errors");
 }
 
-// The grid search: job = (grid point, fold), job j on rank j % size; each job trains on the
-// fold's training rows and scores its validation rows (the slots' rows, each in one fold), and
-// their shifted rows when there is a shifted validation; correct counts summed over the ranks.
+// What the grid search's jobs depend on: the model's key (inputs and options) and, with a
+// shifted validation, the shifted feature file as found.
+std::string grid_key(const std::string& key, const detail::ShiftedRows& shifted) {
+  io::h5::Fingerprint fp;
+  fp.add("sarscale-grid-1").add(key);
+  if (shifted.available()) {
+    std::error_code ec;
+    fp.add(std::filesystem::absolute(shifted.features).lexically_normal().string());
+    fp.add(static_cast<std::int64_t>(std::filesystem::file_size(shifted.features, ec)));
+    fp.add(static_cast<std::int64_t>(std::filesystem::last_write_time(shifted.features, ec).time_since_epoch().count()));
+  }
+  return fp.hex();
+}
+
+// The grid search: job = (grid point, fold); the jobs the grid checkpoint does not hold yet are
+// dealt round-robin to the ranks; each trains on the fold's training rows and scores its
+// validation rows (the slots' rows, each in one fold), and their shifted rows when there is a
+// shifted validation, and is checkpointed once done. A point's figures sum its folds' jobs.
 // Fills s (grid, cv_rows, the chosen point) and sets base's C and gamma to the chosen ones.
-void grid_search(const Comm& comm, const TrainConfig& cfg, const TrainingData& t, const detail::ShiftedRows& shifted,
-                 svm::TrainParams& base, std::optional<svm::GramMatrix>& gram, TrainSummary& s) {
+void grid_search(const Comm& comm, const TrainConfig& cfg, const std::string& key, const TrainingData& t,
+                 const detail::ShiftedRows& shifted, svm::TrainParams& base, std::optional<svm::GramMatrix>& gram,
+                 TrainSummary& s) {
   const svm::Dataset& d = t.data;
   const double auto_gamma = d.dim > 0 ? 1.0 / d.dim : 0.0;
   const std::vector<double> cs = grid_values(cfg.grid.C, base.C, auto_gamma, false);
@@ -398,14 +426,22 @@ void grid_search(const Comm& comm, const TrainConfig& cfg, const TrainingData& t
   const bool copies = t.copy.size() == static_cast<std::size_t>(d.rows);
   s.cv_rows = 0;  // scored rows: the slots' rows, each in one fold
   for (std::int64_t i = 0; i < d.rows; ++i) s.cv_rows += copies && t.copy[static_cast<std::size_t>(i)] ? 0 : 1;
-  const std::size_t points = cs.size() * gs.size();
+  const std::size_t points = cs.size() * gs.size(), folds = static_cast<std::size_t>(cfg.folds);
+  detail::GridCheckpoint checkpoint(comm, cfg.model, grid_key(key, shifted), points * folds, cfg.fresh);
+  std::vector<std::size_t> pending;
+  for (std::size_t job = 0; job < points * folds; ++job)
+    if (!checkpoint.done(job)) pending.push_back(job);
+  if (comm.is_root() && checkpoint.finished() > 0)
+    log::info("resuming the grid search: ", checkpoint.finished(), " of ", points * folds,
+              " (point, fold) jobs done, ", pending.size(), " to run");
   std::vector<double> correct(points, 0.0), shifted_correct(points, 0.0), seconds(points, 0.0);
+  std::vector<std::uint8_t> ran_here(points * folds, 0);
   std::exception_ptr error;  // this rank's first failed job: the others are skipped
   // This rank's jobs share one Gram matrix of all rows (dot products: any C, gamma and fold),
   // so their kernel columns are look-ups (about twice as fast on MSTAR, docs/performance.md).
   // Not for sets whose n^2 doubles exceed the budget.
-  const std::size_t my_jobs = (points * static_cast<std::size_t>(cfg.folds) + comm.size() - 1 - comm.rank()) /
-                              static_cast<std::size_t>(comm.size());
+  const std::size_t my_jobs =
+      (pending.size() + static_cast<std::size_t>(comm.size() - 1 - comm.rank())) / static_cast<std::size_t>(comm.size());
   if (my_jobs > 1 && svm::GramMatrix::bytes(d.rows) <= cfg.gram_bytes) {
     try {
       gram = svm::GramMatrix::of(d.x.data(), d.rows, d.dim, base.solver.threads);
@@ -413,10 +449,10 @@ void grid_search(const Comm& comm, const TrainConfig& cfg, const TrainingData& t
       log::warn("grid search: no memory for the ", d.rows, " x ", d.rows, " Gram matrix; kernel values computed");
     }
   }
-  for (std::size_t job = 0; job < points * static_cast<std::size_t>(cfg.folds); ++job) {
-    if (static_cast<int>(job % static_cast<std::size_t>(comm.size())) != comm.rank() || error) continue;
-    const std::size_t point = job / static_cast<std::size_t>(cfg.folds);
-    const int fold = static_cast<int>(job % static_cast<std::size_t>(cfg.folds));
+  for (std::size_t k = 0; k < pending.size(); ++k) {
+    if (static_cast<int>(k % static_cast<std::size_t>(comm.size())) != comm.rank() || error) continue;
+    const std::size_t job = pending[k], point = job / folds;
+    const int fold = static_cast<int>(job % folds);
     svm::TrainParams p = base;
     p.C = cs[point / gs.size()];
     p.kernel.gamma = gs[point % gs.size()];
@@ -439,20 +475,31 @@ void grid_search(const Comm& comm, const TrainConfig& cfg, const TrainingData& t
         for (const auto r : train_rows) w.push_back(base.sample_weights[static_cast<std::size_t>(r)]);
         p.sample_weights = w;
       }
+      detail::GridJobResult result;
       const svm::SvmModel m = svm::train(d.subset(train_rows), p);
       const svm::Dataset test = d.subset(test_rows);
       const auto predicted = svm::predict(m, test.x.data(), test.rows, false, p.solver.threads).labels;
-      for (std::size_t i = 0; i < predicted.size(); ++i) correct[point] += predicted[i] == test.labels[i] ? 1 : 0;
+      for (std::size_t i = 0; i < predicted.size(); ++i) result.correct += predicted[i] == test.labels[i] ? 1 : 0;
       if (shifted.available()) {  // the same chips as a new acquisition would show them
         std::vector<std::int64_t> slots;
         for (const auto r : test_rows) slots.push_back(t.source[static_cast<std::size_t>(r)]);
-        shifted_correct[point] +=
+        result.shifted_correct =
             static_cast<double>(detail::shifted_correct(m, shifted, slots, test.labels, p.solver.threads));
       }
+      result.seconds = since(jt);
+      checkpoint.record(job, result);
+      ran_here[job] = 1;
     } catch (...) {
       error = std::current_exception();
     }
-    seconds[point] += since(jt);
+  }
+  // Every job's result counts once: a checkpointed one on rank 0, a new one where it ran.
+  for (std::size_t job = 0; job < points * folds; ++job) {
+    if (!ran_here[job] && !(comm.is_root() && checkpoint.done(job))) continue;
+    const detail::GridJobResult& r = checkpoint.result(job);
+    correct[job / folds] += r.correct;
+    shifted_correct[job / folds] += r.shifted_correct;
+    seconds[job / folds] += r.seconds;
   }
   comm.agree(error);
   for (std::size_t q = 0; q < points; ++q) {
@@ -801,7 +848,7 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   if (shifted.available()) record_shift_validation(comm, shifted, t, s);
   const auto ct0 = Clock::now();
   std::optional<svm::GramMatrix> gram;  // of the grid search, reused by the final model on rank 0
-  if (!cfg.grid.empty()) grid_search(comm, cfg, t, shifted, base, gram, s);
+  if (!cfg.grid.empty()) grid_search(comm, cfg, key, t, shifted, base, gram, s);
   s.cv_seconds = since(ct0);
   s.best_C = base.C;
   s.best_gamma = base.kernel.gamma > 0 ? base.kernel.gamma : auto_gamma;
@@ -859,6 +906,7 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     std::error_code ec;
     std::filesystem::remove(distributed_options.checkpoint, ec);  // the model is written: done
   }
+  if (!cfg.grid.empty()) detail::GridCheckpoint::remove_files(comm, cfg.model);
   s.seconds = comm.max(since(t0));
   return s;
 }

@@ -187,6 +187,7 @@ class Discoverer {
 
   std::set<std::string> candidates_;        // regular files found, as absolute normal paths
   std::map<InodeKey, std::size_t> walked_;  // directory -> entries found below it
+  std::set<InodeKey> walking_;              // directories whose walk has not finished
   std::map<std::string, DirInfo> dirs_;
   std::map<std::string, std::uintmax_t> inputs_;
   std::map<InodeKey, std::string> input_inodes_;
@@ -241,14 +242,19 @@ std::size_t Discoverer::walk(const fs::path& dir) {
     reject(dir.string(), reason_of(errno));
     return 1;
   }
-  if (auto it = walked_.find(*key); it != walked_.end()) return it->second;  // seen, or a link loop
+  // A directory reached again through a link loop is still being walked: it is not empty
+  // (it holds the link), and its contents are counted where the walk started.
+  if (walking_.count(*key)) return 1;
+  if (auto it = walked_.find(*key); it != walked_.end()) return it->second;  // seen before
   walked_[*key] = 0;
+  walking_.insert(*key);
 
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
   if (ec) {
     reject(dir.string(), reason_of(ec));
     walked_[*key] = 1;
+    walking_.erase(*key);
     return 1;
   }
   std::size_t count = 0;
@@ -265,8 +271,12 @@ std::size_t Discoverer::walk(const fs::path& dir) {
       if (is_hidden(name)) {
         skip(p, "hidden directory (not searched)");
         ++count;
+      } else if (const std::size_t below = walk(p); below == 0) {
+        // An empty folder deep in the tree is accounted for like one named on the command line.
+        reject(p.string(), "empty directory");
+        ++count;
       } else {
-        count += walk(p);
+        count += below;
       }
     } else {
       const auto status = fs::status(p, sec);
@@ -283,6 +293,7 @@ std::size_t Discoverer::walk(const fs::path& dir) {
     ++count;
   }
   walked_[*key] = count;
+  walking_.erase(*key);
   return count;
 }
 

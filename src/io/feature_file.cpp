@@ -115,7 +115,7 @@ std::vector<FeatureBlock> read_block_attributes(hid_t dataset, const std::string
 
 }  // namespace
 
-std::string file_format(const std::filesystem::path& path) {
+std::string root_attribute(const std::filesystem::path& path, const std::string& name) {
   h5::QuietErrors quiet;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec) || H5Fis_hdf5(path.c_str()) <= 0) {
@@ -129,9 +129,11 @@ std::string file_format(const std::filesystem::path& path) {
   }
   const Handle file(f, H5Fclose, "H5Fopen");
   const auto attrs = h5::read_attributes_as_text(f);
-  const auto it = attrs.find(kAttrFormat);
+  const auto it = attrs.find(name);
   return it == attrs.end() ? std::string() : it->second;
 }
+
+std::string file_format(const std::filesystem::path& path) { return root_attribute(path, kAttrFormat); }
 
 // ---- writer ------------------------------------------------------------------------
 

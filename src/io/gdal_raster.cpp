@@ -56,6 +56,22 @@ void CPL_STDCALL log_handler(CPLErr error_class, CPLErrorNum, const char* messag
   }
 }
 
+// Warnings known to be harmless on a read: they describe how a file is laid out, not damage
+// to its pixels, so a read that raises them still returned the file's data. Keep this list
+// short and say why each entry is safe; anything else a read warns about rejects the input.
+constexpr const char* kHarmlessWarnings[] = {
+    // libtiff, on files whose ExtraSamples tag does not account for every sample (OpenSARShip's
+    // 2-band float32 VH/VV patches): it only re-labels the extra samples as non-colour
+    // channels; GDAL reads every band's values as stored.
+    "Sum of Photometric type-related color channels and ExtraSamples doesn't match SamplesPerPixel",
+};
+
+bool is_harmless_warning(const std::string& text) {
+  for (const char* harmless : kHarmlessWarnings)
+    if (text.find(harmless) != std::string::npos) return true;
+  return false;
+}
+
 std::string trimmed(std::string s) {
   const auto not_space = [](unsigned char c) { return !std::isspace(c); };
   s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
@@ -96,6 +112,13 @@ void GdalErrorCapture::add(int error_class, const char* message) {
 void GdalErrorCapture::clear() {
   errors_.clear();
   CPLErrorReset();
+}
+
+std::string GdalErrorCapture::damage_warnings() const {
+  std::string out;
+  for (const auto& w : warnings_)
+    if (!is_harmless_warning(w)) out += (out.empty() ? "" : "; ") + w;
+  return out;
 }
 
 std::string GdalErrorCapture::errors(const std::string& fallback) const {
@@ -549,6 +572,11 @@ void GdalRaster::read_window(int row0, int col0, int nrows, int ncols, Image& ou
     read_into(raw, GDT_Float32, out.magnitude.data());
     out.phase.clear();
   }
+  // Decoders report some damage only as a warning and fill the rest with zeros or garbage
+  // (libjpeg: "Premature end of JPEG file" on a JPEG cut in half): such a read is a failure.
+  if (const std::string damage = capture.damage_warnings(); !damage.empty())
+    throw InputError(path_.string() + ": reading " + window_text(row0, col0, nrows, ncols) + " of band " +
+                     std::to_string(band) + " gave GDAL warnings that the data are damaged: " + damage);
 }
 
 void GdalRaster::read_rows_probe(int raw_band, int row, std::string* error) const {
@@ -559,7 +587,7 @@ void GdalRaster::read_rows_probe(int raw_band, int row, std::string* error) cons
   if (err != CE_None || capture.has_errors())
     *error = capture.errors();
   else
-    error->clear();
+    *error = capture.damage_warnings();  // a warning of damage: the row was not read as stored
 }
 
 void GdalRaster::validate() const {

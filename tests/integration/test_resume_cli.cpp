@@ -48,6 +48,14 @@ void expect_same_datasets(const fs::path& a, const fs::path& b, const std::vecto
         << d << " differs between " << a << " and " << b;
 }
 
+// The labels `sarscale predict --data` gives the held-out rows DIR/test.txt with DIR/MODEL.
+std::string predicted_labels(const fs::path& dir, const std::string& model) {
+  const fs::path out = dir / (model + ".out");
+  run_expect(sarscale_binary() + " predict --data " + (dir / "test.txt").string() + " --model " +
+             (dir / model).string() + " --output " + out.string());
+  return slurp(out);
+}
+
 const std::vector<std::string> kArchiveDatasets = {"/chips/magnitude", "/chips/phase", "/chips/label",
                                                    "/chips/valid",     "/chips/meta",  "/sources",
                                                    "/rejects",         "/class_names", "/progress/done"};
@@ -183,14 +191,7 @@ TEST(ResumeCli, TrainingContinuesAfterARankIsKilledMidCascade) {
   EXPECT_FALSE(fs::exists(checkpoint));
 
   // The same model: predictions on held-out rows, support vectors and rho.
-  std::string predicted[2];
-  int k = 0;
-  for (const char* m : {"whole.model", "resumed.model"}) {
-    run_expect(sarscale_binary() + " predict --data " + (dir / "test.txt").string() + " --model " + (dir / m).string() +
-               " --output " + (dir / (std::string(m) + ".out")).string());
-    predicted[k++] = slurp(dir / (std::string(m) + ".out"));
-  }
-  EXPECT_EQ(predicted[0], predicted[1]);
+  EXPECT_EQ(predicted_labels(dir, "whole.model"), predicted_labels(dir, "resumed.model"));
   const auto header_value = [](const std::string& text, const std::string& key) {
     const auto at = text.find("\n" + key + " ");
     return at == std::string::npos ? std::string() : text.substr(at + key.size() + 2, text.find('\n', at + 1) - at - key.size() - 2);
@@ -198,6 +199,53 @@ TEST(ResumeCli, TrainingContinuesAfterARankIsKilledMidCascade) {
   const std::string a = slurp(dir / "whole.model"), b = slurp(dir / "resumed.model");
   EXPECT_EQ(header_value(a, "total_sv"), header_value(b, "total_sv"));
   EXPECT_NEAR(std::stod(header_value(a, "rho")), std::stod(header_value(b, "rho")), 1e-6);
+}
+
+// Every value of "key": N in a JSON line, in order.
+std::vector<double> all_numbers(const std::string& json, const std::string& key) {
+  std::vector<double> out;
+  const std::string needle = "\"" + key + "\": ";
+  for (auto at = json.find(needle); at != std::string::npos; at = json.find(needle, at + 1))
+    out.push_back(std::stod(json.substr(at + needle.size())));
+  return out;
+}
+
+// train --grid: one rank killed once the first (point, fold) jobs are checkpointed; the rerun, at
+// another rank count, runs only the jobs still missing and ends with the CV table and the model
+// of an uninterrupted run; the grid checkpoint files are gone once the model is written.
+TEST(ResumeCli, GridSearchContinuesAfterARankIsKilled) {
+  const fs::path dir = sarscale::test::scratch_dir("resume_grid_" + std::to_string(getpid()));
+  write_blobs(dir / "train.txt", 2400, 4);
+  write_blobs(dir / "test.txt", 600, 5);
+  const std::string options = " --grid 'C=0.5,2,8 gamma=0.1,0.5' --folds 5 --threads 1";
+  const auto train = [&](int np, const std::string& model) {
+    return sarscale_mpi(np) + " train --data " + (dir / "train.txt").string() + " --model " + (dir / model).string() +
+           options;
+  };
+  const std::string whole = last_json_line(run_expect(train(2, "whole.h5")));
+
+  const fs::path model = dir / "resumed.h5";
+  const std::string outcome =
+      kill_one_rank_when(train(2, "resumed.h5"), "ls " + model.string() + ".grid-checkpoint.rank* >/dev/null 2>&1");
+  ASSERT_EQ(outcome, "killed") << "the grid search ended before a job was checkpointed: make the data larger";
+  EXPECT_FALSE(fs::exists(model));
+  const std::string rerun = run_expect(train(3, "resumed.h5"));
+  const auto at = rerun.find("resuming the grid search: ");
+  ASSERT_NE(at, std::string::npos) << rerun;
+  const int done = std::stoi(rerun.substr(at + 26));
+  EXPECT_GT(done, 0) << rerun;
+  EXPECT_LT(done, 30) << "the kill came after the whole grid: " << rerun;
+  EXPECT_NE(rerun.find(" of 30 (point, fold) jobs done"), std::string::npos) << rerun;
+  for (const auto& e : fs::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().find(".grid-checkpoint"), std::string::npos) << e.path() << " left behind";
+
+  // The same table (every point's CV accuracy), the same chosen point and the same model.
+  const std::string resumed = last_json_line(rerun);
+  EXPECT_EQ(all_numbers(resumed, "cv_accuracy"), all_numbers(whole, "cv_accuracy")) << whole << "\n" << resumed;
+  EXPECT_EQ(all_numbers(resumed, "C"), all_numbers(whole, "C"));
+  EXPECT_EQ(all_numbers(resumed, "gamma"), all_numbers(whole, "gamma"));
+  EXPECT_EQ(sarscale::test::json_int(resumed, "total_sv"), sarscale::test::json_int(whole, "total_sv"));
+  EXPECT_EQ(predicted_labels(dir, "whole.h5"), predicted_labels(dir, "resumed.h5"));
 }
 
 // train: a rerun with the same inputs and options leaves the HDF5 model alone; another option,

@@ -98,6 +98,7 @@ TEST(Discover, ScratchTreeFollowsEveryRule) {
 
   EXPECT_EQ(reject_map(r), (std::map<std::string, std::string>{{R + "bad.SAFE", "SAFE directory without manifest.safe"},
                                                                {R + "dangling", "broken symbolic link"},
+                                                               {R + "empty", "empty directory"},
                                                                {R + "fifo", "not a regular file (fifo)"}}));
 
   const std::string safe = R + "P.SAFE/manifest.safe", rs2 = R + "rs2/product.xml";
@@ -173,6 +174,27 @@ TEST(Discover, RejectsNonexistentEmptyAndUnmatched) {
                                                                {R + "fifo", "not a regular file (fifo)"},
                                                                {R + "nope.tif", "no such file or directory"}}));
   EXPECT_TRUE(discover_inputs({}).inputs.empty());
+}
+
+// Empty folders deep in a tree are rejects, as a top-level one is (only the deepest: "outer"
+// holds an empty folder, so it is not empty itself); a link loop is not an empty folder.
+TEST(Discover, EmptyFoldersDeepInATreeAreRejects) {
+  const fs::path root = sarscale::test::scratch_dir("discover-deep-empty") / "tree";
+  write_file(root / "x/chip.tif", 8);
+  fs::create_directories(root / "x/y/z");
+  fs::create_directories(root / "outer/inner");
+  fs::create_directories(root / "only-loop");
+  fs::create_directory_symlink("..", root / "only-loop/up");
+  const std::string R = root.string() + "/";
+  const auto r = discover_inputs({root.string()});
+  EXPECT_EQ(input_paths(r), (std::vector<std::string>{R + "x/chip.tif"}));
+  EXPECT_EQ(reject_map(r), (std::map<std::string, std::string>{{R + "outer/inner", "empty directory"},
+                                                               {R + "x/y/z", "empty directory"}}));
+  // The same folders named directly: the top one is the reject.
+  EXPECT_EQ(reject_map(discover_inputs({R + "outer/inner"})),
+            (std::map<std::string, std::string>{{R + "outer/inner", "empty directory"}}));
+  EXPECT_EQ(reject_map(discover_inputs({R + "outer"})),
+            (std::map<std::string, std::string>{{R + "outer/inner", "empty directory"}}));
 }
 
 TEST(Discover, InputListFile) {

@@ -331,6 +331,44 @@ TEST(GdalRaster, MstarJpegChipReadsAsBytes) {
   EXPECT_EQ(img.magnitude, gdal_band_as_float(path, 1));
 }
 
+// Issue 12, item 3: a JPEG cut in half decodes with only a libjpeg *warning* ("Premature end of
+// JPEG file") and zeros for the missing rows; that read must fail, and the probe must find it.
+TEST(GdalRaster, JpegCutInHalfIsADamagedRead) {
+  SARSCALE_REQUIRE_SHARED(path, "data/mstar10-train/2S1/hb19377.jpeg");
+  const fs::path cut = sarscale::test::scratch_dir("gdal-cut-jpeg") / "cut.jpeg";
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes(1955, '\0');
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(cut, std::ios::binary) << bytes;
+  }
+  const auto r = GdalRaster::open(cut);  // the header is whole: it opens
+  Image img;
+  try {
+    r.read_window(0, 0, r.rows(), r.cols(), img);
+    FAIL() << "a read of a cut JPEG passed";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("Premature end of JPEG file"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cut.jpeg"), std::string::npos) << e.what();
+  }
+  const std::string probe = validate_message(cut);
+  EXPECT_NE(probe.find("Premature end of JPEG file"), std::string::npos) << probe;
+  EXPECT_EQ(validate_message(path), "");  // the whole file is fine
+}
+
+// The allow-list of harmless warnings: libtiff's ExtraSamples note (OpenSARShip) passes, any
+// other warning counts as damage.
+TEST(GdalErrorCapture, OnlyAllowListedWarningsAreHarmless) {
+  detail::GdalErrorCapture capture;
+  capture.add(CE_Warning,
+              "TIFFReadDirectory:Sum of Photometric type-related color channels and ExtraSamples doesn't match "
+              "SamplesPerPixel. Defining non-color channels as ExtraSamples.");
+  EXPECT_EQ(capture.damage_warnings(), "");
+  capture.add(CE_Warning, "libjpeg: Premature end of JPEG file");
+  EXPECT_EQ(capture.damage_warnings(), "libjpeg: Premature end of JPEG file");
+  EXPECT_FALSE(capture.has_errors());
+}
+
 TEST(GdalRaster, NonRasterAndDirectoriesAreInputErrors) {
   const fs::path dir = sarscale::test::scratch_dir("gdal-nonraster");
   std::ofstream(dir / "notes.bin") << "\x01\x02 this is not a raster";

@@ -26,6 +26,7 @@ struct EvaluateConfig {
   std::filesystem::path model;
   std::filesystem::path report_dir;
   int threads = 0;
+  bool fresh = false;  // recompute REPORT/features.h5 even when it holds this archive's features
   std::string command_line;
 };
 
@@ -49,10 +50,10 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& config);
 
 // Collective: the archive's features computed with the model's chain and PCA into `output`, or
 // `output` as it is when it already holds them for this very archive (same path, size and
-// modification time, as `features` decides for a rerun). Returns output.
+// modification time, as `features` decides for a rerun) unless `fresh`. Returns output.
 std::filesystem::path features_for_model(const Comm& comm, const io::ModelFile& model,
                                          const std::filesystem::path& model_path, const std::filesystem::path& archive,
                                          const std::filesystem::path& output, int threads,
-                                         const std::string& command_line);
+                                         const std::string& command_line, bool fresh = false);
 
 }  // namespace sarscale::dist

@@ -18,6 +18,7 @@ struct PredictConfig {
   std::filesystem::path model;
   std::filesystem::path output_dir;
   int threads = 0;
+  bool fresh = false;  // recompute OUT/features.h5 even when it holds this archive's features
   std::string command_line;
 };
 

@@ -15,8 +15,9 @@
 //    directories are not entered. "**" inside a component ("a**b") is a plain "*".
 //  * Directories are searched recursively, following symbolic links (each directory once).
 //    Hidden directories (".git", ".snapshot") are not searched and are listed as skipped.
-//    A directory named by a spec (or matched by a glob) that holds no files at all is
-//    rejected as "empty directory"; empty directories further down are ignored.
+//    A directory that holds no files at all is rejected as "empty directory", whether a
+//    spec names it (or a glob matches it) or it lies deeper in a tree being searched (only
+//    the deepest empty ones: a folder holding nothing but an empty folder is not empty).
 //  * --input-list FILE: one spec per line; blank lines and lines starting with '#' are
 //    ignored; surrounding whitespace is trimmed; relative specs are relative to the current
 //    directory. An unreadable list file is a ConfigError.

@@ -64,6 +64,8 @@ struct FlaggedRow {
 // The root 'format' attribute of a sarscale HDF5 file ("sarscale-archive",
 // "sarscale-features", ...), "" when the file is not HDF5 or has none. Local (one process).
 std::string file_format(const std::filesystem::path& path);
+// A text attribute of the file's root group ("" when the file, or the attribute, is not there).
+std::string root_attribute(const std::filesystem::path& path, const std::string& name);
 
 class FeatureWriter {
  public:

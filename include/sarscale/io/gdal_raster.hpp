@@ -19,7 +19,9 @@
 //
 // Thread safety: a GdalRaster is used by one thread at a time; distinct objects may be used
 // concurrently. GDAL messages never reach stderr: they are captured per thread and become
-// the text of the exceptions thrown here (warnings are logged at debug level).
+// the text of the exceptions thrown here. Warnings raised while reading pixels are errors of
+// the read (see GdalErrorCapture::damage_warnings), except a short allow-list of harmless ones;
+// other warnings are logged at debug level.
 #include <array>
 #include <filesystem>
 #include <map>
@@ -143,6 +145,11 @@ class GdalErrorCapture {
   GdalErrorCapture& operator=(const GdalErrorCapture&) = delete;
 
   bool has_errors() const { return !errors_.empty(); }
+  // The warnings captured so far that say the pixels may be wrong (libjpeg's "Premature end of
+  // JPEG file", a TIFF strip that fails to decode...): every warning but the known-harmless
+  // ones of gdal_raster.cpp's allow-list, joined by "; "; "" when there is none. A read that
+  // warns so did not return the file's data and is a reject of that input.
+  std::string damage_warnings() const;
   // Distinct error messages joined by "; " (at most a few, the rest counted), or `fallback`.
   std::string errors(const std::string& fallback = "unknown GDAL error") const;
   void clear();

@@ -10,6 +10,9 @@ function(sarscale_add_layer name)
     $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(sarscale_${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  # The public headers are C++20: exported, so that find_package(sarscale) consumers build with it
+  # without setting a standard themselves.
+  target_compile_features(sarscale_${name} PUBLIC cxx_std_20)
   target_compile_options(sarscale_${name} PRIVATE -Wall -Wextra -Wpedantic)
   set_property(GLOBAL APPEND PROPERTY SARSCALE_LAYERS sarscale_${name})
 endfunction()

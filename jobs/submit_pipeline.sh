@@ -14,6 +14,7 @@
 #   --out DIR    output directory, on a file system the compute nodes share (default ./sarscale-out)
 #   SBATCH_OPTION  any other option goes to every sbatch call and overrides the scripts' #SBATCH
 #                defaults, e.g. --ntasks=4 --cpus-per-task=8 --partition=batch --time=1:00:00
+#                (partitions are the cluster's: `sinfo -s`; scripts/local-slurm.sh has one, `local`)
 #                (an option without "=" takes the next argument as its value when that does not
 #                start with "-", so `-p batch` works too; or put them all after `--`).
 # Prints one line per job: "JOBID NAME". Logs: OUT/logs/NAME-JOBID.out and .err.

@@ -11,6 +11,8 @@
 #           `scontrol shutdown`, waiting for (and if need be killing) the daemons by their pids.
 #   status  which daemons run, and sinfo; exit 0 only when all three run.
 #   env     prints `export SLURM_CONF=...`: eval "$(scripts/local-slurm.sh env)", then sbatch/squeue/sacct.
+# The cluster it makes: one node (this machine, all its cores) in one partition, `local`, the
+# default (so sbatch needs no --partition; --partition=local names it).
 # Environment: SARSCALE_SLURM_DIR state directory (default /tmp/sarscale-slurm),
 #              SARSCALE_SLURM_PORT slurmctld's port (default 6817; slurmd uses the next one).
 #

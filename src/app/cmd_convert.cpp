@@ -8,7 +8,8 @@
 
 namespace sarscale::app {
 
-int cmd_convert(const dist::Comm& comm, const CommandLine& cl) {
+// Its options: for --help, and for checking configuration files against every command's.
+po::options_description convert_options() {
   po::options_description desc("sarscale convert: Phoenix files, rasters or archive chips to PNG or GeoTIFF");
   // clang-format off
   desc.add_options()
@@ -19,6 +20,11 @@ int cmd_convert(const dist::Comm& comm, const CommandLine& cl) {
     ("percentiles", po::value<std::string>()->default_value("1,99"), "png: clip at these percentiles")
     ("limit", po::value<long long>()->default_value(-1), "at most this many chips per archive (-1: all)");
   // clang-format on
+  return desc;
+}
+
+int cmd_convert(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc = convert_options();
   po::positional_options_description pos;
   pos.add("input", -1);
   const auto vm = parse_command(cl, "sarscale convert --input PATH... --output DIR --format png|gtiff", desc, &pos);

@@ -8,8 +8,10 @@
 
 namespace sarscale::app {
 
-int cmd_evaluate(const dist::Comm& comm, const CommandLine& cl) {
-  po::options_description desc("sarscale evaluate: apply a model to a test archive and report how well it does");
+// Its options: for --help, and for checking configuration files against every command's.
+po::options_description evaluate_options() {
+  po::options_description desc(
+      "sarscale evaluate: apply a model to a test archive (or its features) and report how well it does");
   // clang-format off
   desc.add_options()
     ("archive,a", po::value<std::string>(), "test chip archive (features computed with the model's own chain)")
@@ -19,6 +21,11 @@ int cmd_evaluate(const dist::Comm& comm, const CommandLine& cl) {
     ("fresh", po::bool_switch(), "recompute REPORT/features.h5 even when it already holds this archive's features")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on
+  return desc;
+}
+
+int cmd_evaluate(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc = evaluate_options();
   const auto vm = parse_command(cl, "sarscale evaluate --archive TEST.h5 --model M.h5 --report DIR", desc);
   if (!vm) return 0;
   dist::EvaluateConfig cfg;

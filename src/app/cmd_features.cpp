@@ -8,7 +8,8 @@
 
 namespace sarscale::app {
 
-int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
+// Its options: for --help, and for checking configuration files against every command's.
+po::options_description features_options() {
   po::options_description desc("sarscale features: preprocessing and feature blocks for every chip of an archive");
   // clang-format off
   desc.add_options()
@@ -35,6 +36,11 @@ int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
     ("progress", po::bool_switch(), "progress bar on stderr (default: when stderr is a terminal)");
   // clang-format on
   add_resume_options(desc, "feature file");
+  return desc;
+}
+
+int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc = features_options();
   const auto vm = parse_command(cl, "sarscale features --archive ARCHIVE.h5 [--output FEATURES.h5] [options]", desc);
   if (!vm) return 0;
 
@@ -58,7 +64,6 @@ int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
                       std::string(cfg.pca_from ? " (--pca-from applies the stored model as fitted)" : ""));
   cfg.threads = (*vm)["threads"].as<int>();
   cfg.batch_chips = (*vm)["batch-chips"].as<long long>();
-  if (cfg.batch_chips < 0) throw ConfigError("--batch-chips must not be negative");
   cfg.progress = (*vm)["progress"].as<bool>();
   const ResumeOptions resume = resume_options(*vm);
   cfg.checkpoint_seconds = resume.checkpoint_seconds;

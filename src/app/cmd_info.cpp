@@ -51,7 +51,8 @@ ArchiveSummary summarise(const std::string& path, const dist::Comm& comm) {
   return s;
 }
 
-json::Value to_json(const std::string& path, const ArchiveSummary& s) {
+// With `all_sources`, "source_files" lists every source as the text's --sources does.
+json::Value to_json(const std::string& path, const ArchiveSummary& s, bool all_sources) {
   json::Value v = json::Value::object();
   v["archive"] = path;
   v["chips"] = s.valid;
@@ -67,6 +68,19 @@ json::Value to_json(const std::string& path, const ArchiveSummary& s) {
   for (std::size_t k = 0; k < s.per_class.size(); ++k) v["classes"][s.layout.class_names[k]] = s.per_class[k];
   v["unlabelled"] = s.unlabelled;
   v["sources"] = static_cast<std::int64_t>(s.sources.size());
+  if (all_sources) {
+    v["source_files"] = json::Value::array();
+    for (const auto& src : s.sources) {
+      json::Value row = json::Value::object();
+      row["path"] = src.path;
+      row["format"] = src.format;
+      row["bytes"] = src.bytes;
+      row["chips"] = src.chip_count;
+      row["first_chip"] = src.first_chip;
+      row["calibration"] = src.calibration;
+      v["source_files"].push_back(row);
+    }
+  }
   v["formats"] = json::Value::object();
   for (const auto& [f, n] : s.per_format) v["formats"][f] = n;
   v["rejects"] = json::Value::array();
@@ -115,7 +129,8 @@ void print_text(std::ostream& os, const std::string& path, const ArchiveSummary&
 
 }  // namespace
 
-int cmd_info(const dist::Comm& comm, const CommandLine& cl) {
+// Its options: for --help, and for checking configuration files against every command's.
+po::options_description info_options() {
   po::options_description desc("sarscale info: what an archive, a feature file or a model file holds");
   // clang-format off
   desc.add_options()
@@ -123,6 +138,11 @@ int cmd_info(const dist::Comm& comm, const CommandLine& cl) {
     ("json", po::bool_switch(), "print one JSON object instead of text")
     ("sources", po::bool_switch(), "list every source file");
   // clang-format on
+  return desc;
+}
+
+int cmd_info(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc = info_options();
   po::positional_options_description pos;
   pos.add("archive", 1);
   const auto vm = parse_command(cl, "sarscale info ARCHIVE.h5 [--json] [--sources]", desc, &pos);
@@ -133,7 +153,7 @@ int cmd_info(const dist::Comm& comm, const CommandLine& cl) {
   const ArchiveSummary s = summarise(path, comm);
   if (comm.is_root()) {
     if ((*vm)["json"].as<bool>())
-      std::cout << to_json(path, s).dump() << std::endl;
+      std::cout << to_json(path, s, (*vm)["sources"].as<bool>()).dump() << std::endl;
     else
       print_text(std::cout, path, s, (*vm)["sources"].as<bool>());
   }

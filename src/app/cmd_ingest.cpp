@@ -27,7 +27,8 @@ std::vector<std::string> split_classes(const std::string& text) {
 
 }  // namespace
 
-int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
+// Its options: for --help, and for checking configuration files against every command's.
+po::options_description ingest_options() {
   po::options_description desc("sarscale ingest: SAR files to one parallel HDF5 chip archive");
   // clang-format off
   desc.add_options()
@@ -55,6 +56,11 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
     ("progress", po::bool_switch(), "progress bar on stderr (default: when stderr is a terminal)");
   // clang-format on
   add_resume_options(desc, "archive");
+  return desc;
+}
+
+int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc = ingest_options();
   po::positional_options_description pos;
   pos.add("input", -1);
   const auto vm = parse_command(cl, "sarscale ingest --input PATH... --output ARCHIVE.h5 [options]", desc, &pos);
@@ -77,7 +83,6 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
                                vm->count("band-names") ? (*vm)["band-names"].as<std::string>() : "");
   if (vm->count("classes")) cfg.classes = split_classes((*vm)["classes"].as<std::string>());
   const int batch_mb = (*vm)["batch-mb"].as<int>();
-  if (batch_mb <= 0) throw ConfigError("--batch-mb must be positive");
   cfg.batch_bytes = static_cast<std::size_t>(batch_mb) << 20;
   cfg.strict = (*vm)["strict"].as<bool>();
   cfg.progress = (*vm)["progress"].as<bool>();

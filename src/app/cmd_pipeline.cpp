@@ -172,7 +172,8 @@ void write_report(const fs::path& path, const std::vector<StageRun>& stages, con
 
 }  // namespace
 
-int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
+// Its options: for --help, and for checking configuration files against every command's.
+po::options_description pipeline_options() {
   po::options_description desc("sarscale pipeline: ingest, features, train and evaluate in one MPI job");
   // clang-format off
   desc.add_options()
@@ -181,6 +182,11 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
     ("out,o", po::value<std::string>(), "output directory: archives, features, model, report/")
     ("force", po::bool_switch(), "rerun every stage even when its stamp says it is up to date");
   // clang-format on
+  return desc;
+}
+
+int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc = pipeline_options();
   const auto vm =
       parse_command(cl, "sarscale pipeline --config FILE.ini --train PATH... [--test PATH...] --out DIR", desc);
   if (!vm) return 0;

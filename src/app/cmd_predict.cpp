@@ -17,7 +17,8 @@
 
 namespace sarscale::app {
 
-int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
+// Its options: for --help, and for checking configuration files against every command's.
+po::options_description predict_options() {
   po::options_description desc(
       "sarscale predict: apply a model to a chip archive, to a whole scene (a GeoTIFF class map), or to "
       "LIBSVM/svmlight text data");
@@ -36,6 +37,11 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
     ("fresh", po::bool_switch(), "archive: recompute OUT/features.h5 even when it already holds this archive's features")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on
+  return desc;
+}
+
+int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc = predict_options();
   const auto vm = parse_command(
       cl, "sarscale predict --archive A.h5 | --scene SCENE.tif | --data FILE  --model M --output OUT", desc);
   if (!vm) return 0;

@@ -7,7 +7,8 @@
 
 namespace sarscale::app {
 
-int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
+// Its options: for --help, and for checking configuration files against every command's.
+po::options_description synth_options() {
   po::options_description desc("sarscale synth: synthetic SAR chips (MSTAR Phoenix files) or scenes (GeoTIFF)");
   const synth::ChipSynthConfig chip_defaults;  // the jitters' defaults: those of the library
   // clang-format off
@@ -35,6 +36,11 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
     ("targets", po::value<int>()->default_value(16), "scene: embedded targets")
     ("pixel-type", po::value<std::string>()->default_value("float32"), "scene: float32 (magnitude) | cint16 (complex)");
   // clang-format on
+  return desc;
+}
+
+int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc = synth_options();
   const auto vm = parse_command(cl, "sarscale synth --kind chips|scene --out PATH [options]", desc);
   if (!vm) return 0;
   if (!vm->count("out")) throw ConfigError("--out is required");

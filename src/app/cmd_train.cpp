@@ -31,8 +31,11 @@ std::map<std::int32_t, double> parse_class_weights(const std::string& text) {
 
 }  // namespace
 
-int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
-  po::options_description desc("sarscale train: a multi-class C-SVC (LIBSVM's SMO) with an optional CV grid search");
+// Its options: for --help, and for checking configuration files against every command's.
+po::options_description train_options() {
+  po::options_description desc(
+      "sarscale train: a multi-class C-SVC (LIBSVM's SMO) on features or LIBSVM data, with an optional CV grid "
+      "search, the cascade over ranks or incremental training");
   // clang-format off
   desc.add_options()
     ("features,f", po::value<std::string>(), "feature file written by `sarscale features`")
@@ -72,6 +75,11 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
     ("gram-mb", po::value<double>()->default_value(512),
      "grid search: each rank computes the rows' Gram matrix once when it fits in this many MiB (0: never)");
   // clang-format on
+  return desc;
+}
+
+int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
+  po::options_description desc = train_options();
   const auto vm = parse_command(cl, "sarscale train --features F.h5 | --data FILE  --model M.h5 [options]", desc);
   if (!vm) return 0;
 
@@ -93,7 +101,6 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
   p.kernel.coef0 = (*vm)["coef0"].as<double>();
   p.solver.eps = (*vm)["eps"].as<double>();
   const double cache_mb = (*vm)["cache-mb"].as<double>();
-  if (!(cache_mb > 0)) throw ConfigError("--cache-mb must be positive");
   p.solver.cache_bytes = static_cast<std::size_t>(cache_mb * 1048576.0);
   p.solver.shrinking = (*vm)["shrinking"].as<int>() != 0;
   p.solver.threads = (*vm)["threads"].as<int>();
@@ -111,7 +118,6 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
   if (select_by != "cv" && select_by != "shifted")
     throw ConfigError("--select-by: '" + select_by + "' is not cv or shifted");
   cfg.select_by = select_by == "shifted" ? dist::TrainConfig::SelectBy::shifted : dist::TrainConfig::SelectBy::cv;
-  if (!(p.C > 0)) throw ConfigError("--C must be positive");
   svm::validate(p.kernel);
   cfg.cascade = (*vm)["cascade"].as<bool>() || (*vm)["ensemble"].as<bool>();
   if ((*vm)["cascade"].as<bool>() && (*vm)["ensemble"].as<bool>())
@@ -121,9 +127,7 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
   cfg.cascade_options.cascade.tolerance = (*vm)["cascade-tolerance"].as<double>();
   cfg.cascade_options.gather_below = (*vm)["gather-below"].as<double>();
   const double check_mb = (*vm)["cascade-cache-mb"].as<double>();
-  if (!(check_mb >= 0)) throw ConfigError("--cascade-cache-mb must not be negative");
   cfg.cascade_options.cascade.check_cache_bytes = static_cast<std::size_t>(check_mb * 1048576.0);
-  if (cfg.cascade_options.cascade.max_passes < 1) throw ConfigError("--cascade-passes must be at least 1");
   if (vm->count("warm-start")) {
     cfg.warm_start = (*vm)["warm-start"].as<std::string>();
     for (const char* kept : {"kernel", "gamma", "degree", "coef0"})
@@ -136,7 +140,6 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
   cfg.parameters = describe(*vm);
   cfg.fresh = (*vm)["fresh"].as<bool>();
   const double gram_mb = (*vm)["gram-mb"].as<double>();
-  if (!(gram_mb >= 0)) throw ConfigError("--gram-mb must not be negative");
   cfg.gram_bytes = static_cast<std::size_t>(gram_mb * 1048576.0);
 
   const dist::TrainSummary s = dist::run_train(comm, cfg);

@@ -39,8 +39,10 @@ std::string version_text() {
   return os.str();
 }
 
+po::options_description version_options() { return po::options_description("sarscale version"); }
+
 int cmd_version(const dist::Comm& comm, const CommandLine& cl) {
-  po::options_description desc("sarscale version");
+  po::options_description desc = version_options();
   if (!parse_command(cl, "sarscale version", desc)) return 0;
   if (comm.is_root()) std::cout << version_text() << std::flush;
   return 0;

@@ -14,16 +14,22 @@ namespace sarscale::app {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      {"synth", "generate synthetic MSTAR-like chips or a large SAR scene", cmd_synth},
-      {"ingest", "read SAR files (Phoenix, GDAL formats) into one parallel HDF5 archive", cmd_ingest},
-      {"features", "compute preprocessing + feature blocks (HOG, Gabor, ...) and PCA for an archive", cmd_features},
-      {"train", "train a multi-class SVM (LIBSVM-exact SMO) on features or LIBSVM data, with a CV grid search", cmd_train},
-      {"pipeline", "ingest, features, train and evaluate in one job, reusing stages that are up to date", cmd_pipeline},
-      {"evaluate", "apply a model to a test archive: accuracy, precision, recall, F1, confusion matrix", cmd_evaluate},
-      {"predict", "apply a model to LIBSVM/svmlight data (svm-predict's output)", cmd_predict},
-      {"info", "summarise an archive: chips, classes, sources, rejects, provenance", cmd_info},
-      {"convert", "export Phoenix files or archive chips as PNG or GeoTIFF", cmd_convert},
-      {"version", "print the versions of sarscale, MPI, HDF5 and GDAL", cmd_version},
+      {"synth", "generate synthetic MSTAR-like chips or a large SAR scene", synth_options, cmd_synth},
+      {"ingest", "read SAR files (Phoenix, GDAL formats) into one parallel HDF5 archive", ingest_options, cmd_ingest},
+      {"features", "compute feature vectors (preprocessing, HOG, Gabor, ..., optional PCA) for an archive's chips",
+       features_options, cmd_features},
+      {"train", "train a multi-class SVM (LIBSVM-exact SMO, grid search, cascade over ranks) on features or LIBSVM data",
+       train_options, cmd_train},
+      {"pipeline", "ingest, features, train and evaluate in one job, reusing stages that are up to date",
+       pipeline_options, cmd_pipeline},
+      {"evaluate", "apply a model to a test archive (or its features): accuracy, F1, confusion matrix, report",
+       evaluate_options, cmd_evaluate},
+      {"predict", "apply a model to a chip archive, a scene (GeoTIFF class map) or LIBSVM/svmlight data",
+       predict_options, cmd_predict},
+      {"info", "summarise an archive, a feature file or a model file", info_options, cmd_info},
+      {"convert", "export archive chips, Phoenix files or rasters (scenes) as PNG or GeoTIFF", convert_options,
+       cmd_convert},
+      {"version", "print the versions of sarscale, MPI, HDF5 and GDAL", version_options, cmd_version},
   };
   return table;
 }

@@ -1,6 +1,7 @@
 #include "sarscale/dist/convert.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <exception>
 #include <fstream>
@@ -131,6 +132,40 @@ class SourceGeorefs {
   std::map<std::int64_t, std::optional<io::Georef>> cache_;
 };
 
+// Where a loose file goes: OUT/<its file name>, plus the format's extension unless the name has it
+// already (scene.tif -> scene.tif, not scene.tif.tif; HB03787.000 -> HB03787.000.tif; chip.jpg ->
+// chip.jpg.png). Returned without the extension (write_image adds it); "" with a reason in `why`
+// when the file cannot go there: it would replace the input itself, or another input of this run
+// has the same name. Computed alike on every rank from the same listing.
+std::vector<fs::path> loose_file_stems(const ConvertConfig& c, const std::vector<fs::path>& files,
+                                       std::vector<std::string>& why) {
+  const std::string ext = c.format == ConvertConfig::Format::png ? ".png" : ".tif";
+  std::vector<fs::path> stems(files.size());
+  why.assign(files.size(), "");
+  std::map<fs::path, std::size_t> taken;  // output -> the input that has it
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const std::string name = files[i].filename().string();
+    std::string lower = files[i].extension().string();
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    const bool has_ext = lower == ext || (ext == ".tif" && lower == ".tiff");
+    const fs::path stem = c.output_dir / (has_ext ? files[i].stem().string() : name);
+    const fs::path out = stem.string() + ext;
+    std::error_code ec;
+    fs::path key = fs::weakly_canonical(out, ec);
+    if (ec) key = fs::absolute(out);
+    const fs::path input = fs::weakly_canonical(files[i], ec);
+    if (!ec && key == input) {
+      why[i] = "its output " + out.string() + " is the input itself: choose another --output directory";
+    } else if (const auto [it, fresh] = taken.emplace(key, i); !fresh) {
+      why[i] = "its output " + out.string() + " is also that of " + files[it->second].string() +
+               " (same file name): convert them into different --output directories";
+    } else {
+      stems[i] = stem;
+    }
+  }
+  return stems;
+}
+
 }  // namespace
 
 ConvertSummary run_convert(const Comm& comm, const ConvertConfig& c) {
@@ -155,9 +190,15 @@ ConvertSummary run_convert(const Comm& comm, const ConvertConfig& c) {
   std::int64_t written = 0;
   std::vector<std::string> failed;  // pairs: input, reason
   // Loose files: a contiguous share per rank.
+  std::vector<std::string> why_not;
+  const std::vector<fs::path> stems = loose_file_stems(c, files, why_not);
   const Range mine = block_range(files.size(), comm.size(), comm.rank());
   for (std::size_t i = mine.begin; i < mine.end; ++i) {
-    const fs::path stem = c.output_dir / files[i].filename();
+    const fs::path& stem = stems[i];
+    if (!why_not[i].empty()) {
+      failed.insert(failed.end(), {files[i].string(), why_not[i]});
+      continue;
+    }
     try {
       written +=
           io::looks_like_phoenix(files[i]) ? convert_phoenix(c, files[i], stem) : convert_raster(c, files[i], stem);

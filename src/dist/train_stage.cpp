@@ -55,7 +55,8 @@ struct TrainingData {
   std::vector<std::int64_t> source;
   std::vector<std::uint8_t> copy;
   std::string augment;
-  std::int64_t slots = 0;  // of the feature file (rows before its augmented rows)
+  std::int64_t slots = 0;       // of the feature file (rows before its augmented rows)
+  std::int64_t file_rows = 0;   // of the feature file, augmented rows included
 };
 
 // `ids` (when given) receives the global row id of each row kept; with `share`, a rank keeps
@@ -93,6 +94,7 @@ TrainingData load(const Comm& comm, const TrainConfig& cfg, bool share, std::vec
   if (r.has_arrays("pca")) t.pca = r.arrays("pca");
   t.augment = r.has_attribute("augment") ? r.attribute("augment") : "";
   t.slots = l.rows;
+  t.file_rows = l.total_rows();
   t.data.dim = static_cast<int>(l.dim);
   constexpr std::int64_t kBlock = 4096;
   std::vector<float> buf;
@@ -120,6 +122,27 @@ TrainingData load(const Comm& comm, const TrainConfig& cfg, bool share, std::vec
   if (comm.sum(t.data.rows) == 0)
     throw InputError(cfg.features.string() + " holds no usable labelled rows to train on");
   return t;
+}
+
+// This rank's rows for the cascade, exactly those load(share = true) keeps, taken from a load of
+// every row (`ids` its row ids): a grid search needs every row on every rank, and its final
+// model is then trained by the cascade on the same shares as `--cascade` without a grid.
+svm::Dataset cascade_share(const Comm& comm, const TrainingData& t, bool text, const std::vector<std::int64_t>& ids,
+                           std::vector<std::int64_t>& mine) {
+  const Range block = block_range(static_cast<std::size_t>(t.file_rows), comm.size(), comm.rank());
+  svm::Dataset share;
+  share.dim = t.data.dim;
+  for (std::int64_t r = 0; r < t.data.rows; ++r) {
+    const std::int64_t id = ids[static_cast<std::size_t>(r)];
+    const bool kept = text ? id % comm.size() == comm.rank()
+                           : id >= static_cast<std::int64_t>(block.begin) && id < static_cast<std::int64_t>(block.end);
+    if (!kept) continue;
+    share.x.insert(share.x.end(), t.data.row(r), t.data.row(r) + t.data.dim);
+    share.labels.push_back(t.data.labels[static_cast<std::size_t>(r)]);
+    ++share.rows;
+    mine.push_back(id);
+  }
+  return share;
 }
 
 // "LABEL:W,..." as stored in a model's provenance (parse_class_weights reads it back).
@@ -773,10 +796,6 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   if (cfg.features.empty() == cfg.data.empty()) throw ConfigError("give exactly one of --features and --data");
   if (cfg.model.empty()) throw ConfigError("--model: no output given");
   if (!cfg.grid.empty() && cfg.folds < 2) throw ConfigError("--folds must be at least 2 for a grid search");
-  if (cfg.cascade && !cfg.grid.empty())
-    throw ConfigError(
-        "--grid with --cascade is not supported yet: search the grid on a sample without --cascade, "
-        "then train on all rows with --cascade and the chosen --C and --gamma");
   std::string key;
   if (comm.is_root()) key = train_key(cfg);
   comm.broadcast(key);
@@ -804,11 +823,14 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     }
   }
   std::vector<std::int64_t> ids;
-  TrainingData t = load(comm, input, cfg.cascade, cfg.cascade ? &ids : nullptr);
+  // Rows spread over the ranks with --cascade; a grid search needs them all on every rank, and
+  // only its final model is then trained by the cascade.
+  const bool spread = cfg.cascade && cfg.grid.empty();
+  TrainingData t = load(comm, input, spread, cfg.cascade ? &ids : nullptr);
   TrainSummary s;
   s.augment = t.augment;
   s.augmented_rows = static_cast<std::int64_t>(std::count(t.copy.begin(), t.copy.end(), 1));
-  if (cfg.cascade) s.augmented_rows = comm.sum(s.augmented_rows);
+  if (spread) s.augmented_rows = comm.sum(s.augmented_rows);
   svm::TrainParams base = cfg.params;
   svm::Dataset rest;  // old training rows to re-check (incremental training)
   if (previous) {
@@ -819,11 +841,19 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
                 "not support vectors are not re-checked, so the model approximates a full retrain");
   }
   const svm::Dataset& d = t.data;
+  if (!cfg.grid.empty()) {  // every rank holds every row here: all decide alike
+    const auto chips = t.copy.size() == static_cast<std::size_t>(d.rows)
+                           ? std::count(t.copy.begin(), t.copy.end(), 0)
+                           : static_cast<std::ptrdiff_t>(d.rows);
+    if (cfg.folds > chips)
+      throw ConfigError("--folds " + std::to_string(cfg.folds) + " is more than the " + std::to_string(chips) +
+                        " training samples: every fold needs at least one");
+  }
 
   if (cfg.balanced) {  // n / (k n_c): every class weighs the same in total
     std::map<std::int32_t, std::int64_t> count;
     for (const auto l : d.labels) ++count[l];
-    if (cfg.cascade) {  // counts over every rank's share
+    if (spread) {  // counts over every rank's share
       struct LabelCount {
         std::int32_t label;
         std::int64_t n;
@@ -834,7 +864,7 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
       for (const auto& c : comm.allgatherv(mine)) count[c.label] += c.n;
     }
     for (const auto& [label, n] : count)
-      base.class_weights[label] = static_cast<double>(cfg.cascade ? comm.sum(d.rows) : d.rows) /
+      base.class_weights[label] = static_cast<double>(spread ? comm.sum(d.rows) : d.rows) /
                                   (static_cast<double>(count.size()) * static_cast<double>(n));
   }
   s.rows = d.rows;
@@ -862,8 +892,10 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   CascadeTrainOptions distributed_options = cfg.cascade_options;
   if (distributed_options.checkpoint.empty()) distributed_options.checkpoint = cfg.model.string() + ".checkpoint";
   if (cfg.cascade) {
-    distributed = train_distributed(comm, d, ids, base, distributed_options, &s.pairs);
-    s.rows = comm.sum(d.rows);
+    std::vector<std::int64_t> my_ids;
+    const svm::Dataset share = spread ? svm::Dataset{} : cascade_share(comm, t, !cfg.data.empty(), ids, my_ids);
+    distributed = train_distributed(comm, spread ? d : share, spread ? ids : my_ids, base, distributed_options, &s.pairs);
+    s.rows = comm.sum(spread ? d.rows : share.rows);
     s.dim = distributed.dim;
   }
   comm.agree_on([&] {

@@ -1,7 +1,10 @@
 // Uses the installed headers and libraries: a pure plan (dist) and the Phoenix writer/reader (io).
+// archive.hpp needs C++20 (defaulted comparisons): the consumer sets no standard, so this builds
+// only when the package exports cxx_std_20.
 #include <cstdio>
 #include <filesystem>
 #include <sarscale/core/version.hpp>
+#include <sarscale/io/archive.hpp>
 #include <sarscale/dist/partition.hpp>
 #include <sarscale/io/phoenix.hpp>
 
@@ -19,5 +22,7 @@ int main(int argc, char** argv) {
   const auto back = sarscale::io::read_phoenix(file);
   std::printf("sarscale %s boundaries %zu %zu %zu rows %d type %s\n", sarscale::kVersion, b[0], b[1], b[2],
               back.header.rows, back.header.get("TargetType").c_str());
-  return back.image.magnitude == img.magnitude ? 0 : 1;
+  const sarscale::io::SourceRecord source{file.string(), "Phoenix", "", 0, 0, 1};
+  const sarscale::io::SourceRecord copy = source;
+  return back.image.magnitude == img.magnitude && copy == source ? 0 : 1;
 }

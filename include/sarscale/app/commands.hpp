@@ -10,7 +10,8 @@ namespace sarscale::app {
 
 struct Command {
   const char* name;
-  const char* summary;
+  const char* summary;                    // its line in `sarscale --help`
+  po::options_description (*options)();  // its own options (--help, --config, --log-level come on top)
   int (*run)(const dist::Comm& comm, const CommandLine& cl);  // returns the exit status
 };
 
@@ -20,7 +21,17 @@ const std::vector<Command>& commands();
 // 0 success, 1 the work failed (bad input under --strict, I/O error), 2 usage error.
 int run(const dist::Comm& comm, int argc, char** argv);
 
-// The sub-commands (one file each).
+// The sub-commands (one file each) and their options.
+po::options_description version_options();
+po::options_description synth_options();
+po::options_description ingest_options();
+po::options_description info_options();
+po::options_description convert_options();
+po::options_description features_options();
+po::options_description train_options();
+po::options_description predict_options();
+po::options_description evaluate_options();
+po::options_description pipeline_options();
 int cmd_version(const dist::Comm& comm, const CommandLine& cl);
 int cmd_synth(const dist::Comm& comm, const CommandLine& cl);
 int cmd_ingest(const dist::Comm& comm, const CommandLine& cl);

@@ -1,7 +1,8 @@
 #pragma once
 // Option parsing shared by every sub-command: the command line, then `--config FILE.ini`
 // (the command line wins). In the INI file, keys at the top level apply to every command
-// that knows them; keys under `[<command>]` apply to that command and must be known to it.
+// that knows them (and must be known to one); keys under `[<command>]` apply to that command
+// and must be known to it; any other section is an error.
 #include <boost/program_options.hpp>
 #include <optional>
 #include <string>
@@ -18,8 +19,11 @@ struct CommandLine {
 };
 
 // Adds --help, --config and --log-level to `desc`, parses, merges the config file, applies
-// the log level, and notifies. Returns nullopt when --help was printed (exit 0). Throws
-// ConfigError on unknown or malformed options, naming the option (and the file).
+// the log level, notifies and checks every numeric option's range (one table, options.cpp).
+// Returns nullopt when --help was printed (exit 0). Throws ConfigError on unknown, malformed or
+// out-of-range options, naming the option (and the file). The whole config file is checked,
+// whichever command reads it: sections must be command names holding only that command's
+// options, top-level keys must be options of some command.
 std::optional<po::variables_map> parse_command(const CommandLine& cl, const std::string& usage,
                                                po::options_description& desc,
                                                const po::positional_options_description* positional = nullptr);
@@ -35,7 +39,7 @@ struct ResumeOptions {
   bool fresh = false;
 };
 void add_resume_options(po::options_description& desc, const std::string& what);
-ResumeOptions resume_options(const po::variables_map& vm);  // ConfigError for a negative interval
+ResumeOptions resume_options(const po::variables_map& vm);
 
 // Helpers for typed access with clear errors.
 template <typename T>

@@ -49,7 +49,9 @@ class Value {
   std::variant<std::monostate, bool, std::int64_t, double, std::string, Array, Object> v_;
 };
 
-// Escapes a string for inclusion in JSON (without the quotes).
+// Escapes a string for inclusion in JSON (without the quotes). The result is always valid UTF-8:
+// bytes that are not well-formed UTF-8 (file names are bytes) become \udcXX (Python's
+// surrogateescape: json.loads(...).encode("utf-8", "surrogateescape") gives the bytes back).
 std::string escape(const std::string& s);
 
 }  // namespace sarscale::json

@@ -4,7 +4,8 @@
 // the final model trained with the best parameters and written by rank 0 (HDF5 model file, or
 // LIBSVM's text format). Without --cascade every rank holds the whole training set (the grid's
 // jobs need all of it) and rank 0 trains; with --cascade each rank holds only its share of the
-// rows and the ranks train together (no grid search in that mode yet).
+// rows and the ranks train together. --cascade with a grid: the grid search as without it
+// (every rank holds every row), then the final model by the cascade on the same shares.
 #include <cstdint>
 #include <filesystem>
 #include <string>

@@ -81,8 +81,9 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
   const bool probability = (*vm)["probability"].as<bool>();
   if (!comm.is_root()) return 0;  // text data: one rank, OpenMP inside
 
-  const svm::SvmModel model = io::file_format(model_path) == io::kModelFormatName ? io::read_model_file(model_path).svm
-                                                                                  : svm::read_libsvm_model(model_path);
+  // HDF5: the model reader (it names an archive or feature file given by mistake); else LIBSVM text.
+  const svm::SvmModel model =
+      io::is_hdf5_file(model_path) ? io::read_model_file(model_path).svm : svm::read_libsvm_model(model_path);
   const svm::Dataset data = svm::read_libsvm_data(data_path, model.dim);
   if (data.dim > model.dim)
     log::warn(data_path, " has ", data.dim, " features, the model ", model.dim, ": the extra ones are ignored");

@@ -35,9 +35,10 @@ run() {
   mkdir -p "$work/new" "$work/artifacts"
   local dict=()
   [[ -f "$SARSCALE_ROOT/tests/fuzz/$name.dict" ]] && dict=(-dict="$SARSCALE_ROOT/tests/fuzz/$name.dict")
-  # Open MPI (the hdf5 harness) keeps its own allocations to the end: leaks are still checked
-  # per input by libFuzzer; only the exit-time report would blame MPI.
+  # Open MPI (the hdf5 harness) keeps its own allocations to the end: those libraries alone are
+  # suppressed (tests/sanitizers/lsan.supp); every other leak is a finding.
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}"
+  export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$SARSCALE_ROOT/tests/sanitizers/lsan.supp:print_suppressions=0}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
   export OMP_NUM_THREADS=1
   local status=0

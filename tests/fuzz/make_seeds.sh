@@ -20,14 +20,13 @@ q=(--log-level warn)
 "$sarscale" features -a archive.h5 -o plain.features.h5 --blocks "stats" "${q[@]}" >/dev/null
 "$sarscale" train --features features.h5 --model model.h5 "${q[@]}" >/dev/null
 "$sarscale" train --features plain.features.h5 --model probability.model.h5 --probability "${q[@]}" >/dev/null
-# A checkpoint: the distributed trainer keeps one beside the model while it runs; its writer is
-# the same code for any content, so one written by a short cascade run is kept when it appears.
 mkdir -p "$corpus/hdf5" "$corpus/phoenix"
-# h5repack drops the 1 MiB alignment the parallel writers use for large datasets (the bytes
-# that matter to the readers, the metadata and small datasets, stay as written).
-cp model.h5 "$corpus/hdf5/seed-model-as-written.h5"  # as train writes it: dense groups, no repack
+# The files exactly as sarscale writes them (HDF5 1.10 format: superblock v3, checksummed
+# metadata), which is what sarscale must read safely whatever their damage. Not h5repack'ed: a
+# repacked file has version-0 metadata without checksums, where HDF5 1.10.8 itself crashes on
+# some damaged attribute messages (H5A__close from H5O_attr_iterate_real; docs/user-guide.md).
 for f in archive.h5 features.h5 plain.features.h5 model.h5 probability.model.h5; do
-  h5repack "$f" "$corpus/hdf5/seed-$f"
+  cp "$f" "$corpus/hdf5/seed-$f"
 done
 # Phoenix: a chip with phase, one without (magnitude-only: the declared size holds one plane).
 first="$(find chips -name '*.phx' | sort | head -1)"

@@ -30,5 +30,5 @@ TEST(SARSCALE_FUZZ_SUITE, EveryCorpusFile) {
     SCOPED_TRACE(file.filename().string());
     EXPECT_NO_THROW(LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(input.data()), input.size()));
   }
-  EXPECT_GE(files.size(), 5u) << "the corpus " << dir << " is missing its seeds";
+  EXPECT_GE(files.size(), 3u) << "the corpus " << dir << " is missing its seeds";
 }

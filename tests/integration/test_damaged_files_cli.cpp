@@ -115,7 +115,7 @@ TEST_F(DamagedFilesCli, AnInconsistentModelIsBlamedNotTheFeaturesComputedWithIt)
 TEST_F(DamagedFilesCli, AFileGivenAsAModelIsNamedForWhatItIs) {
   const std::string s = sarscale_binary();
   std::ofstream(file("notes.txt")) << "not a model\n";
-  run_expect(s + " synth --kind scene --width 64 --height 64 --out " + file("scene.tif").string());
+  run_expect(s + " synth --kind scene --width 512 --height 512 --targets 1 --out " + file("scene.tif").string());
   struct Case {
     std::string model, expect;
   };

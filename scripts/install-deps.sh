@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sarscale needs, only those that are missing.
-# Usage: scripts/install-deps.sh [--with-tools] [--with-slurm] [--with-bench]   (any order)
+# Usage: scripts/install-deps.sh [--with-tools] [--with-slurm] [--with-bench] [--with-fuzz]   (any order)
 #   --with-tools  reference tools of the cross-check tests (LIBSVM's svm-train, numpy, h5py)
 #   --with-slurm  a local single-node Slurm for jobs/ and the `slurm` tests (scripts/local-slurm.sh)
 #   --with-bench  the seed Python pipeline the benchmarks compare with (scikit-learn, scikit-image),
 #                 and gnuplot for scripts/scaling_study.sh's plots
+#   --with-fuzz   clang with libFuzzer and its sanitizer runtimes, and LLVM's OpenMP, for the
+#                 fuzzing build (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -23,7 +25,8 @@ for flag in "$@"; do
     --with-tools) packages+=(libsvm-tools python3-numpy python3-h5py) ;;
     --with-slurm) packages+=(slurm-wlm munge) ;;
     --with-bench) packages+=(python3-sklearn python3-skimage python3-pil gnuplot-nox) ;;
-    *) echo "usage: $0 [--with-tools] [--with-slurm] [--with-bench]" >&2; exit 2 ;;
+    --with-fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
+    *) echo "usage: $0 [--with-tools] [--with-slurm] [--with-bench] [--with-fuzz]" >&2; exit 2 ;;
   esac
 done
 

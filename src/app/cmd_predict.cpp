@@ -90,8 +90,9 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
   const bool probability = (*vm)["probability"].as<bool>();
   if (!comm.is_root()) return 0;  // text data: one rank, OpenMP inside
 
-  svm::SvmModel model = io::file_format(model_path) == io::kModelFormatName ? io::read_model_file(model_path).svm
-                                                                            : svm::read_libsvm_model(model_path);
+  // HDF5: the model reader (it names an archive or feature file given by mistake); else LIBSVM text.
+  svm::SvmModel model =
+      io::is_hdf5_file(model_path) ? io::read_model_file(model_path).svm : svm::read_libsvm_model(model_path);
   svm::Dataset data = svm::read_libsvm_data(data_path);
   // Widths as svm-predict takes them (missing features are 0 on either side), unless the data
   // were plainly not made for this model (svm/feature_width.hpp).

@@ -37,6 +37,7 @@ std::filesystem::path features_for_model(const Comm& comm, const io::ModelFile& 
                                          const std::filesystem::path& model_path, const std::filesystem::path& archive,
                                          const std::filesystem::path& output, int threads,
                                          const std::string& command_line, bool fresh) {
+  model_chain(model, model_path);  // a damaged model is reported as such, before any work
   // run_features keys its output on the archive as found (path, size, modification time), the
   // chain and the PCA: features of another archive (a new --test, a re-ingested archive) with
   // the model's fingerprint are recomputed, never reused; unchanged ones are left as they are.
@@ -76,6 +77,9 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
     throw ConfigError("model " + cfg.model.string() +
                       " carries no feature chain (trained on LIBSVM text data?): evaluate needs a model trained "
                       "on a feature file; use `sarscale predict --data` for text data");
+  // Features given ready-made: a damaged model must not be blamed on them (features_for_model
+  // checks the model itself when it computes them).
+  if (!cfg.features.empty()) model_chain(model, cfg.model);
   comm.agree_on([&] {  // a failure on rank 0 reaches every rank
     if (comm.is_root()) fs::create_directories(cfg.report_dir);
   });

@@ -361,6 +361,30 @@ std::string features_fingerprint(const std::string& chain_fingerprint,
   return fp.hex();
 }
 
+ModelChain model_chain(const io::ModelFile& m, const std::filesystem::path& path) {
+  if (m.chain.empty()) throw ConfigError("model " + path.string() + " carries no feature chain");
+  const std::string damaged = "model " + path.string() + " is damaged or inconsistent: ";
+  std::optional<features::FeatureChain> chain;
+  try {
+    chain.emplace(features::parse_chain_spec(m.chain));
+  } catch (const ConfigError& e) {
+    throw InputError(damaged + "its feature chain is not valid (" + e.what() + ")");
+  }
+  std::optional<features::PcaModel> pca;
+  if (!m.pca.empty()) pca = features::pca_from_arrays(m.pca);  // InputError for a malformed one
+  if (!m.fingerprint.empty() && features_fingerprint(chain->fingerprint(), m.pca) != m.fingerprint)
+    throw InputError(damaged + "its fingerprint does not match its stored chain and PCA");
+  const auto raw_dim = static_cast<int>(chain->length());
+  if (pca && pca->dim != raw_dim)
+    throw InputError(damaged + "its PCA expects " + std::to_string(pca->dim) + " features, its chain gives " +
+                     std::to_string(raw_dim));
+  const int dim = pca ? pca->n_components() : raw_dim;
+  if (m.svm.dim != dim)
+    throw InputError(damaged + "the SVM expects " + std::to_string(m.svm.dim) + " features, the chain" +
+                     (pca ? " and PCA give " : " gives ") + std::to_string(dim));
+  return ModelChain{std::move(*chain), std::move(pca)};
+}
+
 json::Value FeaturesSummary::to_json() const {
   json::Value v = json::Value::object();
   v["output"] = output.string();

@@ -57,24 +57,15 @@ Classifier load_classifier(const fs::path& path) {
   if (m.class_names.size() > kMapNoData)
     throw ConfigError("model " + path.string() + " has " + std::to_string(m.class_names.size()) +
                       " classes; a Byte class map holds at most 255");
-  c.chain.emplace(features::parse_chain_spec(m.chain));
+  ModelChain checked = model_chain(m, path);
+  c.chain.emplace(std::move(checked.chain));
+  c.pca = std::move(checked.pca);
   // A scene is read one band at a time (--band); chains over several named bands need chips.
   if (!c.chain->bands().empty())
     throw ConfigError("model " + path.string() + ": its feature chain computes on the planes (" +
                       features::describe_planes(c.chain->spec().planes) +
                       ") of named bands; predict --scene reads one band of a scene: classify chips "
                       "(ingest --bands, then predict --archive) instead");
-  if (!m.pca.empty()) c.pca = features::pca_from_arrays(m.pca);
-  if (!m.fingerprint.empty() && features_fingerprint(c.chain->fingerprint(), m.pca) != m.fingerprint)
-    throw InputError("model " + path.string() + ": its fingerprint does not match its stored chain and PCA");
-  const auto raw_dim = static_cast<int>(c.chain->length());
-  if (c.pca && c.pca->dim != raw_dim)
-    throw InputError("model " + path.string() + ": its PCA expects " + std::to_string(c.pca->dim) +
-                     " features, its chain gives " + std::to_string(raw_dim));
-  const int dim = c.pca ? c.pca->n_components() : raw_dim;
-  if (m.svm.dim != dim)
-    throw InputError("model " + path.string() + ": the SVM expects " + std::to_string(m.svm.dim) +
-                     " features, the chain" + (c.pca ? " and PCA give " : " gives ") + std::to_string(dim));
   c.k = m.svm.classes();
   c.label_position.assign(m.class_names.size(), -1);
   for (int j = 0; j < c.k; ++j) {

@@ -32,16 +32,22 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// A grid value: a number or 2^k, whole and finite ("nan", "inf", "2^1e9" and "2^3x" are refused:
+// they would reach the solver, whose C and gamma must be finite).
 double parse_value(const std::string& v, const std::string& key) {
+  double d = 0;
   try {
-    if (v.rfind("2^", 0) == 0) return std::pow(2.0, std::stod(v.substr(2)));
+    const bool power = v.rfind("2^", 0) == 0;
+    const std::string number = power ? v.substr(2) : v;
     std::size_t used = 0;
-    const double d = std::stod(v, &used);
-    if (used != v.size()) throw std::invalid_argument(v);
-    return d;
+    d = std::stod(number, &used);
+    if (used != number.size()) throw std::invalid_argument(v);
+    if (power) d = std::pow(2.0, d);
   } catch (const std::exception&) {
     throw ConfigError("--grid: '" + v + "' is not a number (or 2^k) in " + key);
   }
+  if (!std::isfinite(d)) throw ConfigError("--grid: '" + v + "' in " + key + " is not a finite number");
+  return d;
 }
 
 // Usable rows of a feature file (flag 0, labelled), with everything the model must carry.
@@ -809,7 +815,9 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     if (cfg.cascade) throw ConfigError("--warm-start with --cascade is not supported: train on one rank group");
     if (!cfg.grid.empty()) throw ConfigError("--warm-start continues the model's C and gamma: no --grid");
     if (cfg.balanced) throw ConfigError("--warm-start keeps the model's class weights: no --balanced");
-    if (io::file_format(cfg.warm_start) == io::kModelFormatName) {
+    // Any HDF5 file goes to the model reader, which says what it is when it is not a model (an
+    // archive given by mistake is not LIBSVM text with a strange first keyword).
+    if (io::is_hdf5_file(cfg.warm_start)) {
       previous = io::read_model_file(cfg.warm_start);
     } else {  // LIBSVM's text format: no class names, chain or provenance
       previous.emplace();

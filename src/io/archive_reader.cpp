@@ -107,9 +107,9 @@ ArchiveReader& ArchiveReader::operator=(ArchiveReader&&) noexcept = default;
 ArchiveReader::~ArchiveReader() = default;
 
 ArchiveReader ArchiveReader::open(const std::filesystem::path& path, MPI_Comm comm) {
-  h5::QuietErrors quiet;
   auto s = std::make_unique<State>(comm);
   s->path = path;
+  const h5::ReadingFile reading(s->where());
   s->file = h5::open_parallel_file(path, comm, "archive");
   const hid_t f = s->file.get();
 
@@ -209,8 +209,8 @@ std::int64_t ArchiveReader::reject_count() const { return state_->reject_count; 
 
 void ArchiveReader::read_chips(std::int64_t first, std::int64_t count, float* magnitude, float* phase_or_null,
                                Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   std::string problem;
   if (count > 0 && !magnitude)
     problem = "no magnitude buffer";
@@ -230,8 +230,8 @@ void ArchiveReader::read_chips(std::int64_t first, std::int64_t count, float* ma
 
 void ArchiveReader::read_bands(std::int64_t first, std::int64_t count, const std::vector<int>& bands, float* magnitude,
                                Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   std::string problem;
   if (count > 0 && !magnitude) problem = "no magnitude buffer";
   if (bands.empty()) problem = "no band requested";
@@ -254,8 +254,8 @@ int ArchiveReader::band_index(const std::string& name) const {
 }
 
 std::vector<std::int32_t> ArchiveReader::labels(std::int64_t first, std::int64_t count, Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_range("labels", first, count, s.layout.chips, transfer);
   std::vector<std::int32_t> out(static_cast<std::size_t>(count));
   h5::read_rows(s.transfer(transfer), s.label.get(), H5T_NATIVE_INT32, first, count, out.data());
@@ -263,8 +263,8 @@ std::vector<std::int32_t> ArchiveReader::labels(std::int64_t first, std::int64_t
 }
 
 std::vector<std::uint8_t> ArchiveReader::valid(std::int64_t first, std::int64_t count, Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_range("valid", first, count, s.layout.chips, transfer);
   std::vector<std::uint8_t> out(static_cast<std::size_t>(count));
   h5::read_rows(s.transfer(transfer), s.valid.get(), H5T_NATIVE_UINT8, first, count, out.data());
@@ -272,8 +272,8 @@ std::vector<std::uint8_t> ArchiveReader::valid(std::int64_t first, std::int64_t 
 }
 
 std::vector<ChipMeta> ArchiveReader::meta(std::int64_t first, std::int64_t count, Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_range("meta", first, count, s.layout.chips, transfer);
   const RecordType& rt = s.meta_record;
   std::vector<ChipMeta> out(static_cast<std::size_t>(count));
@@ -299,8 +299,8 @@ std::vector<SourceRecord> ArchiveReader::sources(Transfer transfer) const {
 }
 
 std::vector<SourceRecord> ArchiveReader::sources(std::int64_t first, std::int64_t count, Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_range("sources", first, count, s.source_count, transfer);
   const RecordType& rt = s.source_record;
   std::vector<SourceRecord> out(static_cast<std::size_t>(count));
@@ -322,8 +322,8 @@ std::vector<RejectRecord> ArchiveReader::rejects(Transfer transfer) const {
 }
 
 std::vector<RejectRecord> ArchiveReader::rejects(std::int64_t first, std::int64_t count, Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_range("rejects", first, count, s.reject_count, transfer);
   const RecordType& rt = s.reject_record;
   std::vector<RejectRecord> out(static_cast<std::size_t>(count));

@@ -37,13 +37,16 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& c) {
 std::optional<Checkpoint> read_checkpoint(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return std::nullopt;
-  h5::QuietErrors quiet;
   const std::string where = "checkpoint " + path.string();
-  if (file_format(path) != kCheckpointFormatName) throw InputError(where + " is not a sarscale checkpoint");
-  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (fid < 0) throw InputError("cannot open " + where + ": damaged or truncated (" + h5::take_error_stack() + ")");
-  const Handle file(fid, H5Fclose, "H5Fopen");
+  if (!is_hdf5_file(path)) throw InputError(where + " is not a sarscale checkpoint: it is not an HDF5 file");
+  const h5::ReadingFile reading(where);
+  const Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "opening it");
+  const hid_t fid = file.get();
   const auto top = h5::read_attributes_as_text(fid);
+  const auto format = top.find("format");
+  if (format == top.end() || format->second != kCheckpointFormatName)
+    throw InputError(where + " is " + describe_format(format == top.end() ? "" : format->second) +
+                     ", not a sarscale checkpoint");
   const auto complete = top.find("complete");
   if (complete == top.end() || complete->second != "1") throw InputError(where + " is incomplete");
   Checkpoint c;

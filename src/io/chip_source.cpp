@@ -311,6 +311,19 @@ std::string BandSelection::to_string() const {
   return schemes.empty() ? out : out + "; names=" + schemes;
 }
 
+namespace {
+// Refuses a raster that one chip would read whole when that costs more than kMaxWholeChipBytes.
+void check_whole_chip_cost(const std::filesystem::path& path, const SourceInfo& info, const char* why) {
+  const std::int64_t bytes = static_cast<std::int64_t>(info.rows) * info.cols * 4 * (info.has_phase ? 2 : 1) *
+                             static_cast<std::int64_t>(std::max<std::size_t>(1, info.bands.size()));
+  if (bytes <= kMaxWholeChipBytes) return;
+  throw InputError(path.string() + ": " + std::to_string(info.rows) + " x " + std::to_string(info.cols) +
+                   " pixels read whole as one chip would take " + std::to_string(bytes >> 20) +
+                   " MiB, more than the " + std::to_string(kMaxWholeChipBytes >> 20) + " MiB one chip may cost (" +
+                   why + ")");
+}
+}  // namespace
+
 SourceInfo probe_source(const std::filesystem::path& path, const ChipSourceOptions& o) {
   if (o.chip_rows <= 0 || o.chip_cols <= 0) throw ConfigError("chip size must be positive");
   SourceInfo info;
@@ -330,6 +343,7 @@ SourceInfo probe_source(const std::filesystem::path& path, const ChipSourceOptio
     BandSelection sel = o.bands;
     if (sel.mode == BandSelection::Mode::single) sel.number = 1;
     select_bands(path, sel, band_names_of(nullptr, info.meta.polarisation, 1, sel), info);
+    check_whole_chip_cost(path, info, "an MSTAR Phoenix file is one chip; is its header damaged?");
     return info;
   }
   GdalRaster raster = GdalRaster::open(path, o.calibration);
@@ -351,6 +365,11 @@ SourceInfo probe_source(const std::filesystem::path& path, const ChipSourceOptio
     info.grid_rows = grid_count(info.rows, o.stride_rows());
     info.grid_cols = grid_count(info.cols, o.stride_cols());
     info.chips = static_cast<std::int64_t>(info.grid_rows) * info.grid_cols;
+  } else {
+    check_whole_chip_cost(path, info,
+                          o.tiling == ChipSourceOptions::Tiling::never
+                              ? "--tiling never reads every raster as one chip: cut scenes into tiles with --tiling auto"
+                              : "cut it into tiles with --tiling always");
   }
   return info;
 }

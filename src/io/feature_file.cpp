@@ -5,8 +5,11 @@
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/version.hpp"
+#include "sarscale/io/archive.hpp"
+#include "sarscale/io/checkpoint_file.hpp"
 #include "sarscale/io/hdf5_util.hpp"
 #include "finish_output.hpp"
+#include "sarscale/io/model_file.hpp"
 
 namespace sarscale::io {
 
@@ -116,21 +119,34 @@ std::vector<FeatureBlock> read_block_attributes(hid_t dataset, const std::string
 }  // namespace
 
 std::string root_attribute(const std::filesystem::path& path, const std::string& name) {
-  h5::QuietErrors quiet;
+  if (!is_hdf5_file(path)) return {};
+  try {
+    const h5::ReadingFile reading(path.string());
+    const Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "opening it");
+    const auto attrs = h5::read_attributes_as_text(file.get());
+    const auto it = attrs.find(name);
+    return it == attrs.end() ? std::string() : it->second;
+  } catch (const InputError&) {
+    return {};  // damaged: the reader the caller picks reports it
+  }
+}
+
+bool is_hdf5_file(const std::filesystem::path& path) noexcept {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec) || H5Fis_hdf5(path.c_str()) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    return {};
-  }
-  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) {
-    H5Eclear2(H5E_DEFAULT);
-    return {};
-  }
-  const Handle file(f, H5Fclose, "H5Fopen");
-  const auto attrs = h5::read_attributes_as_text(f);
-  const auto it = attrs.find(name);
-  return it == attrs.end() ? std::string() : it->second;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  h5::QuietErrors quiet;
+  const htri_t is = H5Fis_hdf5(path.c_str());
+  H5Eclear2(H5E_DEFAULT);
+  return is > 0;
+}
+
+std::string describe_format(const std::string& format) {
+  if (format == kArchiveFormatName) return "a sarscale chip archive";
+  if (format == kFeatureFormatName) return "a sarscale feature file";
+  if (format == kModelFormatName) return "a sarscale model file";
+  if (format == kCheckpointFormatName) return "a sarscale training checkpoint";
+  if (format.empty()) return "an HDF5 file without a sarscale 'format' attribute";
+  return "an HDF5 file of format '" + format.substr(0, 60) + "'";
 }
 
 std::string file_format(const std::filesystem::path& path) { return root_attribute(path, kAttrFormat); }
@@ -271,8 +287,8 @@ void FeatureWriter::checkpoint() {
 
 void FeatureWriter::read_labels_flags(std::int64_t first, std::int64_t count, std::int32_t* labels,
                                       std::uint8_t* flags) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_rows("read_labels_flags", first, count);
   h5::read_rows(s.collective, s.label.get(), H5T_NATIVE_INT32, first, count, labels);
   h5::read_rows(s.collective, s.flag.get(), H5T_NATIVE_UINT8, first, count, flags);
@@ -289,8 +305,8 @@ void FeatureWriter::write_raw_rows(std::int64_t first, std::int64_t count, const
 }
 
 void FeatureWriter::read_raw_rows(std::int64_t first, std::int64_t count, float* raw) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_rows("read_raw_rows", first, count, s.layout.raw_dim == 0 ? "the layout has no raw features" : "");
   h5::read_rows(s.collective, s.raw.get(), H5T_NATIVE_FLOAT, first, count, raw);
 }
@@ -473,9 +489,9 @@ FeatureReader& FeatureReader::operator=(FeatureReader&&) noexcept = default;
 FeatureReader::~FeatureReader() = default;
 
 FeatureReader FeatureReader::open(const std::filesystem::path& path, MPI_Comm comm) {
-  h5::QuietErrors quiet;
   auto s = std::make_unique<State>(comm);
   s->path = path;
+  const h5::ReadingFile reading(s->where());
   s->file = h5::open_parallel_file(path, comm, "feature file");
   const hid_t f = s->file.get();
   s->attributes = h5::read_attributes_as_text(f);
@@ -547,22 +563,22 @@ std::string FeatureReader::attribute(const std::string& name) const {
 }
 
 void FeatureReader::read_features(std::int64_t first, std::int64_t count, float* out, Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_rows("read_features", first, count, transfer);
   h5::read_rows(s.transfer(transfer), s.features.get(), H5T_NATIVE_FLOAT, first, count, out);
 }
 
 void FeatureReader::read_raw(std::int64_t first, std::int64_t count, float* out, Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_rows("read_raw", first, count, transfer, s.layout.raw_dim == 0 ? "the file has no raw features" : "");
   h5::read_rows(s.transfer(transfer), s.raw.get(), H5T_NATIVE_FLOAT, first, count, out);
 }
 
 std::vector<std::int32_t> FeatureReader::labels(std::int64_t first, std::int64_t count, Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_rows("labels", first, count, transfer);
   std::vector<std::int32_t> out(static_cast<std::size_t>(count));
   h5::read_rows(s.transfer(transfer), s.label.get(), H5T_NATIVE_INT32, first, count, out.data());
@@ -570,8 +586,8 @@ std::vector<std::int32_t> FeatureReader::labels(std::int64_t first, std::int64_t
 }
 
 std::vector<std::uint8_t> FeatureReader::flags(std::int64_t first, std::int64_t count, Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_rows("flags", first, count, transfer);
   std::vector<std::uint8_t> out(static_cast<std::size_t>(count));
   h5::read_rows(s.transfer(transfer), s.flag.get(), H5T_NATIVE_UINT8, first, count, out.data());
@@ -579,8 +595,8 @@ std::vector<std::uint8_t> FeatureReader::flags(std::int64_t first, std::int64_t 
 }
 
 std::vector<std::int64_t> FeatureReader::source_rows(std::int64_t first, std::int64_t count, Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   s.check_rows("source_rows", first, count, transfer);
   std::vector<std::int64_t> out(static_cast<std::size_t>(count));
   const std::int64_t slots = std::clamp<std::int64_t>(s.layout.rows - first, 0, count);  // rows that are slots
@@ -593,8 +609,8 @@ std::vector<std::int64_t> FeatureReader::source_rows(std::int64_t first, std::in
 }
 
 std::vector<FlaggedRow> FeatureReader::flagged(Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   if (!h5::link_exists(s.file.get(), kFlagged)) s.damaged("the dataset /flagged is missing");
   const Handle dset(H5Dopen2(s.file.get(), kFlagged, H5P_DEFAULT), H5Dclose, s.where() + ": cannot open /flagged");
   const Handle type(H5Dget_type(dset.get()), H5Tclose, "H5Dget_type");
@@ -612,13 +628,13 @@ std::vector<FlaggedRow> FeatureReader::flagged(Transfer transfer) const {
 }
 
 bool FeatureReader::has_arrays(const std::string& group) const {
-  h5::QuietErrors quiet;
+  const h5::ReadingFile reading(state_->where());
   return h5::link_exists(state_->file.get(), "/" + group);
 }
 
 std::map<std::string, std::vector<double>> FeatureReader::arrays(const std::string& group, Transfer transfer) const {
-  h5::QuietErrors quiet;
   const State& s = *state_;
+  const h5::ReadingFile reading(s.where());
   if (!has_arrays(group)) throw InputError(s.where() + " has no group /" + group);
   const Handle g(H5Gopen2(s.file.get(), ("/" + group).c_str(), H5P_DEFAULT), H5Gclose,
                  s.where() + ": cannot open /" + group);

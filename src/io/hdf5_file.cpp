@@ -80,12 +80,12 @@ Handle open_parallel_file(const std::filesystem::path& path, MPI_Comm comm, cons
   check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
   const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
   if (fid < 0) {
-    const std::string stack = take_error_stack();
+    const std::string reason = take_error_reason();
     const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
     H5Eclear2(H5E_DEFAULT);
     if (is_hdf5 <= 0) throw InputError("cannot open " + what + " " + path.string() + ": not an HDF5 file");
     throw InputError("cannot open " + what + " " + path.string() +
-                     ": the HDF5 file is damaged, truncated or was not closed by its writer (" + stack + ")");
+                     ": the HDF5 file is damaged, truncated or was not closed by its writer (HDF5: " + reason + ")");
   }
   return Handle(fid, file_closer(comm), "H5Fopen");
 }
@@ -172,17 +172,33 @@ void write_double_array(hid_t loc, MPI_Comm comm, const RowTransfer& transfer, c
   write_rows(transfer, dset.get(), H5T_NATIVE_DOUBLE, 0, rank == 0 ? n : 0, values.data());
 }
 
+namespace {
+herr_t collect_link_name(hid_t, const char* name, const H5L_info_t*, void* data) {
+  try {
+    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+  } catch (...) {
+    return -1;  // never let an exception cross the C library
+  }
+  return 0;
+}
+}  // namespace
+
+std::vector<std::string> member_names(hid_t group, const std::string& where) {
+  // Native order: HDF5 1.10 walks the group's own index. A sorted walk (H5_ITER_INC, or
+  // H5Lget_name_by_idx) of a group with dense link storage first copies every link into a table,
+  // and when a damaged link stops the copy half way, frees the entries it never filled: a
+  // segfault on a flipped byte (issue 12, item 11). Callers sort or look names up themselves.
+  std::vector<std::string> names;
+  hsize_t idx = 0;
+  check(H5Literate(group, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, collect_link_name, &names),
+        where + ": cannot list its members");
+  return names;
+}
+
 std::map<std::string, std::vector<double>> read_double_arrays(hid_t group, const RowTransfer& transfer,
                                                               const std::string& where) {
-  H5G_info_t info{};
-  check(H5Gget_info(group, &info), where + ": cannot list its members");
   std::map<std::string, std::vector<double>> out;
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    const ssize_t len = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    if (len < 0) fail(where + ": cannot read a member name");
-    std::string name(static_cast<std::size_t>(len) + 1, '\0');
-    H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
-    name.resize(static_cast<std::size_t>(len));
+  for (std::string& name : member_names(group, where)) {
     H5O_info_t oinfo{};
     check(H5Oget_info_by_name2(group, name.c_str(), &oinfo, H5O_INFO_BASIC, H5P_DEFAULT), where + ": " + name);
     if (oinfo.type != H5O_TYPE_DATASET) continue;

@@ -11,6 +11,7 @@
 #include "sarscale/core/error.hpp"
 #include "sarscale/io/agree.hpp"
 #include "failure_state.hpp"
+#include "sarscale/core/log.hpp"
 
 namespace sarscale::io::h5 {
 
@@ -81,8 +82,19 @@ QuietErrors::QuietErrors() {
 QuietErrors::~QuietErrors() { H5Eset_auto2(H5E_DEFAULT, old_func_, old_data_); }
 
 namespace {
+thread_local const ReadingFile* current_reading = nullptr;
+}  // namespace
+
+ReadingFile::ReadingFile(std::string file) : file_(std::move(file)), outer_(current_reading) {
+  current_reading = this;
+}
+
+ReadingFile::~ReadingFile() { current_reading = outer_; }
+
+namespace {
 struct StackText {
   std::vector<std::string> lines;
+  std::string innermost;  // the description of the deepest entry: why the call failed
 };
 
 herr_t collect_error(unsigned, const H5E_error2_t* err, void* data) {
@@ -98,17 +110,44 @@ herr_t collect_error(unsigned, const H5E_error2_t* err, void* data) {
       line += ")";
     }
     text->lines.push_back(std::move(line));
+    if (err->desc && *err->desc) text->innermost = err->desc;
   } catch (...) {
     return -1;  // stop walking; never let an exception cross the C library
   }
   return 0;
 }
-}  // namespace
 
-std::string take_error_stack() {
+StackText take_stack() {
   StackText text;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &text);
   H5Eclear2(H5E_DEFAULT);
+  return text;
+}
+}  // namespace
+
+std::string take_error_reason() {
+  const StackText text = take_stack();
+  std::string stack;
+  for (const auto& line : text.lines) stack += (stack.empty() ? "" : "; ") + line;
+  log::debug("HDF5 error stack: ", stack);
+  return text.innermost.empty() ? "no details" : text.innermost;
+}
+
+namespace {
+// Thrown while reading a file (ReadingFile): the file, what failed (without the file's name
+// when `what` already starts with it) and HDF5's reason.
+[[noreturn]] void fail_reading(const ReadingFile& reading, std::string_view what) {
+  const std::string reason = take_error_reason();
+  std::string_view detail = what;
+  if (detail.starts_with(reading.file())) detail.remove_prefix(reading.file().size());
+  while (!detail.empty() && (detail.front() == ':' || detail.front() == ' ')) detail.remove_prefix(1);
+  throw InputError(reading.file() + " is damaged or unreadable: " + std::string(detail) + " failed (HDF5: " + reason +
+                   ")");
+}
+}  // namespace
+
+std::string take_error_stack() {
+  const StackText text = take_stack();
   if (text.lines.empty()) return "no HDF5 error details";
   // The outermost entry says what failed, the innermost ones why; keep both ends of a
   // long stack so the message stays readable.
@@ -126,6 +165,7 @@ std::string take_error_stack() {
 }
 
 void fail(std::string_view what) {
+  if (current_reading) fail_reading(*current_reading, what);
   const std::string stack = take_error_stack();
   throw IoError(std::string(what) + ": " + stack);
 }
@@ -312,7 +352,9 @@ bool attribute_text(hid_t attr, std::string& out) {
 std::map<std::string, std::string> read_attributes_as_text(hid_t object) {
   std::vector<std::string> names;
   hsize_t idx = 0;
-  check(H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, &names), "H5Aiterate2");
+  // Native order, as member_names() walks links: a sorted walk of dense attribute storage copies
+  // every attribute into a table first, which HDF5 1.10 mishandles when a damaged one stops it.
+  check(H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, collect_name, &names), "reading the attributes");
   std::map<std::string, std::string> out;
   for (const auto& name : names) {
     const Handle attr(H5Aopen(object, name.c_str(), H5P_DEFAULT), H5Aclose, "H5Aopen(" + name + ")");

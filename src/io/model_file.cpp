@@ -2,6 +2,8 @@
 #include "sarscale/io/model_file.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/version.hpp"
@@ -40,15 +42,20 @@ void write_group(hid_t file, const std::string& name, const std::map<std::string
   for (const auto& [key, values] : arrays) h5::write_double_array(g.get(), MPI_COMM_SELF, independent, key, values);
 }
 
+// `d` as a T when it is a whole number T can hold (a cast of anything else is undefined).
+template <typename T>
+T whole(double d, const std::string& what, const std::string& where) {
+  const double limit = std::ldexp(1.0, std::numeric_limits<T>::digits);
+  if (!(d >= -limit && d < limit) || d != std::trunc(d))
+    throw InputError(where + " is damaged: " + what + " is not a whole number in range");
+  return static_cast<T>(d);
+}
+
 template <typename T>
 std::vector<T> integers(const std::vector<double>& v, const std::string& what, const std::string& where) {
   std::vector<T> out;
   out.reserve(v.size());
-  for (const double d : v) {
-    if (d != static_cast<double>(static_cast<T>(d)))
-      throw InputError(where + " is damaged: " + what + " is not integral");
-    out.push_back(static_cast<T>(d));
-  }
+  for (const double d : v) out.push_back(whole<T>(d, what, where));
   return out;
 }
 
@@ -87,24 +94,29 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& m) {
 }
 
 ModelFile read_model_file(const std::filesystem::path& path) {
-  h5::QuietErrors quiet;
   const std::string where = "model file " + path.string();
-  const std::string format = file_format(path);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw InputError("cannot open " + where + ": no such file");
-  if (format != kModelFormatName)
-    throw InputError(where + " is not a sarscale model (format '" + format +
-                     "'); LIBSVM text models are read with --model-format libsvm");
-  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (fid < 0) throw InputError("cannot open " + where + ": damaged or truncated (" + h5::take_error_stack() + ")");
-  const Handle file(fid, H5Fclose, "H5Fopen");
+  if (!is_hdf5_file(path))
+    throw InputError(path.string() + " is not a model written by `sarscale train`: it is not an HDF5 file");
+  const h5::ReadingFile reading(where);
+  const Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "opening it");
+  const hid_t fid = file.get();
   const auto attrs = h5::read_attributes_as_text(fid);
   const auto attr = [&](const char* k) {
     const auto it = attrs.find(k);
     return it == attrs.end() ? std::string() : it->second;
   };
+  if (attr("format") != kModelFormatName)
+    throw InputError(path.string() + " is " + describe_format(attr("format")) +
+                     ", not a model written by `sarscale train`");
   if (attr("complete") != "1") throw InputError(where + " is incomplete: the run that wrote it did not finish");
-  if (attr("format_version").empty() || std::stoi(attr("format_version")) > kModelFormatVersion)
+  int version = 0;
+  try {
+    version = std::stoi(attr("format_version"));
+  } catch (const std::exception&) {
+  }
+  if (version < 1 || version > kModelFormatVersion)
     throw InputError(where + " has an unsupported format version '" + attr("format_version") + "'");
   ModelFile m;
   m.chain = attr("chain");
@@ -121,13 +133,13 @@ ModelFile read_model_file(const std::filesystem::path& path) {
     if (!a.count(key)) throw InputError(where + " is damaged: /svm/" + key + " is missing");
   svm::SvmModel& s = m.svm;
   if (a["kernel"].size() != 4 || a["dim"].size() != 1) throw InputError(where + " is damaged: bad /svm/kernel or dim");
-  const int type = static_cast<int>(a["kernel"][0]);
+  const int type = whole<int>(a["kernel"][0], "the kernel type", where);
   if (type < 0 || type > 3) throw InputError(where + " is damaged: unknown kernel type");
   s.kernel.type = static_cast<svm::KernelType>(type);
-  s.kernel.degree = static_cast<int>(a["kernel"][1]);
+  s.kernel.degree = whole<int>(a["kernel"][1], "the kernel degree", where);
   s.kernel.gamma = a["kernel"][2];
   s.kernel.coef0 = a["kernel"][3];
-  s.dim = static_cast<int>(a["dim"][0]);
+  s.dim = whole<int>(a["dim"][0], "/svm/dim", where);
   s.labels = integers<std::int32_t>(a["labels"], "labels", where);
   s.sv_count = integers<std::int32_t>(a["sv_count"], "sv_count", where);
   s.support_vectors = std::move(a["support_vectors"]);

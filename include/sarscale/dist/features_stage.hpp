@@ -40,7 +40,9 @@
 
 #include "sarscale/core/json.hpp"
 #include "sarscale/dist/comm.hpp"
+#include "sarscale/features/chain.hpp"
 #include "sarscale/features/pca.hpp"
+#include "sarscale/io/model_file.hpp"
 
 namespace sarscale::dist {
 
@@ -129,5 +131,16 @@ std::string archive_key(const std::filesystem::path& archive);
 // model's arrays when one is applied ("" model: none).
 std::string features_fingerprint(const std::string& chain_fingerprint,
                                  const std::map<std::string, std::vector<double>>& pca_arrays);
+
+// A model's feature chain and PCA, rebuilt from its file and checked against each other and its
+// SVM before any feature is computed with them: the stored fingerprint matches the chain and
+// PCA, the PCA takes the chain's length, the SVM the chain's (or the PCA's) output. InputError
+// naming the model as damaged or inconsistent otherwise, so that a damaged model is never blamed
+// on the features computed with it. `model` must carry a chain (ConfigError otherwise).
+struct ModelChain {
+  features::FeatureChain chain;
+  std::optional<features::PcaModel> pca;
+};
+ModelChain model_chain(const io::ModelFile& model, const std::filesystem::path& path);
 
 }  // namespace sarscale::dist

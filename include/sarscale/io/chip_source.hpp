@@ -39,6 +39,13 @@ struct BandSelection {
   std::string to_string() const;
 };
 
+// The most a raster read whole as one chip may take in memory (every plane and band it is read
+// with, as float32): MSTAR Phoenix files are always one chip, other rasters under --tiling never
+// or when small enough not to be cut. Above it the input is a reject naming its size; without
+// it a header declaring 65536 x 65536 (a sparse file) would ask for 32 GiB per rank. Real
+// chips are far below (MSTAR: 128 x 128 to 200 x 200, 0.3 MiB with phase).
+inline constexpr std::int64_t kMaxWholeChipBytes = std::int64_t{256} << 20;
+
 struct ChipSourceOptions {
   int chip_rows = 128;
   int chip_cols = 128;

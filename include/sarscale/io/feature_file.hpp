@@ -62,10 +62,17 @@ struct FlaggedRow {
 };
 
 // The root 'format' attribute of a sarscale HDF5 file ("sarscale-archive",
-// "sarscale-features", ...), "" when the file is not HDF5 or has none. Local (one process).
+// "sarscale-features", ...), "" when the file is not HDF5, has none, or is too damaged to tell
+// (a sniff: never throws; the reader of the file then says what is wrong). Local (one process).
 std::string file_format(const std::filesystem::path& path);
 // A text attribute of the file's root group ("" when the file, or the attribute, is not there).
 std::string root_attribute(const std::filesystem::path& path, const std::string& name);
+// True when `path` is a regular file that starts like an HDF5 file (damaged or not). Never throws.
+bool is_hdf5_file(const std::filesystem::path& path) noexcept;
+// What a file of that 'format' is, for messages: "a sarscale chip archive", "a sarscale feature
+// file", "a sarscale model file", "a sarscale training checkpoint", or for "" "an HDF5 file
+// without a sarscale 'format' attribute".
+std::string describe_format(const std::string& format);
 
 class FeatureWriter {
  public:

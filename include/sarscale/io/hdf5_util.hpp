@@ -68,10 +68,33 @@ class QuietErrors {
 void open_library() noexcept;
 void close_library() noexcept;
 
+// While one is alive on this thread, HDF5 failures (fail(), check(), a Handle of a failed call)
+// are a damaged input, not a system failure: they throw InputError("<file> is damaged or
+// unreadable: <what> (HDF5: <reason>)"), naming the file and HDF5's innermost reason ("incorrect
+// metadata checksum after all read attempts") instead of the whole error stack (logged at debug
+// level). Every reader of sarscale's own files holds one while it reads; it also silences HDF5's
+// printing as QuietErrors does. The innermost of nested ones names the file.
+class ReadingFile {
+ public:
+  explicit ReadingFile(std::string file);  // e.g. "model file out/model.h5"
+  ~ReadingFile();
+  ReadingFile(const ReadingFile&) = delete;
+  ReadingFile& operator=(const ReadingFile&) = delete;
+  const std::string& file() const { return file_; }
+
+ private:
+  QuietErrors quiet_;
+  std::string file_;
+  const ReadingFile* outer_;
+};
+
 // The current HDF5 error stack as one line ("func: message; ..."), then clears it.
 std::string take_error_stack();
+// Only the innermost reason of the current error stack (the whole stack goes to the debug log),
+// then clears it.
+std::string take_error_reason();
 
-// Throws IoError("<what>: <HDF5 error stack>").
+// Throws IoError("<what>: <HDF5 error stack>"), or InputError as above while a ReadingFile is alive.
 [[noreturn]] void fail(std::string_view what);
 // Returns `rc`, or fails(what) when it is negative.
 herr_t check(herr_t rc, std::string_view what);
@@ -252,6 +275,8 @@ std::vector<std::string> read_string_array(hid_t loc, const std::string& name, c
 // Collective: a 1-D float64 dataset holding `values` (written by rank 0's share).
 void write_double_array(hid_t loc, MPI_Comm comm, const RowTransfer& transfer, const std::string& name,
                         const std::vector<double>& values);
+// The names of a group's members, in HDF5's native order (safe on damaged groups; see hdf5_file.cpp).
+std::vector<std::string> member_names(hid_t group, const std::string& where);
 // Every 1-D float64 dataset of a group, by name.
 std::map<std::string, std::vector<double>> read_double_arrays(hid_t group, const RowTransfer& transfer,
                                                               const std::string& where);

@@ -265,7 +265,8 @@ std::vector<int> chain_bands(const features::FeatureChain& chain, const io::Arch
 // the key of the inputs and options it was ingested from: another archive of the same size
 // written within the file system's time resolution is still another archive), the chain, the
 // PCA (options of a fit, or the model applied) and the augmentation.
-std::string resume_key(const Comm& comm, const FeaturesConfig& cfg, const features::FeatureChain& chain,
+std::string resume_key(const Comm& comm, const FeaturesConfig& cfg, const io::ArchiveReader& archive_file,
+                       const features::FeatureChain& chain,
                        const std::map<std::string, std::vector<double>>& applied_pca,
                        const features::AugmentSpec& augment, const features::AcquisitionShiftSpec& shift) {
   std::string key;
@@ -276,7 +277,9 @@ std::string resume_key(const Comm& comm, const FeaturesConfig& cfg, const featur
     const fs::path archive = fs::absolute(cfg.archive).lexically_normal();
     fp.add(archive.string()).add(static_cast<std::int64_t>(fs::file_size(archive, ec)));
     fp.add(static_cast<std::int64_t>(fs::last_write_time(archive, ec).time_since_epoch().count()));
-    fp.add(io::root_attribute(archive, io::h5::kAttrResumeKey));
+    const auto& attributes = archive_file.attributes();
+    const auto ingest_key = attributes.find(io::h5::kAttrResumeKey);
+    fp.add(ingest_key == attributes.end() ? std::string() : ingest_key->second);
     fp.add(chain.description()).add(features::describe(augment)).add(cfg.fit_pca ? 1 : 0);
     if (cfg.fit_pca)
       fp.add(cfg.pca.components).add(static_cast<std::int64_t>(cfg.pca.explained_variance * 1e12)).add(cfg.pca.whiten ? 1 : 0);
@@ -508,7 +511,7 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
       fl.blocks = {pca_block(*model)};
     }
   }
-  const std::string key = resume_key(comm, cfg, chain, pca_arrays, augment, shift_spec);
+  const std::string key = resume_key(comm, cfg, archive, chain, pca_arrays, augment, shift_spec);
   const OutputPlan todo =
       plan_output(comm, output, io::kFeatureFormatName, key, cfg.fresh, cfg.refuse_changed, "feature file");
   if (todo == OutputPlan::up_to_date) {

@@ -18,6 +18,7 @@ int cmd_evaluate(const dist::Comm& comm, const CommandLine& cl) {
     ("report,r", po::value<std::string>(), "report directory: report.json, report.md, predictions.csv (and features.h5)")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on
+  add_overwrite_option(desc, "path at --report");
   const auto vm = parse_command(cl, "sarscale evaluate --archive TEST.h5 --model M.h5 --report DIR", desc);
   if (!vm) return 0;
   dist::EvaluateConfig cfg;
@@ -26,6 +27,7 @@ int cmd_evaluate(const dist::Comm& comm, const CommandLine& cl) {
   if (vm->count("model")) cfg.model = (*vm)["model"].as<std::string>();
   if (vm->count("report")) cfg.report_dir = (*vm)["report"].as<std::string>();
   cfg.threads = (*vm)["threads"].as<int>();
+  cfg.overwrite = (*vm)["overwrite"].as<bool>();
   cfg.command_line = join_command_line(cl.command, cl.args);
   const dist::EvaluateSummary s = dist::run_evaluate(comm, cfg);
   if (comm.is_root()) {

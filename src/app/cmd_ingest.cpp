@@ -55,6 +55,7 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
     ("progress", po::bool_switch(), "progress bar on stderr (default: when stderr is a terminal)");
   // clang-format on
   add_resume_options(desc, "archive");
+  add_overwrite_option(desc, "file at --output");
   po::positional_options_description pos;
   pos.add("input", -1);
   const auto vm = parse_command(cl, "sarscale ingest --input PATH... --output ARCHIVE.h5 [options]", desc, &pos);
@@ -85,6 +86,7 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
   cfg.checkpoint_seconds = resume.checkpoint_seconds;
   cfg.refuse_changed = resume.refuse_changed;
   cfg.fresh = resume.fresh;
+  cfg.overwrite = (*vm)["overwrite"].as<bool>();
   cfg.command_line = join_command_line(cl.command, cl.args);
   cfg.parameters = describe(*vm);
 

@@ -21,6 +21,7 @@
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/hdf5_util.hpp"
 #include "sarscale/io/model_file.hpp"
+#include "sarscale/dist/output_guard.hpp"
 
 namespace sarscale::app {
 
@@ -163,6 +164,7 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
     ("out,o", po::value<std::string>(), "output directory: archives, features, model, report/")
     ("force", po::bool_switch(), "rerun every stage even when its stamp says it is up to date");
   // clang-format on
+  add_overwrite_option(desc, "path at --out and the files every stage writes in it");
   const auto vm =
       parse_command(cl, "sarscale pipeline --config FILE.ini --train PATH... [--test PATH...] --out DIR", desc);
   if (!vm) return 0;
@@ -183,6 +185,15 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
     if (!in) throw ConfigError("--config: cannot read " + config);
     config_text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
+  // The output policy: OUT is an earlier pipeline's folder, an empty one or a new one, never
+  // inside a training or test folder (each stage then checks its own outputs, too).
+  std::vector<io::RunInput> inputs = {{config, "--config", false}};
+  for (const auto& in : train_inputs) inputs.push_back({in, "--train", true});
+  for (const auto& in : test_inputs) inputs.push_back({in, "--test", true});
+  const bool overwrite = (*vm)["overwrite"].as<bool>();
+  const dist::OutputGuard guard = dist::OutputGuard::claim(
+      comm, {{out, "--out", io::folder_kind("sarscale pipeline folder", {"stamps", "summary.md"}), true}}, inputs,
+      overwrite, join_command_line(cl.command, cl.args));
   if (comm.is_root()) fs::create_directories(out / "stamps");
   comm.barrier();
 
@@ -227,6 +238,8 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
   if (force)
     for (Stage& st : stages)
       if (st.name != "evaluate") st.args.push_back("--fresh");
+  if (overwrite)
+    for (Stage& st : stages) st.args.push_back("--overwrite");
 
   json::Value summary = json::Value::object();
   summary["out"] = out.string();
@@ -245,7 +258,7 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
           ++a;
           continue;
         }
-        if (st.args[a] == "--fresh") continue;  // --force: recomputes the same thing
+        if (st.args[a] == "--fresh" || st.args[a] == "--overwrite") continue;  // recomputes the same thing
         fp.add(st.args[a]);
       }
       add_inputs(fp, st.inputs);

@@ -9,6 +9,7 @@
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
+#include "sarscale/io/output_policy.hpp"
 
 namespace sarscale::app {
 
@@ -86,6 +87,9 @@ int run(const dist::Comm& comm, int argc, char** argv) {
       if (root) std::cerr << "sarscale " << cl.command << ": error: " << e.what() << "\n";
       return 2;
     } catch (const StrictRejectError& e) {
+      if (root) std::cerr << "sarscale " << cl.command << ": error: " << e.what() << "\n";
+      return 1;
+    } catch (const io::OutputInUseError& e) {  // raised on every rank together (dist/output_guard.hpp)
       if (root) std::cerr << "sarscale " << cl.command << ": error: " << e.what() << "\n";
       return 1;
     }

@@ -83,14 +83,20 @@ TEST(ResumeCli, IngestResumesAfterARankIsKilled) {
   const std::string outcome =
       kill_one_rank_when(sarscale_mpi(2) + ingest + " 2>" + log.string(), "grep -qs 'round 4 ' " + log.string());
   ASSERT_EQ(outcome, "killed") << "the ingest ended before its 4th checkpoint: make the data larger";
-  // Half-written: readers refuse it.
-  const std::string info = run_expect(sarscale_binary() + " info " + archive.string(), 1);
+  // Half-written under its in-progress name: the archive itself does not exist yet (readers say
+  // where the unfinished run is), and readers refuse the in-progress file.
+  EXPECT_FALSE(fs::exists(archive));
+  const std::string missing = run_expect(sarscale_binary() + " info " + archive.string(), 1);
+  EXPECT_NE(missing.find("a run that did not finish left " + archive.string() + ".part"), std::string::npos)
+      << missing;
+  const std::string info = run_expect(sarscale_binary() + " info " + archive.string() + ".part", 1);
   EXPECT_NE(info.find("incomplete"), std::string::npos) << info;
   EXPECT_NE(info.find(" of 2400 chip slots are on disk: re-run the same command to resume"), std::string::npos) << info;
 
   const std::string rerun = run_expect(sarscale_mpi(3) + ingest);
   const std::string json = last_json_line(rerun);
   EXPECT_NE(rerun.find("resuming " + archive.string()), std::string::npos) << rerun;
+  EXPECT_FALSE(fs::exists(archive.string() + ".part"));  // renamed into place once complete
   EXPECT_GT(sarscale::test::json_int(json, "resumed_chips"), 0) << json;
   EXPECT_LT(sarscale::test::json_int(json, "resumed_chips"), 2400) << json;
   EXPECT_EQ(sarscale::test::json_int(json, "chips"), 2400) << json;
@@ -108,7 +114,8 @@ TEST(ResumeCli, IngestResumesAfterARankIsKilled) {
 }
 
 // ingest over an archive from other options: refused under --refuse-changed, replaced otherwise;
-// a damaged (truncated) archive is reported and replaced, never resumed.
+// a damaged (truncated) file is no longer recognisably an archive: refused unless --overwrite
+// (the output policy), then replaced, never resumed.
 TEST(ResumeCli, IngestReplacesOrRefusesAChangedOrDamagedArchive) {
   const fs::path dir = sarscale::test::scratch_dir("resume_changed_" + std::to_string(getpid()));
   const fs::path chips = make_chips(dir, 200);
@@ -122,7 +129,9 @@ TEST(ResumeCli, IngestReplacesOrRefusesAChangedOrDamagedArchive) {
   EXPECT_NE(run_expect(sarscale_binary() + " info " + archive.string()).find("48x48"), std::string::npos);
 
   fs::resize_file(archive, fs::file_size(archive) / 3);
-  const std::string damaged = run_expect(base + " --chip-size 48");
+  const std::string refused_damaged = run_expect(base + " --chip-size 48", 2);
+  EXPECT_NE(refused_damaged.find("is not a sarscale archive"), std::string::npos) << refused_damaged;
+  const std::string damaged = run_expect(base + " --chip-size 48 --overwrite");
   EXPECT_NE(damaged.find("it is replaced"), std::string::npos) << damaged;
   EXPECT_EQ(sarscale::test::json_int(last_json_line(damaged), "resumed_chips"), 0) << damaged;
   EXPECT_EQ(sarscale::test::json_int(last_json_line(damaged), "chips"), 200) << damaged;

@@ -26,6 +26,7 @@ struct EvaluateConfig {
   std::filesystem::path model;
   std::filesystem::path report_dir;
   int threads = 0;
+  bool overwrite = false;  // the output policy (io/output_policy.hpp): replace a folder of other files
   std::string command_line;
 };
 

@@ -18,6 +18,7 @@ struct PredictConfig {
   std::filesystem::path model;
   std::filesystem::path output_dir;
   int threads = 0;
+  bool overwrite = false;  // the output policy (io/output_policy.hpp): replace a folder of other files
   std::string command_line;
 };
 

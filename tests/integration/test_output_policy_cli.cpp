@@ -4,15 +4,16 @@
 // on an output that is being written is refused, naming the holder; output folders are checked
 // before any work; the resume key covers missing inputs. At 1 and 2 ranks.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <random>
 
 #include "sarscale/io/phoenix.hpp"
+#include "random_data.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -20,6 +21,7 @@ using sarscale::test::json_int;
 using sarscale::test::last_json_line;
 using sarscale::test::run_command;
 using sarscale::test::run_expect;
+using sarscale::test::write_blobs;
 using sarscale::test::sarscale_binary;
 using sarscale::test::sarscale_mpi;
 
@@ -37,19 +39,6 @@ void spit(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary) << bytes;
 }
 
-// Two overlapping Gaussian classes in LIBSVM text.
-void write_blobs(const fs::path& path, int rows, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::ofstream out(path);
-  for (int r = 0; r < rows; ++r) {
-    const int label = r % 2 ? 1 : -1;
-    out << label;
-    for (int k = 1; k <= 4; ++k) out << ' ' << k << ':' << normal(rng) + (k <= 2 ? 0.9 * label : 0.0);
-    out << '\n';
-  }
-}
-
 bool has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
 class OutputPolicyCli : public ::testing::TestWithParam<int> {
@@ -61,7 +50,7 @@ class OutputPolicyCli : public ::testing::TestWithParam<int> {
     for (const auto& e : fs::recursive_directory_iterator(g_dir / "chips"))
       if (e.is_regular_file()) g_phx.push_back(e.path());
     std::sort(g_phx.begin(), g_phx.end());
-    write_blobs(g_dir / "data.txt", 200, 1);
+    write_blobs(g_dir / "data.txt", 200, 1, 4);
     run_expect(sarscale_binary() + " train --data " + (g_dir / "data.txt").string() + " --model " +
                (g_dir / "data.model").string() + " --model-format libsvm --gamma 0.5");
   }
@@ -240,6 +229,28 @@ TEST_P(OutputPolicyCli, ASecondRunOnALockedOutputIsRefusedNamingTheHolder) {
   EXPECT_EQ(json_int(last_json_line(taken), "chips"), 60) << taken;
 }
 
+// Item 4: "up to date" is never reported from an output that does not read: a complete archive
+// from the same inputs and options that has lost a dataset is written again.
+TEST_P(OutputPolicyCli, AnOutputThatDoesNotReadIsNeverUpToDate) {
+  const fs::path d = dir("unreadable");
+  const fs::path archive = d / "a.h5";
+  const std::string ingest = sarscale() + " ingest --input " + (g_dir / "chips").string() + " --chip-size 32 --output " +
+                             archive.string();
+  run_expect(ingest);
+  {
+    const hid_t f = H5Fopen(archive.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, "/chips/valid", H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
+  ASSERT_NE(run_command(sarscale_binary() + " info " + archive.string()), 0);
+  const std::string again = run_expect(ingest);
+  EXPECT_FALSE(has(last_json_line(again), "\"up_to_date\": true")) << again;
+  EXPECT_TRUE(has(again, "cannot be read")) << again;
+  EXPECT_EQ(json_int(last_json_line(again), "chips"), 60) << again;
+  EXPECT_EQ(run_command(sarscale_binary() + " info " + archive.string()), 0);
+}
+
 // Item 8: inputs that discovery rejects (a missing path) are part of the resume key, so another
 // missing path is a new run with its own rejects; an empty --input is refused with a reason.
 TEST_P(OutputPolicyCli, TheResumeKeyCoversMissingInputs) {
@@ -280,6 +291,42 @@ TEST_P(OutputPolicyCli, OutputFoldersAreCheckedBeforeAnyWork) {
   EXPECT_TRUE(has(predict, "does not exist")) << predict;
   EXPECT_FALSE(fs::exists(missing));
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 20.0);
+}
+
+// The other writers follow the same policy: synth, predict --archive and --scene, pipeline
+// (checked before any model, scene or input is read, so any existing paths do as inputs).
+TEST_P(OutputPolicyCli, EveryOtherWriterRefusesAFileOfAnotherKind) {
+  const fs::path d = dir("writers");
+  const fs::path notes = d / "notes.txt";
+  spit(notes, "my notes\n");
+  const std::string model = (g_dir / "data.model").string(), data = (g_dir / "data.txt").string();
+  spit(d / "p.ini", "[ingest]\nchip-size = 32\n");
+  const std::string config = (d / "p.ini").string();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" synth --kind chips --count 3 --out " + notes.string(), "it exists and is not a folder"},
+      {" synth --kind scene --width 300 --height 300 --out " + notes.string(), "is not a sarscale synthetic scene"},
+      {" predict --archive " + data + " --model " + model + " --output " + notes.string(),
+       "it exists and is not a folder"},
+      {" predict --scene " + data + " --model " + model + " --output " + notes.string(),
+       "is not a sarscale class map"},
+      {" predict --archive " + data + " --model " + model + " --output " + d.string(),
+       "is not a folder of sarscale predictions"},
+      {" pipeline --config " + config + " --train " + (g_dir / "chips").string() + " --out " + notes.string(),
+       "it exists and is not a folder"},
+      {" pipeline --config " + config + " --train " + (g_dir / "chips").string() + " --out " +
+           (g_dir / "chips" / "out").string(),
+       "inside the input folder --train"},
+  };
+  for (const auto& [command, why] : cases) {
+    const std::string out = run_expect(sarscale() + command, 2);
+    EXPECT_TRUE(has(out, why)) << command << "\n" << out;
+  }
+  EXPECT_EQ(slurp(notes), "my notes\n");
+  EXPECT_FALSE(fs::exists(g_dir / "chips" / "out"));
+  // An earlier output of the same command is replaced: synth into its own folder again.
+  const fs::path chips = d / "chips";
+  for (int k = 0; k < 2; ++k) run_expect(sarscale() + " synth --count 3 --classes 3 --chip-size 32 --out " + chips.string());
+  EXPECT_FALSE(fs::exists(chips.string() + ".lock"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, OutputPolicyCli, ::testing::Values(1, 2),

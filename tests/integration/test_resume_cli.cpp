@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "random_data.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -15,23 +16,11 @@ using sarscale::test::kill_one_rank_when;
 using sarscale::test::last_json_line;
 using sarscale::test::run_command;
 using sarscale::test::run_expect;
+using sarscale::test::write_blobs;
 using sarscale::test::sarscale_binary;
 using sarscale::test::sarscale_mpi;
 
 namespace {
-
-// Two overlapping Gaussian classes in LIBSVM text: many support vectors, several cascade passes.
-void write_blobs(const fs::path& path, int rows, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::ofstream out(path);
-  for (int r = 0; r < rows; ++r) {
-    const int label = r % 2 ? 1 : -1;
-    out << label;
-    for (int k = 1; k <= 8; ++k) out << ' ' << k << ':' << normal(rng) + (k <= 2 ? 0.9 * label : 0.0);
-    out << '\n';
-  }
-}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);

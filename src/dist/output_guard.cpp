@@ -14,6 +14,15 @@ OutputGuard OutputGuard::claim(const Comm& comm, const std::vector<io::OutputChe
       if (!problem.empty()) break;
     }
     for (std::size_t i = 0; problem.empty() && i < outputs.size(); ++i) {
+      // A folder the command makes is made now: the lock file goes beside the output.
+      const std::filesystem::path parent = std::filesystem::absolute(outputs[i].path).parent_path();
+      std::error_code ec;
+      if (outputs[i].create_parent) std::filesystem::create_directories(parent, ec);
+      if (ec) {
+        problem = outputs[i].option + " " + outputs[i].path.string() + ": cannot make its folder " + parent.string() +
+                  ": " + ec.message();
+        break;
+      }
       std::string held;
       io::OutputLock lock = io::OutputLock::acquire(outputs[i].path, command_line, held);
       if (!held.empty()) {

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "sarscale/app/commands.hpp"
+#include "sarscale/app/parse.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
 #include "sarscale/dist/convert.hpp"
@@ -46,6 +47,7 @@ int cmd_convert(const dist::Comm& comm, const CommandLine& cl) {
   if (std::sscanf(pct.c_str(), "%lf,%lf", &cfg.percentiles.first, &cfg.percentiles.second) != 2)
     throw ConfigError("--percentiles: '" + pct + "' is not LO,HI");
   cfg.limit = (*vm)["limit"].as<long long>();
+  cfg.command_line = join_command_line(cl.command, cl.args);
 
   const dist::ConvertSummary s = dist::run_convert(comm, cfg);
   if (comm.is_root()) {

@@ -21,6 +21,7 @@ po::options_description evaluate_options() {
     ("fresh", po::bool_switch(), "recompute REPORT/features.h5 even when it already holds this archive's features")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on
+  add_overwrite_option(desc, "path at --report");
   return desc;
 }
 
@@ -35,6 +36,7 @@ int cmd_evaluate(const dist::Comm& comm, const CommandLine& cl) {
   if (vm->count("report")) cfg.report_dir = (*vm)["report"].as<std::string>();
   cfg.threads = (*vm)["threads"].as<int>();
   cfg.fresh = (*vm)["fresh"].as<bool>();
+  cfg.overwrite = (*vm)["overwrite"].as<bool>();
   cfg.command_line = join_command_line(cl.command, cl.args);
   const dist::EvaluateSummary s = dist::run_evaluate(comm, cfg);
   if (comm.is_root()) {

@@ -36,6 +36,7 @@ po::options_description features_options() {
     ("progress", po::bool_switch(), "progress bar on stderr (default: when stderr is a terminal)");
   // clang-format on
   add_resume_options(desc, "feature file");
+  add_overwrite_option(desc, "file at --output");
   return desc;
 }
 
@@ -69,6 +70,7 @@ int cmd_features(const dist::Comm& comm, const CommandLine& cl) {
   cfg.checkpoint_seconds = resume.checkpoint_seconds;
   cfg.refuse_changed = resume.refuse_changed;
   cfg.fresh = resume.fresh;
+  cfg.overwrite = (*vm)["overwrite"].as<bool>();
   cfg.command_line = join_command_line(cl.command, cl.args);
   cfg.parameters = describe(*vm);
 

@@ -56,6 +56,7 @@ po::options_description ingest_options() {
     ("progress", po::bool_switch(), "progress bar on stderr (default: when stderr is a terminal)");
   // clang-format on
   add_resume_options(desc, "archive");
+  add_overwrite_option(desc, "file at --output");
   return desc;
 }
 
@@ -90,6 +91,7 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
   cfg.checkpoint_seconds = resume.checkpoint_seconds;
   cfg.refuse_changed = resume.refuse_changed;
   cfg.fresh = resume.fresh;
+  cfg.overwrite = (*vm)["overwrite"].as<bool>();
   cfg.command_line = join_command_line(cl.command, cl.args);
   cfg.parameters = describe(*vm);
 

@@ -22,6 +22,7 @@
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/hdf5_util.hpp"
 #include "sarscale/io/model_file.hpp"
+#include "sarscale/dist/output_guard.hpp"
 
 namespace sarscale::app {
 
@@ -182,6 +183,7 @@ po::options_description pipeline_options() {
     ("out,o", po::value<std::string>(), "output directory: archives, features, model, report/")
     ("force", po::bool_switch(), "rerun every stage even when its stamp says it is up to date");
   // clang-format on
+  add_overwrite_option(desc, "path at --out and the files every stage writes in it");
   return desc;
 }
 
@@ -209,6 +211,15 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
   }
   require_inputs(comm, "--train", train_inputs);
   if (!test_inputs.empty()) require_inputs(comm, "--test", test_inputs);
+  // The output policy: OUT is an earlier pipeline's folder, an empty one or a new one, never
+  // inside a training or test folder (each stage then checks its own outputs, too).
+  std::vector<io::RunInput> inputs = {{config, "--config", false}};
+  for (const auto& in : train_inputs) inputs.push_back({in, "--train", true});
+  for (const auto& in : test_inputs) inputs.push_back({in, "--test", true});
+  const bool overwrite = (*vm)["overwrite"].as<bool>();
+  const dist::OutputGuard guard = dist::OutputGuard::claim(
+      comm, {{out, "--out", io::folder_kind("sarscale pipeline folder", {"stamps", "summary.md"}), true}}, inputs,
+      overwrite, join_command_line(cl.command, cl.args));
   if (comm.is_root()) fs::create_directories(out / "stamps");
   comm.barrier();
 
@@ -253,6 +264,8 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
   // cached test features included).
   if (force)
     for (Stage& st : stages) st.args.push_back("--fresh");
+  if (overwrite)
+    for (Stage& st : stages) st.args.push_back("--overwrite");
 
   json::Value summary = json::Value::object();
   summary["out"] = out.string();
@@ -271,7 +284,7 @@ int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl) {
           ++a;
           continue;
         }
-        if (st.args[a] == "--fresh") continue;  // --force: recomputes the same thing
+        if (st.args[a] == "--fresh" || st.args[a] == "--overwrite") continue;  // recomputes the same thing
         fp.add(st.args[a]);
       }
       add_inputs(fp, st.inputs);

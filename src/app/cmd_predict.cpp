@@ -1,12 +1,14 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <tuple>
 
 #include "sarscale/app/commands.hpp"
 #include "sarscale/app/parse.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
+#include "sarscale/dist/output_guard.hpp"
 #include "sarscale/dist/predict_stage.hpp"
 #include "sarscale/dist/scene_predict.hpp"
 #include "sarscale/io/feature_file.hpp"
@@ -37,6 +39,7 @@ po::options_description predict_options() {
     ("fresh", po::bool_switch(), "archive: recompute OUT/features.h5 even when it already holds this archive's features")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on
+  add_overwrite_option(desc, "path at --output");
   return desc;
 }
 
@@ -58,6 +61,7 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
     cfg.band = (*vm)["band"].as<int>();
     cfg.calibration = io::parse_calibration((*vm)["calibration"].as<std::string>());
     cfg.threads = (*vm)["threads"].as<int>();
+    cfg.overwrite = (*vm)["overwrite"].as<bool>();
     cfg.command_line = join_command_line(cl.command, cl.args);
     const dist::ScenePredictSummary s = dist::run_predict_scene(comm, cfg);
     if (comm.is_root()) {
@@ -74,6 +78,7 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
     if (vm->count("output")) cfg.output_dir = (*vm)["output"].as<std::string>();
     cfg.threads = (*vm)["threads"].as<int>();
     cfg.fresh = (*vm)["fresh"].as<bool>();
+    cfg.overwrite = (*vm)["overwrite"].as<bool>();
     cfg.command_line = join_command_line(cl.command, cl.args);
     const dist::PredictSummary s = dist::run_predict_archive(comm, cfg);
     if (comm.is_root()) {
@@ -88,6 +93,12 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
   const std::string data_path = (*vm)["data"].as<std::string>(), model_path = (*vm)["model"].as<std::string>();
   const std::string out_path = (*vm)["output"].as<std::string>();
   const bool probability = (*vm)["probability"].as<bool>();
+  // The output policy, before reading anything: not over an input, in a folder that exists, and
+  // over nothing but an earlier file of predicted labels unless --overwrite.
+  const dist::OutputGuard guard = dist::OutputGuard::claim(
+      comm, {{out_path, "--output", io::libsvm_predictions_kind(), false}},
+      {{data_path, "--data", false}, {model_path, "--model", false}}, (*vm)["overwrite"].as<bool>(),
+      join_command_line(cl.command, cl.args));
   if (!comm.is_root()) return 0;  // text data: one rank, OpenMP inside
 
   // HDF5: the model reader (it names an archive or feature file given by mistake); else LIBSVM text.
@@ -107,8 +118,7 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
     throw ConfigError("--probability: the model has no probability estimates (train with --probability)");
   const svm::Predictions p = svm::predict(model, rows, data.rows, probability, (*vm)["threads"].as<int>());
 
-  std::ofstream out(out_path);
-  if (!out) throw IoError("cannot write " + out_path);
+  std::ostringstream out;
   if (probability) {
     out << "labels";
     for (const auto l : model.labels) out << " " << l;
@@ -124,7 +134,7 @@ int cmd_predict(const dist::Comm& comm, const CommandLine& cl) {
       }
     out << "\n";
   }
-  if (!out.flush()) throw IoError("cannot write " + out_path);
+  io::write_file_atomically(out_path, out.str());  // a failed run leaves what was there
   const double acc = svm::accuracy(p.labels, data.labels);
   const auto hits = static_cast<long long>(std::llround(acc * static_cast<double>(data.rows)));
   std::printf("Accuracy = %g%% (%lld/%lld) (classification)\n", 100.0 * acc, hits, static_cast<long long>(data.rows));

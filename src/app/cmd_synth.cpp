@@ -1,11 +1,25 @@
 #include <iostream>
 
 #include "sarscale/app/commands.hpp"
+#include "sarscale/app/parse.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
+#include "sarscale/dist/output_guard.hpp"
 #include "sarscale/dist/synth_stage.hpp"
 
 namespace sarscale::app {
+
+namespace {
+
+// What `synth --kind chips` makes: a folder holding only class folders.
+bool only_folders_inside(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (!e.is_directory(ec)) return false;
+  return !ec;
+}
+
+}  // namespace
 
 // Its options: for --help, and for checking configuration files against every command's.
 po::options_description synth_options() {
@@ -36,6 +50,7 @@ po::options_description synth_options() {
     ("targets", po::value<int>()->default_value(16), "scene: embedded targets")
     ("pixel-type", po::value<std::string>()->default_value("float32"), "scene: float32 (magnitude) | cint16 (complex)");
   // clang-format on
+  add_overwrite_option(desc, "path at --out");
   return desc;
 }
 
@@ -53,6 +68,18 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
   const auto clutter_db = static_cast<float>((*vm)["clutter-db"].as<double>());
   const auto target_gain_jitter_db = static_cast<float>((*vm)["target-gain-jitter-db"].as<double>());
 
+  // The output policy: chips go into a folder of class folders, a scene over an earlier
+  // synthetic scene (and its targets table); anything else there is refused unless --overwrite.
+  std::vector<io::OutputCheck> outputs;
+  if (kind == "chips") {
+    outputs.push_back({out, "--out", {"folder of synthetic chips (class folders)", only_folders_inside, true}, true});
+  } else if (kind == "scene") {
+    outputs.push_back({out, "--out", io::geotiff_kind("sarscale synthetic scene", "SARSCALE_SYNTH_SEED"), true});
+    outputs.push_back({dist::scene_targets_path(out), "--out (its targets table)",
+                       io::text_kind("synthetic scene's targets table", "index,class_index,"), true});
+  }
+  const dist::OutputGuard guard = dist::OutputGuard::claim(comm, outputs, {}, (*vm)["overwrite"].as<bool>(),
+                                                           join_command_line(cl.command, cl.args));
   dist::SynthSummary s;
   if (kind == "chips") {
     synth::ChipSynthConfig cfg;

@@ -75,6 +75,7 @@ po::options_description train_options() {
     ("gram-mb", po::value<double>()->default_value(512),
      "grid search: each rank computes the rows' Gram matrix once when it fits in this many MiB (0: never)");
   // clang-format on
+  add_overwrite_option(desc, "file at --model");
   return desc;
 }
 
@@ -139,6 +140,7 @@ int cmd_train(const dist::Comm& comm, const CommandLine& cl) {
   cfg.command_line = join_command_line(cl.command, cl.args);
   cfg.parameters = describe(*vm);
   cfg.fresh = (*vm)["fresh"].as<bool>();
+  cfg.overwrite = (*vm)["overwrite"].as<bool>();
   const double gram_mb = (*vm)["gram-mb"].as<double>();
   cfg.gram_bytes = static_cast<std::size_t>(gram_mb * 1048576.0);
 

@@ -9,6 +9,7 @@
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
+#include "sarscale/io/output_policy.hpp"
 
 namespace sarscale::app {
 
@@ -93,7 +94,8 @@ int run(const dist::Comm& comm, int argc, char** argv) {
       // Anything else was raised on this rank alone: `main` ends the job with its message.
       const FailedOnEveryRank* agreed = failed_on_every_rank(e);
       const bool everywhere = agreed || comm.size() == 1 || dynamic_cast<const ConfigError*>(&e) ||
-                              dynamic_cast<const StrictRejectError*>(&e);
+                              dynamic_cast<const StrictRejectError*>(&e) ||
+                              dynamic_cast<const io::OutputInUseError*>(&e);  // dist/output_guard.hpp
       if (!everywhere) throw;
       if (root) {
         std::cerr << "sarscale " << cl.command << ": error";

@@ -269,6 +269,15 @@ void add_resume_options(po::options_description& desc, const std::string& what) 
   // clang-format on
 }
 
+void add_overwrite_option(po::options_description& desc, const std::string& what) {
+  // clang-format off
+  desc.add_options()
+    ("overwrite", po::bool_switch(),
+     ("replace an existing " + what + " even when it is not a previous output of this command "
+      "(an input is never written over)").c_str());
+  // clang-format on
+}
+
 ResumeOptions resume_options(const po::variables_map& vm) {
   ResumeOptions r;
   r.checkpoint_seconds = vm["checkpoint-seconds"].as<double>();  // its range: kRanges

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 
+#include "sarscale/dist/output_guard.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/io/archive.hpp"
@@ -171,6 +172,12 @@ std::vector<fs::path> loose_file_stems(const ConvertConfig& c, const std::vector
 ConvertSummary run_convert(const Comm& comm, const ConvertConfig& c) {
   if (c.inputs.empty()) throw ConfigError("no input: give --input PATH...");
   if (c.output_dir.empty()) throw ConfigError("--output DIR is required");
+  // Nothing is written over an input or into an input folder (a rerun would read it back).
+  std::vector<io::RunInput> inputs;
+  for (const auto& in : c.inputs) inputs.push_back({in, "--input", true});
+  const OutputGuard guard = OutputGuard::claim(
+      comm, {{c.output_dir, "--output", {"folder", [](const fs::path&) { return true; }, true}, true}}, inputs, false,
+      c.command_line);
   comm.agree_on([&] {  // a failure on rank 0 reaches every rank
     if (comm.is_root()) fs::create_directories(c.output_dir);
   });

@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
 #include "sarscale/dist/features_stage.hpp"
+#include "sarscale/dist/output_guard.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/io/confusion_image.hpp"
 #include "sarscale/io/feature_file.hpp"
@@ -72,6 +74,15 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
   if (cfg.archive.empty() == cfg.features.empty()) throw ConfigError("give exactly one of --archive and --features");
   if (cfg.model.empty()) throw ConfigError("--model: no model given");
   if (cfg.report_dir.empty()) throw ConfigError("--report: no report directory given");
+  std::vector<io::RunInput> inputs = {
+      {cfg.archive, "--archive", false}, {cfg.features, "--features", false}, {cfg.model, "--model", false}};
+  const OutputGuard guard = OutputGuard::claim(
+      comm,
+      {{cfg.report_dir, "--report",
+        io::folder_kind("sarscale report folder (report.json, report.md, predictions.csv, confusion.png, features.h5)",
+                        {"report.json", "report.md", "predictions.csv", "features.h5"}),
+        true}},
+      inputs, cfg.overwrite, cfg.command_line);
   const io::ModelFile model = io::read_model_file(cfg.model);  // small: every rank reads it
   if (model.chain.empty() || model.class_names.empty())
     throw ConfigError("model " + cfg.model.string() +
@@ -164,7 +175,7 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
     }
     s.evaluated = static_cast<std::int64_t>(truth.size());
     s.metrics = svm::compute_metrics(truth, predicted, model.class_names);
-    std::ofstream csv(cfg.report_dir / "predictions.csv");
+    std::ostringstream csv;
     csv << "row,true_class,predicted_class,status\n";
     const auto name = [&](std::int32_t c) { return c >= 0 ? model.class_names[static_cast<std::size_t>(c)] : ""; };
     for (const auto& o : all) {
@@ -175,7 +186,7 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
                                            : "invalid slot";
       csv << o.row << "," << name(o.truth) << "," << name(o.predicted) << "," << status << "\n";
     }
-    if (!csv.flush()) throw IoError("cannot write " + (cfg.report_dir / "predictions.csv").string());
+    io::write_file_atomically(cfg.report_dir / "predictions.csv", csv.str());
   }
   s.stage_seconds.emplace_back("report", since(t));
   if (comm.is_root()) {
@@ -196,8 +207,8 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
       log::warn("no confusion image: ", e.what());
       v["confusion_image"] = std::string("not written: ") + e.what();
     }
-    std::ofstream(s.report_json) << v.dump() << "\n";
-    std::ofstream md(cfg.report_dir / "report.md");
+    io::write_file_atomically(s.report_json, v.dump() + "\n");
+    std::ostringstream md;
     md << "# Evaluation of " << cfg.model.filename().string() << "\n\n"
        << "Test data: " << (cfg.archive.empty() ? features : cfg.archive).string() << " (" << s.rows
        << " slots: " << s.evaluated << " evaluated, " << s.flagged << " flagged chips, " << s.invalid_slots
@@ -205,7 +216,7 @@ EvaluateSummary run_evaluate(const Comm& comm, const EvaluateConfig& cfg) {
        << " of classes the model does not know)\n\n"
        << "Feature chain: `" << model.chain << "`\n\n"
        << s.metrics.markdown();
-    if (!md.flush()) throw IoError("cannot write " + (cfg.report_dir / "report.md").string());
+    io::write_file_atomically(cfg.report_dir / "report.md", md.str());
   }
   return s;
 }

@@ -13,6 +13,7 @@
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/dist/pca.hpp"
 #include "sarscale/dist/progress.hpp"
+#include "sarscale/dist/output_guard.hpp"
 #include "sarscale/dist/resume.hpp"
 #include "sarscale/features/acquisition_shift.hpp"
 #include "sarscale/features/augment.hpp"
@@ -488,10 +489,13 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
       shift && shift_spec.has(features::ShiftOp::Kind::speckle) && al.has_phase && bands == std::vector<int>{0};
   const fs::path output =
       cfg.output.empty() ? cfg.archive.parent_path() / (cfg.archive.stem().string() + ".features.h5") : cfg.output;
+  std::vector<io::RunInput> inputs = {{cfg.archive, "--archive", false}};
+  if (cfg.pca_from) inputs.push_back({*cfg.pca_from, "--pca-from", false});
+  const OutputGuard guard = OutputGuard::claim(
+      comm, {{output, "--output", io::hdf5_kind("sarscale feature file", io::kFeatureFormatName), true}}, inputs,
+      cfg.overwrite, cfg.command_line);
   {
     std::error_code ec;
-    if (fs::equivalent(output, cfg.archive, ec) || (cfg.pca_from && fs::equivalent(output, *cfg.pca_from, ec)))
-      throw ConfigError("--output " + output.string() + " would overwrite an input");
     if (comm.is_root() && !output.parent_path().empty()) fs::create_directories(output.parent_path(), ec);
   }
 
@@ -512,17 +516,30 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
     }
   }
   const std::string key = resume_key(comm, cfg, archive, chain, pca_arrays, augment, shift_spec);
-  const OutputPlan todo =
+  OutputPlan todo =
       plan_output(comm, output, io::kFeatureFormatName, key, cfg.fresh, cfg.refuse_changed, "feature file");
   if (todo == OutputPlan::up_to_date) {
-    FeaturesSummary done = up_to_date_summary(comm, output);
-    done.threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
-    done.seconds = comm.max(total.lap());
-    return done;
+    // "Up to date" only from a file that reads: one that does not is computed again.
+    std::string problem;
+    FeaturesSummary done;
+    try {
+      done = up_to_date_summary(comm, output);
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!comm.any(!problem.empty())) {
+      done.threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
+      done.seconds = comm.max(total.lap());
+      return done;
+    }
+    if (comm.is_root()) log::warn(output.string(), " cannot be read (", problem, "): it is computed again");
+    todo = OutputPlan::create;
   }
   const bool resuming = todo == OutputPlan::resume;
-  io::FeatureWriter writer = resuming ? io::FeatureWriter::resume(output, comm.raw(), fl)
-                                      : io::FeatureWriter::create(output, comm.raw(), fl, key);
+  // Written under its in-progress name and renamed when complete (as ingest's archive).
+  const fs::path output_part = io::partial_path(output);
+  io::FeatureWriter writer = resuming ? io::FeatureWriter::resume(output_part, comm.raw(), fl)
+                                      : io::FeatureWriter::create(output_part, comm.raw(), fl, key);
   const std::vector<std::uint8_t>& done = writer.done_slots();
   std::int64_t resumed_chips = 0;
   if (resuming) {
@@ -768,6 +785,7 @@ FeaturesSummary run_features(const Comm& comm, const FeaturesConfig& cfg) {
   for (const auto& p : cfg.parameters) params += p + "\n";
   if (!params.empty()) writer.set_attribute("parameters", params);
   writer.close();
+  commit_output(comm, output_part, output);
 
   std::int64_t invalid = 0;
   for (const auto f : my_flags) invalid += f == static_cast<std::uint8_t>(io::RowFlag::invalid_slot) ? 1 : 0;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -17,10 +18,12 @@
 #include "sarscale/core/log.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/dist/progress.hpp"
+#include "sarscale/dist/output_guard.hpp"
 #include "sarscale/dist/resume.hpp"
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/chip_source.hpp"
 #include "sarscale/io/discover.hpp"
+#include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/hdf5_util.hpp"
 #include "sarscale/io/prefetch.hpp"
 
@@ -120,6 +123,9 @@ io::ChipSourceOptions source_options(const IngestConfig& c) {
 void check_config(const IngestConfig& c) {
   if (c.inputs.empty() && !c.input_list) throw ConfigError("no input: give --input PATH... or --input-list FILE");
   if (c.output.empty()) throw ConfigError("--output ARCHIVE.h5 is required");
+  for (const auto& in : c.inputs)
+    if (in.find_first_not_of(" \t") == std::string::npos)
+      throw ConfigError("--input: an empty path ('" + in + "') names no file: give files, folders or patterns");
   if (c.chip_rows <= 0 || c.chip_cols <= 0 || c.chip_rows > 16384 || c.chip_cols > 16384)
     throw ConfigError("--chip-size must be between 1 and 16384");
   if (c.tile_size < 0 || c.tile_stride < 0) throw ConfigError("--tile-size and --tile-stride must be positive");
@@ -310,7 +316,8 @@ Plan agree_plan(const Comm& comm, const Probe& mine, const std::vector<fs::path>
 // Everything the archive's content depends on: the inputs as found (path, size, modification
 // time), what probing made of them, and the options that shape chips. Identical on every rank.
 std::string resume_key(const IngestConfig& c, const io::ChipSourceOptions& opt, const Plan& plan,
-                       const std::vector<fs::path>& paths, const std::vector<std::uint64_t>& bytes) {
+                       const std::vector<fs::path>& paths, const std::vector<std::uint64_t>& bytes,
+                       const io::DiscoveryResult& found) {
   io::h5::Fingerprint fp;
   fp.add("sarscale-ingest-1").add(c.chip_rows).add(c.chip_cols).add(opt.tile_rows()).add(opt.stride_rows());
   fp.add(to_string(c.tiling)).add(io::to_string(c.calibration)).add(c.bands.number).add(c.labels.to_string());
@@ -322,6 +329,8 @@ std::string resume_key(const IngestConfig& c, const io::ChipSourceOptions& opt, 
     fp.add(plan.label_id[i]).add(plan.format[i]).add(plan.calibration[i]).add(plan.probe_error[i]);
   }
   for (const auto& name : plan.class_names) fp.add(name);
+  // Inputs that discovery rejected (missing paths, empty folders) are rejects of this run too.
+  for (const auto& r : found.rejects) fp.add("discovery-reject").add(r.path).add(r.reason);
   return fp.hex();
 }
 
@@ -395,18 +404,28 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   const io::DiscoveryResult found = io::deserialize_discovery(discovery);
   std::vector<fs::path> paths;
   std::vector<std::uint64_t> input_bytes;
-  // The archive being written is never its own input (re-running with the output inside an
-  // input directory would otherwise feed the previous archive back in): skipped, and counted.
+  // The archive being written (a previous one of this command, its in-progress file, its lock)
+  // is never its own input when it lies inside an input folder: skipped, and counted. Anything
+  // else at the output path that discovery found is an input, which the output policy protects.
   const fs::path output = fs::weakly_canonical(fs::absolute(config.output));
+  const fs::path output_part = io::partial_path(output), output_lock = io::lock_path(output);
   auto skipped = static_cast<std::int64_t>(found.skipped.size());
+  std::vector<io::RunInput> run_inputs;
+  if (config.input_list) run_inputs.push_back({*config.input_list, "--input-list", false});
   for (const auto& in : found.inputs) {
-    if (fs::weakly_canonical(in.path) == output) {
+    const fs::path canonical = fs::weakly_canonical(in.path);
+    if (canonical == output_part || canonical == output_lock ||
+        (canonical == output && io::file_format(output) == io::kArchiveFormatName)) {
       ++skipped;
       continue;
     }
     paths.push_back(in.path);
     input_bytes.push_back(static_cast<std::uint64_t>(in.size_bytes));
+    if (canonical == output) run_inputs.push_back({in.path, "--input", false});  // the guard names it
   }
+  const OutputGuard guard =
+      OutputGuard::claim(comm, {{config.output, "--output", io::hdf5_kind("sarscale archive", io::kArchiveFormatName), true}},
+                         run_inputs, config.overwrite, config.command_line);
   const double t_discover = clock.lap();
   const std::size_t n_inputs = paths.size();
 
@@ -442,13 +461,27 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
     fs::create_directories(output.parent_path(), ec);
     if (ec) throw IoError("cannot create the output directory " + output.parent_path().string() + ": " + ec.message());
   });
-  const std::string key = resume_key(config, opt, plan, paths, input_bytes);
-  const OutputPlan todo =
+  const std::string key = resume_key(config, opt, plan, paths, input_bytes, found);
+  OutputPlan todo =
       plan_output(comm, config.output, io::kArchiveFormatName, key, config.fresh, config.refuse_changed, "archive");
-  if (todo == OutputPlan::up_to_date) return up_to_date_summary(comm, config, found, n_inputs, skipped, t0);
+  if (todo == OutputPlan::up_to_date) {
+    // "Up to date" only from an archive that reads: one that does not is written again.
+    std::string problem;
+    std::optional<IngestSummary> done;
+    try {
+      done = up_to_date_summary(comm, config, found, n_inputs, skipped, t0);
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!comm.any(!problem.empty())) return *done;
+    if (comm.is_root()) log::warn(config.output.string(), " cannot be read (", problem, "): it is written again");
+    todo = OutputPlan::create;
+  }
   const bool resuming = todo == OutputPlan::resume;
-  io::ArchiveWriter archive = resuming ? io::ArchiveWriter::resume(config.output, comm.raw(), layout)
-                                       : io::ArchiveWriter::create(config.output, comm.raw(), layout, key);
+  // Written under its in-progress name and renamed when complete: a failed run leaves what was
+  // at the output path; a killed one leaves OUTPUT.part, which the same command resumes.
+  io::ArchiveWriter archive = resuming ? io::ArchiveWriter::resume(output_part, comm.raw(), layout)
+                                       : io::ArchiveWriter::create(output_part, comm.raw(), layout, key);
   // Slots an earlier run wrote durably are kept, except those of inputs that failed while being
   // read (valid=0): those inputs are read again, to record why they fail.
   std::vector<std::uint8_t> done = archive.done_slots();
@@ -670,14 +703,16 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   summary.seconds = comm.max(summary.seconds);
 
   if (config.strict && !all_late.empty()) {
-    // --strict promises no archive when anything was rejected: remove the one just closed.
-    if (comm.is_root()) fs::remove(config.output);
-    std::string msg = std::to_string(all_late.size()) +
-                      " input(s) failed while being read and --strict is set; the archive was removed:";
+    // --strict promises no new archive when anything was rejected: the one just closed is
+    // removed, and what was at the output path stays.
+    if (comm.is_root()) fs::remove(output_part);
+    std::string msg = std::to_string(all_late.size()) + " input(s) failed while being read and --strict is set; " +
+                      config.output.string() + " was not written:";
     for (std::size_t k = 0; k < all_late.size(); ++k)
       msg += "\n  " + paths[static_cast<std::size_t>(all_late[k])].string() + ": " + all_late_reasons[k];
     throw StrictRejectError(msg);
   }
+  commit_output(comm, output_part, output);
   return summary;
 }
 

@@ -3,9 +3,11 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/dist/evaluate_stage.hpp"
+#include "sarscale/dist/output_guard.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/io/archive.hpp"
 #include "sarscale/io/feature_file.hpp"
@@ -18,6 +20,12 @@ namespace sarscale::dist {
 namespace fs = std::filesystem;
 
 namespace {
+
+// What `predict --archive` writes in its folder, so that a rerun may replace it.
+io::OutputKind predictions_folder_kind() {
+  return io::folder_kind("folder of sarscale predictions (predictions.csv, predictions.h5, features.h5)",
+                         {"predictions.csv", "predictions.h5", "features.h5"});
+}
 
 // Serial HDF5 from rank 0: the table of every chip's prediction.
 void write_predictions_h5(const fs::path& path, const std::vector<std::string>& class_names,
@@ -80,6 +88,9 @@ PredictSummary run_predict_archive(const Comm& comm, const PredictConfig& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
   if (cfg.archive.empty() || cfg.model.empty() || cfg.output_dir.empty())
     throw ConfigError("predict on an archive needs --archive, --model and --output (a directory)");
+  const OutputGuard guard = OutputGuard::claim(
+      comm, {{cfg.output_dir, "--output", predictions_folder_kind(), true}},
+      {{cfg.archive, "--archive", false}, {cfg.model, "--model", false}}, cfg.overwrite, cfg.command_line);
   const io::ModelFile model = io::read_model_file(cfg.model);
   if (model.chain.empty())
     throw ConfigError("model " + cfg.model.string() + " carries no feature chain: it applies to LIBSVM data (--data)");
@@ -116,7 +127,7 @@ PredictSummary run_predict_archive(const Comm& comm, const PredictConfig& cfg) {
     const io::ArchiveReader archive = io::ArchiveReader::open(cfg.archive, MPI_COMM_SELF);
     const auto meta = archive.meta(0, l.rows, io::Transfer::independent);
     const auto sources = archive.sources();
-    std::ofstream csv(s.csv);
+    std::ostringstream csv;
     csv << "row,source,tile_row,tile_col,predicted_class" << (with_prob ? ",probability" : "") << ",status\n";
     const std::size_t k = model.class_names.size();
     const auto kk = static_cast<std::size_t>(model.svm.classes());  // classes the model was trained on
@@ -146,7 +157,7 @@ PredictSummary run_predict_archive(const Comm& comm, const PredictConfig& cfg) {
       else if (all_flags[u] != 0)
         ++s.flagged;
     }
-    if (!csv.flush()) throw IoError("cannot write " + s.csv.string());
+    io::write_file_atomically(s.csv, csv.str());
     write_predictions_h5(s.h5, model.class_names, all_labels, all_flags, all_dec, kk * (kk - 1) / 2, all_prob,
                          model.svm.labels);
   }

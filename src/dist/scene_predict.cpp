@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 
+#include "sarscale/dist/output_guard.hpp"
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/image.hpp"
 #include "sarscale/core/log.hpp"
@@ -307,11 +308,10 @@ ScenePredictSummary run_predict_scene(const Comm& comm, const ScenePredictConfig
   if (cfg.threads < 0 || cfg.block_rows < 0) throw ConfigError("--threads and the strip height must not be negative");
   if (cfg.stride < 0 || cfg.window_rows < 0 || cfg.window_cols < 0 || (cfg.window_rows > 0) != (cfg.window_cols > 0))
     throw ConfigError("--window and --stride must be positive (0: the defaults)");
-  {
-    std::error_code ec;
-    if (fs::equivalent(cfg.output, cfg.scene, ec))
-      throw ConfigError("--output " + cfg.output.string() + " is the scene");
-  }
+  // The map is written as OUTPUT.part and renamed (io/raster_writer.hpp); the policy checks it.
+  const OutputGuard guard = OutputGuard::claim(
+      comm, {{cfg.output, "--output", io::geotiff_kind("sarscale class map", "SARSCALE_MODEL_FINGERPRINT"), true}},
+      {{cfg.scene, "--scene", false}, {cfg.model, "--model", false}}, cfg.overwrite, cfg.command_line);
 
   std::optional<Classifier> classifier;
   std::optional<io::GdalRaster> raster;

@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <sstream>
 #include <optional>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/dist/partition.hpp"
+#include "sarscale/io/output_policy.hpp"
 #include "sarscale/io/crs.hpp"
 #include "sarscale/io/raster_writer.hpp"
 
@@ -72,14 +74,13 @@ fs::path scene_targets_path(const fs::path& out_tif) {
 namespace {
 
 void write_targets_csv(const fs::path& path, const std::vector<synth::SceneTarget>& targets) {
-  std::ofstream out(path);
+  std::ostringstream out;
   out << "index,class_index,class,serial,row,col,azimuth_deg,box_row0,box_col0,box_rows,box_cols\n";
   for (const auto& t : targets)
     out << t.index << ',' << t.class_index << ',' << t.class_name << ',' << t.serial << ',' << t.row << ',' << t.col
         << ',' << t.azimuth_deg << ',' << t.footprint.row0 << ',' << t.footprint.col0 << ',' << t.footprint.rows << ','
         << t.footprint.cols << '\n';
-  out.flush();
-  if (!out) throw IoError("cannot write " + path.string());
+  io::write_file_atomically(path, out.str());
 }
 
 // What a user reads back with gdalinfo. The acquisition conditions only when they differ from

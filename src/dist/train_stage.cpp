@@ -15,6 +15,7 @@
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
 #include "sarscale/dist/evaluate_stage.hpp"
+#include "sarscale/dist/output_guard.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/model_file.hpp"
@@ -802,6 +803,15 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
   if (cfg.features.empty() == cfg.data.empty()) throw ConfigError("give exactly one of --features and --data");
   if (cfg.model.empty()) throw ConfigError("--model: no output given");
   if (!cfg.grid.empty() && cfg.folds < 2) throw ConfigError("--folds must be at least 2 for a grid search");
+  // Every output path checked (and locked) before any work: a grid search must not end on a
+  // model that cannot be written.
+  std::vector<io::RunInput> inputs = {{cfg.features, "--features", false}, {cfg.data, "--data", false},
+                                      {cfg.warm_start, "--warm-start", false},
+                                      {cfg.previous_data, "--previous-data", false}};
+  const io::OutputKind kind =
+      cfg.libsvm_model ? io::libsvm_model_kind() : io::hdf5_kind("sarscale model", io::kModelFormatName);
+  const OutputGuard guard =
+      OutputGuard::claim(comm, {{cfg.model, "--model", kind, false}}, inputs, cfg.overwrite, cfg.command_line);
   std::string key;
   if (comm.is_root()) key = train_key(cfg);
   comm.broadcast(key);

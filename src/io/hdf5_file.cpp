@@ -73,9 +73,16 @@ Handle reopen_parallel_file(const std::filesystem::path& path, MPI_Comm comm, co
 Handle open_parallel_file(const std::filesystem::path& path, MPI_Comm comm, const std::string& what) {
   std::error_code ec;
   const bool exists = std::filesystem::is_regular_file(path, ec);
-  if (!all_ranks_ok(comm, exists))
+  if (!all_ranks_ok(comm, exists)) {
+    // A run that did not finish leaves its output under the in-progress name (io/output_policy.hpp).
+    const std::filesystem::path part = path.string() + ".part";
+    const std::string unfinished = std::filesystem::exists(part, ec)
+                                       ? "; a run that did not finish left " + part.string() +
+                                             ": re-run the same command to resume it"
+                                       : "";
     throw InputError("cannot open " + what + " " + path.string() +
-                     (exists ? ": it is not visible from every MPI rank" : ": no such file"));
+                     (exists ? ": it is not visible from every MPI rank" : ": no such file" + unfinished));
+  }
   const Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate(fapl)");
   check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
   const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());

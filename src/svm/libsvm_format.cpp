@@ -782,11 +782,20 @@ std::string format_libsvm_model(const SvmModel& model) {
 
 void write_libsvm_model(const std::filesystem::path& path, const SvmModel& model) {
   const std::string text = format_libsvm_model(model);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw IoError("cannot write " + path.string() + ": " + std::strerror(errno));
+  // Written beside the target and renamed over it: a failed write leaves what was there.
+  const std::filesystem::path part = path.string() + ".part";
+  std::ofstream out(part, std::ios::binary | std::ios::trunc);
+  if (!out) throw IoError("cannot write " + part.string() + ": " + std::strerror(errno));
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
   out.close();
-  if (!out) throw IoError("writing " + path.string() + " failed: " + std::strerror(errno));
+  std::error_code ec;
+  if (!out) {
+    const int err = errno;
+    std::filesystem::remove(part, ec);
+    throw IoError("writing " + path.string() + " failed: " + std::strerror(err));
+  }
+  std::filesystem::rename(part, path, ec);
+  if (ec) throw IoError("cannot rename " + part.string() + " to " + path.string() + ": " + ec.message());
 }
 
 }  // namespace sarscale::svm

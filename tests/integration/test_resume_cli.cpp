@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "random_data.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -15,23 +16,11 @@ using sarscale::test::kill_one_rank_when;
 using sarscale::test::last_json_line;
 using sarscale::test::run_command;
 using sarscale::test::run_expect;
+using sarscale::test::write_blobs;
 using sarscale::test::sarscale_binary;
 using sarscale::test::sarscale_mpi;
 
 namespace {
-
-// Two overlapping Gaussian classes in LIBSVM text: many support vectors, several cascade passes.
-void write_blobs(const fs::path& path, int rows, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::ofstream out(path);
-  for (int r = 0; r < rows; ++r) {
-    const int label = r % 2 ? 1 : -1;
-    out << label;
-    for (int k = 1; k <= 8; ++k) out << ' ' << k << ':' << normal(rng) + (k <= 2 ? 0.9 * label : 0.0);
-    out << '\n';
-  }
-}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);
@@ -91,14 +80,20 @@ TEST(ResumeCli, IngestResumesAfterARankIsKilled) {
   const std::string outcome =
       kill_one_rank_when(sarscale_mpi(2) + ingest + " 2>" + log.string(), "grep -qs 'round 4 ' " + log.string());
   ASSERT_EQ(outcome, "killed") << "the ingest ended before its 4th checkpoint: make the data larger";
-  // Half-written: readers refuse it.
-  const std::string info = run_expect(sarscale_binary() + " info " + archive.string(), 1);
+  // Half-written under its in-progress name: the archive itself does not exist yet (readers say
+  // where the unfinished run is), and readers refuse the in-progress file.
+  EXPECT_FALSE(fs::exists(archive));
+  const std::string missing = run_expect(sarscale_binary() + " info " + archive.string(), 1);
+  EXPECT_NE(missing.find("a run that did not finish left " + archive.string() + ".part"), std::string::npos)
+      << missing;
+  const std::string info = run_expect(sarscale_binary() + " info " + archive.string() + ".part", 1);
   EXPECT_NE(info.find("incomplete"), std::string::npos) << info;
   EXPECT_NE(info.find(" of 2400 chip slots are on disk: re-run the same command to resume"), std::string::npos) << info;
 
   const std::string rerun = run_expect(sarscale_mpi(3) + ingest);
   const std::string json = last_json_line(rerun);
   EXPECT_NE(rerun.find("resuming " + archive.string()), std::string::npos) << rerun;
+  EXPECT_FALSE(fs::exists(archive.string() + ".part"));  // renamed into place once complete
   EXPECT_GT(sarscale::test::json_int(json, "resumed_chips"), 0) << json;
   EXPECT_LT(sarscale::test::json_int(json, "resumed_chips"), 2400) << json;
   EXPECT_EQ(sarscale::test::json_int(json, "chips"), 2400) << json;
@@ -116,7 +111,8 @@ TEST(ResumeCli, IngestResumesAfterARankIsKilled) {
 }
 
 // ingest over an archive from other options: refused under --refuse-changed, replaced otherwise;
-// a damaged (truncated) archive is reported and replaced, never resumed.
+// a damaged (truncated) file is no longer recognisably an archive: refused unless --overwrite
+// (the output policy), then replaced, never resumed.
 TEST(ResumeCli, IngestReplacesOrRefusesAChangedOrDamagedArchive) {
   const fs::path dir = sarscale::test::scratch_dir("resume_changed_" + std::to_string(getpid()));
   const fs::path chips = make_chips(dir, 200);
@@ -130,7 +126,9 @@ TEST(ResumeCli, IngestReplacesOrRefusesAChangedOrDamagedArchive) {
   EXPECT_NE(run_expect(sarscale_binary() + " info " + archive.string()).find("48x48"), std::string::npos);
 
   fs::resize_file(archive, fs::file_size(archive) / 3);
-  const std::string damaged = run_expect(base + " --chip-size 48");
+  const std::string refused_damaged = run_expect(base + " --chip-size 48", 2);
+  EXPECT_NE(refused_damaged.find("is not a sarscale archive"), std::string::npos) << refused_damaged;
+  const std::string damaged = run_expect(base + " --chip-size 48 --overwrite");
   EXPECT_NE(damaged.find("it is replaced"), std::string::npos) << damaged;
   EXPECT_EQ(sarscale::test::json_int(last_json_line(damaged), "resumed_chips"), 0) << damaged;
   EXPECT_EQ(sarscale::test::json_int(last_json_line(damaged), "chips"), 200) << damaged;

@@ -1,6 +1,8 @@
 #pragma once
 // Reproducible synthetic data for numerical tests.
 #include <cstddef>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <vector>
 
@@ -25,6 +27,20 @@ inline std::vector<float> correlated_rows(std::size_t n, int d, unsigned seed, d
     }
   }
   return rows;
+}
+
+// Two overlapping Gaussian classes (+1, -1, alternating) in LIBSVM text: `features` columns, the
+// first two shifted by +-0.9, so that many rows are support vectors.
+inline void write_blobs(const std::filesystem::path& path, int rows, unsigned seed, int features = 8) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::ofstream out(path);
+  for (int r = 0; r < rows; ++r) {
+    const int label = r % 2 ? 1 : -1;
+    out << label;
+    for (int k = 1; k <= features; ++k) out << ' ' << k << ':' << normal(rng) + (k <= 2 ? 0.9 * label : 0.0);
+    out << '\n';
+  }
 }
 
 }  // namespace sarscale::test

@@ -41,6 +41,9 @@ struct ResumeOptions {
 void add_resume_options(po::options_description& desc, const std::string& what);
 ResumeOptions resume_options(const po::variables_map& vm);
 
+// --overwrite (the output policy, io/output_policy.hpp): `what` names the output in the help.
+void add_overwrite_option(po::options_description& desc, const std::string& what);
+
 // Helpers for typed access with clear errors.
 template <typename T>
 T get(const po::variables_map& vm, const std::string& key) {

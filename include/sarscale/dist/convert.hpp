@@ -21,6 +21,7 @@ struct ConvertConfig {
   bool db = true;                                // png scaling: dB (default) or linear
   std::pair<double, double> percentiles{1, 99};  // png clipping
   std::int64_t limit = -1;                       // at most this many chips per archive (-1: all)
+  std::string command_line;                      // names the holder of the output's lock
 };
 
 struct ConvertSummary {

@@ -27,6 +27,7 @@ struct EvaluateConfig {
   std::filesystem::path report_dir;
   int threads = 0;
   bool fresh = false;  // recompute REPORT/features.h5 even when it holds this archive's features
+  bool overwrite = false;  // the output policy (io/output_policy.hpp): replace a folder of other files
   std::string command_line;
 };
 

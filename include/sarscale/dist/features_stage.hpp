@@ -77,6 +77,9 @@ struct FeaturesConfig {
   double checkpoint_seconds = 30;
   bool refuse_changed = false;
   bool fresh = false;
+  // The output policy (io/output_policy.hpp): an existing output that is not a sarscale feature
+  // file is refused unless overwrite; the file is written as OUTPUT.part and renamed when complete.
+  bool overwrite = false;
   std::string command_line;
   std::vector<std::string> parameters;
 };

@@ -77,6 +77,9 @@ struct IngestConfig {
   double checkpoint_seconds = 30;
   bool refuse_changed = false;
   bool fresh = false;
+  // The output policy (io/output_policy.hpp): an existing output that is not a sarscale archive
+  // is refused unless overwrite; the archive is written as OUTPUT.part and renamed when complete.
+  bool overwrite = false;
   std::string command_line;                         // provenance, stored as root attributes
   std::vector<std::string> parameters;
 };

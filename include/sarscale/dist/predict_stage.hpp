@@ -19,6 +19,7 @@ struct PredictConfig {
   std::filesystem::path output_dir;
   int threads = 0;
   bool fresh = false;  // recompute OUT/features.h5 even when it holds this archive's features
+  bool overwrite = false;  // the output policy (io/output_policy.hpp): replace a folder of other files
   std::string command_line;
 };
 

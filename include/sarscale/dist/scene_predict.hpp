@@ -59,6 +59,7 @@ struct ScenePredictConfig {
   std::filesystem::path scene;   // anything GdalRaster::open accepts
   std::filesystem::path model;   // a model trained on a feature file (it carries the chain)
   std::filesystem::path output;  // the GeoTIFF map
+  bool overwrite = false;        // the output policy (io/output_policy.hpp): replace another kind of file
   int window_rows = 0;           // 0: the chain's chip size
   int window_cols = 0;
   int stride = 0;  // 0: a quarter of the window's smaller side (at least 1)

@@ -65,6 +65,10 @@ struct TrainConfig {
   // as it is, unless fresh.
   std::vector<std::string> parameters;
   bool fresh = false;
+  // The output policy (io/output_policy.hpp), checked before any work: the model is never one of
+  // the inputs, its folder must exist and be writable, and an existing file that is not a model
+  // of the same format (HDF5 or LIBSVM text) is refused unless overwrite.
+  bool overwrite = false;
   // Acquisition-shift validation of the grid search (features/acquisition_shift.hpp): each
   // validation fold's chips perturbed as a new acquisition would be (spec, seeded by slot)
   // before their features are computed, from the archive the feature file records with the

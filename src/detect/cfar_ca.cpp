@@ -1,0 +1,230 @@
+// Cell-averaging CFAR: box sums of the valid ring cells in exact 128-bit fixed point: running
+// column sums down the rows, then prefix sums along each row, so O(1) per pixel. Integer sums are
+// exact (and prefix sums may wrap modulo 2^128: their differences are still exact), so a window's
+// sum does not depend on where the running sums started: tiles and thread blocks agree bit for bit
+// with the whole scene.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <sstream>
+#include <vector>
+
+#include "cfar_kernels.hpp"
+#include "sarscale/core/error.hpp"
+
+namespace sarscale::detect::detail {
+namespace {
+
+__extension__ typedef unsigned __int128 u128;  // GCC/Clang builtin; -Wpedantic flags a plain use
+__extension__ typedef __int128 i128;
+
+constexpr double kTwo62 = 4611686018427387904.0;
+constexpr double kTwo63 = 9223372036854775808.0;
+constexpr double kIntensityScale = 1152921504606846976.0;  // 2^60: intensity quantum 8.7e-19
+constexpr double kDbScale = 1099511627776.0;               // 2^40: dB quantum 9.1e-13
+
+// round(x * 2^60) for 0 <= x <= kMaxIntensity (2^44), exactly.
+inline u128 intensity_fixed(float x) {
+  const double d = static_cast<double>(x) * kIntensityScale;  // exact: a power-of-two scaling
+  if (d < kTwo62) return static_cast<u128>(std::llrint(d));
+  // d >= 2^62 is an integer (24 significant bits): split it at bit 63, exactly
+  const double hi = std::floor(d / kTwo63);
+  return (static_cast<u128>(static_cast<std::int64_t>(hi)) << 63) + static_cast<u128>(static_cast<std::int64_t>(d - hi * kTwo63));
+}
+
+// A deterministic conversion of an exact sum (|v| < 2^126) to double: two signed 64-bit halves.
+inline double fixed_to_double(u128 bits) {
+  const auto v = static_cast<i128>(bits);
+  const auto hi = static_cast<std::int64_t>(v >> 63);
+  const auto lo = static_cast<std::int64_t>(static_cast<std::uint64_t>(v) & 0x7fffffffffffffffULL);
+  return static_cast<double>(hi) * kTwo63 + static_cast<double>(lo);
+}
+
+inline std::int64_t db_fixed(float x, float floor) {
+  return std::llrint(10.0 * std::log10(static_cast<double>(x < floor ? floor : x)) * kDbScale);
+}
+
+[[noreturn]] void too_bright(std::int64_t row, std::int64_t col, float x) {
+  std::ostringstream msg;
+  msg << "CFAR: pixel (row " << row << ", col " << col << ") has intensity " << x
+      << ", above the largest the exact CFAR sums hold (" << kMaxIntensity << "); scale the scene down";
+  throw InputError(msg.str());
+}
+
+// Fixed-point terms of one pixel: intensity (gamma model), or the dB value and its square.
+struct GammaTerms {
+  static constexpr int kChannels = 1;
+  float nodata, floor;
+  void operator()(float x, u128* t) const { t[0] = intensity_fixed(x); }
+};
+struct DbTerms {
+  static constexpr int kChannels = 2;
+  float nodata, floor;
+  void operator()(float x, u128* t) const {
+    const std::int64_t y = db_fixed(x, floor);
+    t[0] = static_cast<u128>(static_cast<i128>(y));
+    t[1] = static_cast<u128>(static_cast<i128>(y) * y);
+  }
+};
+
+// One thread's state for a block of rows: the terms of the last 2R + 2 window rows (a ring
+// buffer), column sums over the outer (radius R) and guard (radius g) boxes, and their prefix sums
+// along the current row, padded by R on both sides so that no window needs clipping.
+template <class Terms>
+class CaBlock {
+ public:
+  static constexpr int C = Terms::kChannels;
+
+  CaBlock(const Cfar& cfar, const Terms& terms, const SceneWindow& w, const Rect& core, BlockOutput& out)
+      : cfar_(cfar), terms_(terms), w_(w), core_(core), out_(out), h_{cfar.halo(), cfar.params().guard} {
+    const std::int64_t vc0 = core.col0 - w.origin_col;
+    col_lo_ = std::max<std::int64_t>(0, vc0 - h_[0]);
+    width_ = static_cast<std::size_t>(std::min(w.cols, vc0 + core.cols + h_[0]) - col_lo_);
+    slots_ = static_cast<std::size_t>(2 * h_[0] + 2);
+    for (int ch = 0; ch < C; ++ch) rows_[ch].assign(slots_ * width_, 0);
+    valid_.assign(slots_ * width_, 0);
+    for (int b = 0; b < 2; ++b) {
+      for (int ch = 0; ch < C; ++ch) {
+        col_[b][ch].assign(width_, 0);
+        pre_[b][ch].assign(width_ + 1 + 2 * static_cast<std::size_t>(h_[0]), 0);
+      }
+      ncol_[b].assign(width_, 0);
+      npre_[b].assign(width_ + 1 + 2 * static_cast<std::size_t>(h_[0]), 0);
+    }
+  }
+
+  void run(std::int64_t row_begin, std::int64_t row_end) {
+    const std::int64_t vr0 = row_begin - w_.origin_row;
+    for (std::int64_t vr = vr0 - h_[0]; vr <= vr0 + h_[0]; ++vr) load(vr);
+    for (int b = 0; b < 2; ++b)
+      for (std::int64_t vr = vr0 - h_[b]; vr <= vr0 + h_[b]; ++vr) move(b, vr, true);
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+      const std::int64_t vr = r - w_.origin_row;
+      prefix();
+      judge_row(r);
+      if (r + 1 == row_end) break;
+      load(vr + 1 + h_[0]);  // its slot held row vr - h - 1, which no box needs any more
+      for (int b = 0; b < 2; ++b) {
+        move(b, vr + 1 + h_[b], true);
+        move(b, vr - h_[b], false);
+      }
+    }
+  }
+
+ private:
+  std::size_t slot(std::int64_t vr) const { return static_cast<std::size_t>(vr + h_[0] + 1) % slots_ * width_; }
+  bool in_window(std::int64_t vr) const { return vr >= 0 && vr < w_.rows; }
+
+  // Terms of window row vr into its ring-buffer slot.
+  void load(std::int64_t vr) {
+    if (!in_window(vr)) return;
+    const float* row = w_.data + vr * w_.stride + col_lo_;
+    const std::size_t s = slot(vr);
+    u128 t[C];
+    for (std::size_t j = 0; j < width_; ++j) {
+      const float x = row[j];
+      const bool ok = valid_pixel(x, terms_.nodata);
+      if (ok && C == 1 && x > kMaxIntensity) too_bright(w_.origin_row + vr, w_.origin_col + col_lo_ + static_cast<std::int64_t>(j), x);
+      if (ok) terms_(x, t);
+      for (int ch = 0; ch < C; ++ch) rows_[ch][s + j] = ok ? t[ch] : 0;
+      valid_[s + j] = ok;
+    }
+  }
+
+  // Adds window row vr to (or takes it from) box b's column sums.
+  void move(int b, std::int64_t vr, bool add) {
+    if (!in_window(vr)) return;
+    const std::size_t s = slot(vr);
+    for (int ch = 0; ch < C; ++ch) {
+      u128* col = col_[b][ch].data();
+      const u128* t = rows_[ch].data() + s;
+      if (add) for (std::size_t j = 0; j < width_; ++j) col[j] += t[j];
+      else for (std::size_t j = 0; j < width_; ++j) col[j] -= t[j];
+    }
+    std::int32_t* n = ncol_[b].data();
+    const std::int32_t* v = valid_.data() + s;
+    if (add) for (std::size_t j = 0; j < width_; ++j) n[j] += v[j];
+    else for (std::size_t j = 0; j < width_; ++j) n[j] -= v[j];
+  }
+
+  // pre[R + k] = sum of col[0..k) for k in 0..width, constant beyond both ends.
+  void prefix() {
+    const auto pad = static_cast<std::size_t>(h_[0]);
+    for (int b = 0; b < 2; ++b) {
+      for (int ch = 0; ch < C; ++ch) {
+        u128* p = pre_[b][ch].data();
+        const u128* col = col_[b][ch].data();
+        for (std::size_t j = 0; j < width_; ++j) p[pad + j + 1] = p[pad + j] + col[j];
+        std::fill(p + pad + width_ + 1, p + pre_[b][ch].size(), p[pad + width_]);
+      }
+      std::int32_t* p = npre_[b].data();
+      for (std::size_t j = 0; j < width_; ++j) p[pad + j + 1] = p[pad + j] + ncol_[b][j];
+      std::fill(p + pad + width_ + 1, p + npre_[b].size(), p[pad + width_]);
+    }
+  }
+
+  void judge_row(std::int64_t r) {
+    const std::int64_t vr = r - w_.origin_row, vc0 = core_.col0 - w_.origin_col;
+    const float* row = w_.data + vr * w_.stride;
+    const std::int64_t idx0 = (r - core_.row0) * core_.cols;
+    const std::int64_t R = h_[0], g = h_[1];
+    for (std::int64_t c = 0; c < core_.cols; ++c) {
+      const std::int64_t vc = vc0 + c, j = vc - col_lo_ + R;  // j: index of column vc in pre (padded)
+      const auto at = [&](std::int64_t k) { return static_cast<std::size_t>(k); };
+      const int n = (npre_[0][at(j + R + 1)] - npre_[0][at(j - R)]) - (npre_[1][at(j + g + 1)] - npre_[1][at(j - g)]);
+      const float x = row[vc];
+      if (n < cfar_.min_cells() || !valid_pixel(x, terms_.nodata)) continue;
+      u128 s[C];
+      for (int ch = 0; ch < C; ++ch)
+        s[ch] = (pre_[0][ch][at(j + R + 1)] - pre_[0][ch][at(j - R)]) - (pre_[1][ch][at(j + g + 1)] - pre_[1][ch][at(j - g)]);
+      judge(idx0 + c, r, vc + w_.origin_col, x, n, s);
+    }
+  }
+
+  void judge(std::int64_t idx, std::int64_t r, std::int64_t c, float x, int n, const u128* s) {
+    if constexpr (C == 1) {
+      const double ring = fixed_to_double(s[0]) / kIntensityScale;
+      const double tau = cfar_.factor(n) * ring;
+      const bool hit = x > tau;
+      if (!hit && !out_.scores) {
+        ++out_.tested;
+        return;
+      }
+      record(out_, idx, r, c, x, n, ring / n, tau, 10 * std::log10(x / tau), hit);
+    } else {
+      const double sum = fixed_to_double(s[0]) / kDbScale;
+      const double sum_sq = fixed_to_double(s[1]) / (kDbScale * kDbScale);
+      const double mean = sum / n;
+      const double var = std::max(0.0, (sum_sq - sum * mean) / (n - 1));
+      const double thr = mean + cfar_.factor(n) * std::sqrt(var);
+      const double y = static_cast<double>(db_fixed(x, terms_.floor)) / kDbScale;
+      record(out_, idx, r, c, x, n, std::pow(10.0, mean / 10), std::pow(10.0, thr / 10), y - thr, y > thr);
+    }
+  }
+
+  const Cfar& cfar_;
+  const Terms terms_;
+  const SceneWindow& w_;
+  const Rect core_;
+  BlockOutput& out_;
+  const std::int64_t h_[2];  // radius of the outer box, of the guard box
+  std::int64_t col_lo_ = 0;  // first window column any ring of the block touches
+  std::size_t width_ = 0, slots_ = 0;
+  std::vector<u128> rows_[C];
+  std::vector<std::int32_t> valid_;
+  std::vector<u128> col_[2][C], pre_[2][C];
+  std::vector<std::int32_t> ncol_[2], npre_[2];
+};
+
+}  // namespace
+
+void ca_block(const Cfar& cfar, const SceneWindow& w, const Rect& core, std::int64_t row_begin,
+              std::int64_t row_end, BlockOutput& out) {
+  if (row_begin >= row_end) return;
+  const CfarParams& p = cfar.params();
+  if (p.model == ClutterModel::gamma) CaBlock<GammaTerms>(cfar, GammaTerms{p.nodata, p.db_floor}, w, core, out).run(row_begin, row_end);
+  else CaBlock<DbTerms>(cfar, DbTerms{p.nodata, p.db_floor}, w, core, out).run(row_begin, row_end);
+}
+
+}  // namespace sarscale::detect::detail

@@ -24,10 +24,10 @@ constexpr double kTwo63 = 9223372036854775808.0;
 constexpr double kIntensityScale = 1152921504606846976.0;  // 2^60: intensity quantum 8.7e-19
 constexpr double kDbScale = 1099511627776.0;               // 2^40: dB quantum 9.1e-13
 
-// round(x * 2^60) for 0 <= x <= kMaxIntensity (2^44), exactly.
+// x * 2^60 rounded to an integer, for 0 <= x <= kMaxIntensity (2^44); a function of x alone.
 inline u128 intensity_fixed(float x) {
   const double d = static_cast<double>(x) * kIntensityScale;  // exact: a power-of-two scaling
-  if (d < kTwo62) return static_cast<u128>(std::llrint(d));
+  if (d < kTwo62) return static_cast<u128>(static_cast<std::int64_t>(d + 0.5));  // rounded half up
   // d >= 2^62 is an integer (24 significant bits): split it at bit 63, exactly
   const double hi = std::floor(d / kTwo63);
   return (static_cast<u128>(static_cast<std::int64_t>(hi)) << 63) + static_cast<u128>(static_cast<std::int64_t>(d - hi * kTwo63));
@@ -98,17 +98,14 @@ class CaBlock {
     const std::int64_t vr0 = row_begin - w_.origin_row;
     for (std::int64_t vr = vr0 - h_[0]; vr <= vr0 + h_[0]; ++vr) load(vr);
     for (int b = 0; b < 2; ++b)
-      for (std::int64_t vr = vr0 - h_[b]; vr <= vr0 + h_[b]; ++vr) move(b, vr, true);
+      for (std::int64_t vr = vr0 - h_[b]; vr <= vr0 + h_[b]; ++vr) slide(b, vr, -1);
     for (std::int64_t r = row_begin; r < row_end; ++r) {
       const std::int64_t vr = r - w_.origin_row;
       prefix();
       judge_row(r);
       if (r + 1 == row_end) break;
       load(vr + 1 + h_[0]);  // its slot held row vr - h - 1, which no box needs any more
-      for (int b = 0; b < 2; ++b) {
-        move(b, vr + 1 + h_[b], true);
-        move(b, vr - h_[b], false);
-      }
+      for (int b = 0; b < 2; ++b) slide(b, vr + 1 + h_[b], vr - h_[b]);
     }
   }
 
@@ -132,20 +129,22 @@ class CaBlock {
     }
   }
 
-  // Adds window row vr to (or takes it from) box b's column sums.
-  void move(int b, std::int64_t vr, bool add) {
-    if (!in_window(vr)) return;
-    const std::size_t s = slot(vr);
+  // Adds window row `enter` to box b's column sums and takes row `leave` from them (rows outside
+  // the window count as empty), in one pass.
+  void slide(int b, std::int64_t enter, std::int64_t leave) {
+    const bool in = in_window(enter), out = in_window(leave);
+    if (!in && !out) return;
+    const std::size_t si = in ? slot(enter) : 0, so = out ? slot(leave) : 0;
     for (int ch = 0; ch < C; ++ch) {
       u128* col = col_[b][ch].data();
-      const u128* t = rows_[ch].data() + s;
-      if (add) for (std::size_t j = 0; j < width_; ++j) col[j] += t[j];
-      else for (std::size_t j = 0; j < width_; ++j) col[j] -= t[j];
+      const u128 *ti = rows_[ch].data() + si, *to = rows_[ch].data() + so;
+      if (in && out) for (std::size_t j = 0; j < width_; ++j) col[j] += ti[j] - to[j];
+      else if (in) for (std::size_t j = 0; j < width_; ++j) col[j] += ti[j];
+      else for (std::size_t j = 0; j < width_; ++j) col[j] -= to[j];
     }
     std::int32_t* n = ncol_[b].data();
-    const std::int32_t* v = valid_.data() + s;
-    if (add) for (std::size_t j = 0; j < width_; ++j) n[j] += v[j];
-    else for (std::size_t j = 0; j < width_; ++j) n[j] -= v[j];
+    const std::int32_t *vi = valid_.data() + si, *vo = valid_.data() + so;
+    for (std::size_t j = 0; j < width_; ++j) n[j] += (in ? vi[j] : 0) - (out ? vo[j] : 0);
   }
 
   // pre[R + k] = sum of col[0..k) for k in 0..width, constant beyond both ends.

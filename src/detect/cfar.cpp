@@ -67,6 +67,19 @@ Cfar::Cfar(const CfarParams& params) : params_(params) {
   }
 }
 
+double Cfar::log10_pfa(double factor, int cells) const {
+  const double ln10 = std::log(10.0);
+  if (params_.model == ClutterModel::gaussian_db) return std::log10(gaussian_db_pfa(factor, cells));
+  if (params_.method == CfarMethod::cell_averaging) {
+    if (params_.looks == 1) return -cells * std::log1p(factor) / ln10;  // (1 + T)^-N, in logs
+    return std::log10(ca_gamma_pfa(factor, cells, params_.looks));
+  }
+  const int rank = std::clamp(static_cast<int>(std::ceil(params_.os_rank * cells)), 1, cells);
+  double log_pfa = 0;  // Rohling's product, in logs
+  for (int i = 0; i < rank; ++i) log_pfa -= std::log1p(factor / (cells - i));
+  return log_pfa / ln10;
+}
+
 CfarTile Cfar::run(const SceneWindow& window, const Rect& core, int threads, CfarOutputs outputs) const {
   check_geometry(window, core, halo());
   CfarTile tile;

@@ -190,15 +190,16 @@ class CaBlock {
         ++out_.tested;
         return;
       }
-      record(out_, idx, r, c, x, n, ring / n, tau, 10 * std::log10(x / tau), hit);
+      record(cfar_, out_, idx, r, c, x, n, ring / n, tau, 10 * std::log10(x / tau), x / ring, hit);
     } else {
       const double sum = fixed_to_double(s[0]) / kDbScale;
       const double sum_sq = fixed_to_double(s[1]) / (kDbScale * kDbScale);
       const double mean = sum / n;
       const double var = std::max(0.0, (sum_sq - sum * mean) / (n - 1));
-      const double thr = mean + cfar_.factor(n) * std::sqrt(var);
+      const double sd = std::sqrt(var), thr = mean + cfar_.factor(n) * sd;
       const double y = static_cast<double>(db_fixed(x, terms_.floor)) / kDbScale;
-      record(out_, idx, r, c, x, n, std::pow(10.0, mean / 10), std::pow(10.0, thr / 10), y - thr, y > thr);
+      const double own = sd > 0 ? (y - mean) / sd : (y > mean ? HUGE_VAL : -HUGE_VAL);
+      record(cfar_, out_, idx, r, c, x, n, std::pow(10.0, mean / 10), std::pow(10.0, thr / 10), y - thr, own, y > thr);
     }
   }
 

@@ -28,15 +28,17 @@ inline bool valid_pixel(float x, float nodata) {
   return x >= 0 && x <= std::numeric_limits<float>::max() && x != nodata;
 }
 
-// Records the verdict on one tested pixel: `threshold` and `background` in the model's units,
-// `score` the dB margin over the threshold.
-inline void record(BlockOutput& out, std::int64_t core_index, std::int64_t row, std::int64_t col, float x,
-                   int cells, double background, double threshold, double score, bool detected) {
+// Records the verdict on one tested pixel: `threshold` and `background` in intensity, `score`
+// the dB margin over the threshold, `own_factor` the threshold factor that would put the
+// threshold exactly at the pixel (for its false-alarm probability).
+inline void record(const Cfar& cfar, BlockOutput& out, std::int64_t core_index, std::int64_t row, std::int64_t col,
+                   float x, int cells, double background, double threshold, double score, double own_factor,
+                   bool detected) {
   ++out.tested;
   if (out.scores) out.scores[core_index] = score;
   if (!detected) return;
   if (out.flags) out.flags[core_index] = 1;
-  out.detections.push_back({row, col, x, cells, background, threshold, score});
+  out.detections.push_back({row, col, x, cells, background, threshold, score, cfar.log10_pfa(own_factor, cells)});
 }
 
 }  // namespace sarscale::detect::detail

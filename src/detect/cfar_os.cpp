@@ -123,7 +123,7 @@ struct OsRow {
       const double level = slab.sorted[fw.kth(k)];
       const double tau = cfar.factor(n) * level;
       const std::int64_t idx = (r - core.row0) * core.cols + (vc - vcore0);
-      record(out, idx, r, vc + w.origin_col, x, n, level, tau, 10 * std::log10(x / tau), x > tau);
+      record(cfar, out, idx, r, vc + w.origin_col, x, n, level, tau, 10 * std::log10(x / tau), x / level, x > tau);
     }
     whole_ring(vr, vcore1 - 1, -1);  // leaves the tree empty for the next row
   }

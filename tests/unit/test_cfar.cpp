@@ -243,6 +243,26 @@ TEST(Cfar, ResultDoesNotDependOnTheThreadCount) {
   }
 }
 
+// Each detection's own false-alarm probability: the detections of a strict Pfa are those of a
+// loose run whose probability lies below it (ROC points from one pass).
+TEST(Cfar, OneLooseRunGivesTheDetectionsOfStricterPfa) {
+  for (const Variant& v : kVariants) {
+    const Cfar loose(params_of(v, 5e-2)), strict(params_of(v, 1e-3));
+    for (int n : {loose.min_cells(), loose.full_ring()}) EXPECT_NEAR(strict.log10_pfa(strict.factor(n), n), -3, 1e-9) << v.name;
+    const Scene s = test_scene(19, -1.0f);
+    const CfarTile all = loose.run(s.whole(), {0, 0, s.rows, s.cols}, 1);
+    const CfarTile few = strict.run(s.whole(), {0, 0, s.rows, s.cols}, 1);
+    std::vector<std::pair<std::int64_t, std::int64_t>> kept, expected;
+    for (const CfarDetection& d : all.detections) {
+      EXPECT_LT(d.log10_pfa, std::log10(5e-2)) << v.name;
+      if (d.log10_pfa < -3) kept.emplace_back(d.row, d.col);
+    }
+    for (const CfarDetection& d : few.detections) expected.emplace_back(d.row, d.col);
+    EXPECT_EQ(kept, expected) << v.name;
+    EXPECT_GT(all.detections.size(), few.detections.size() + 10) << v.name;
+  }
+}
+
 TEST(Cfar, NanAndNodataAreNeverDetectedNorCounted) {
   CfarParams p;
   p.guard = 1;

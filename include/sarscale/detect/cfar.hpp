@@ -75,6 +75,10 @@ struct CfarDetection {
                            // mean 10^(mean dB / 10) (CA gaussian_db), X_(k) (OS)
   double threshold = 0;    // in intensity
   double score = 0;        // dB above the threshold: 10 log10(x / threshold) (>= 0 for detections)
+  // log10 of the false-alarm probability whose threshold this pixel would lie exactly on: it is a
+  // detection at every Pfa above that, so one run at the loosest Pfa gives the detections of any
+  // stricter one (ROC points in one pass). -inf when the probability underflows a double.
+  double log10_pfa = 0;
 };
 
 // Which dense per-pixel outputs to fill (the detection list is always filled).
@@ -103,10 +107,14 @@ class Cfar {
   // Pixels a tile's window must extend beyond its core on every side (where the scene has them).
   int halo() const { return params_.guard + params_.background; }
   int min_cells() const { return min_cells_; }
+  int full_ring() const { return full_ring_; }  // ring cells of a pixel far from borders and holes
   const CfarParams& params() const { return params_; }
   // Threshold factor for N valid ring cells, 0 <= N <= the full ring (T_N for gamma/OS, k for
   // gaussian_db); meaningful for N >= min_cells().
   double factor(int cells) const { return factors_[static_cast<std::size_t>(cells)]; }
+  // log10 of the false-alarm probability of the test with threshold factor `factor` and N cells
+  // (the inverse of factor(): log10_pfa(factor(N), N) = log10(pfa)).
+  double log10_pfa(double factor, int cells) const;
 
   // Runs over `core` (scene coordinates), which must lie in the scene and in `window`, and the
   // window must hold every scene pixel within halo() of the core. `threads` OpenMP threads split

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
+#include <type_traits>
 #include <unordered_map>
 
 #include "sarscale/core/error.hpp"
@@ -190,6 +192,77 @@ std::vector<Candidate> merge_components(const std::vector<TileComponents>& tiles
     return a.peak_row < b.peak_row || (a.peak_row == b.peak_row && a.peak_col < b.peak_col);
   });
   return all;
+}
+
+namespace {
+
+static_assert(std::is_trivially_copyable_v<Candidate> && std::is_trivially_copyable_v<CfarDetection>);
+constexpr std::uint64_t kPackMagic = 0x31706d6f63746473ULL;  // "sdtcomp1"
+
+template <class T>
+void put(std::vector<std::uint8_t>& out, const T* items, std::size_t count) {
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(items);
+  out.insert(out.end(), bytes, bytes + count * sizeof(T));
+}
+
+class Reader {
+ public:
+  Reader(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+  template <class T>
+  void get(T* items, std::size_t count) {
+    if (count > (size_ - at_) / sizeof(T)) throw InputError("unpack_components: the buffer ends early");
+    std::memcpy(static_cast<void*>(items), data_ + at_, count * sizeof(T));
+    at_ += count * sizeof(T);
+  }
+  std::uint64_t word() {
+    std::uint64_t v = 0;
+    get(&v, 1);
+    return v;
+  }
+  bool done() const { return at_ == size_; }
+
+ private:
+  const std::uint8_t* data_;
+  std::size_t size_, at_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::uint8_t> pack_components(const TileComponents& t) {
+  std::vector<std::uint8_t> out;
+  const std::int64_t head[6] = {t.core.row0, t.core.col0, t.core.rows, t.core.cols, t.scene_rows, t.scene_cols};
+  const std::uint64_t counts[3] = {kPackMagic, t.closed.size(), t.open.size()};
+  put(out, counts, 3);
+  put(out, head, 6);
+  put(out, t.closed.data(), t.closed.size());
+  for (const auto& pixels : t.open) {
+    const std::uint64_t n = pixels.size();
+    put(out, &n, 1);
+    put(out, pixels.data(), pixels.size());
+  }
+  return out;
+}
+
+TileComponents unpack_components(const std::uint8_t* data, std::size_t size) {
+  Reader in(data, size);
+  if (in.word() != kPackMagic) throw InputError("unpack_components: not a packed tile");
+  const std::uint64_t closed = in.word(), open = in.word();
+  std::int64_t head[6];
+  in.get(head, 6);
+  TileComponents t{{head[0], head[1], head[2], head[3]}, head[4], head[5], {}, {}};
+  if (closed > size / sizeof(Candidate) || open > size / sizeof(std::uint64_t))
+    throw InputError("unpack_components: the buffer ends early");
+  t.closed.resize(closed);
+  in.get(t.closed.data(), closed);
+  t.open.resize(open);
+  for (auto& pixels : t.open) {
+    const std::uint64_t n = in.word();
+    if (n > size / sizeof(CfarDetection)) throw InputError("unpack_components: the buffer ends early");
+    pixels.resize(n);
+    in.get(pixels.data(), n);
+  }
+  if (!in.done()) throw InputError("unpack_components: trailing bytes after the packed tile");
+  return t;
 }
 
 std::vector<Candidate> candidates(const CfarTile& tile) { return merge_components({find_components(tile)}); }

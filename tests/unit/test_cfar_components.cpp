@@ -182,6 +182,36 @@ TEST(CfarComponents, CfarTilesMergeToTheWholeScene) {
   }
 }
 
+// What a rank sends to the merging rank: packed and unpacked tiles merge to the same candidates.
+TEST(CfarComponents, PackedTilesMergeAlike) {
+  cfar_test::Scene s = cfar_test::gamma_clutter(60, 70, 1, 1.0, 31);
+  cfar_test::add_target(s, 28, 33, 5, 5, 50);  // across the tiles' shared corner
+  CfarParams p;
+  p.guard = 4;  // the target stays out of its own pixels' rings
+  p.background = 2;
+  p.pfa = 1e-2;
+  const Cfar cfar(p);
+  std::vector<TileComponents> tiles, unpacked;
+  for (std::int64_t r0 : {0, 30})
+    for (std::int64_t c0 : {0, 35}) {
+      tiles.push_back(find_components(cfar.run(s.whole(), {r0, c0, 30, 35}, 1)));
+      const std::vector<std::uint8_t> bytes = pack_components(tiles.back());
+      unpacked.push_back(unpack_components(bytes.data(), bytes.size()));
+      EXPECT_THROW(unpack_components(bytes.data(), bytes.size() - 1), InputError);
+      EXPECT_THROW(unpack_components(bytes.data() + 8, bytes.size() - 8), InputError);
+    }
+  const std::vector<Candidate> a = merge_components(tiles), b = merge_components(unpacked);
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GT(a.size(), 10u);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(same(a[i], b[i])) << i;
+  std::size_t open = 0;
+  for (const TileComponents& t : unpacked) open += t.open.size();
+  EXPECT_GT(open, 3u);  // the target is open in all four tiles, at least
+  EXPECT_TRUE(std::any_of(b.begin(), b.end(), [](const Candidate& c) {  // and one candidate after the merge
+    return c.row_min < 30 && c.row_max >= 30 && c.col_min < 35 && c.col_max >= 35;
+  }));
+}
+
 TEST(CfarComponents, RefusesOverlappingTiles) {
   const std::vector<std::uint8_t> mask(100, 1);
   const TileComponents a = find_components(tile_from_mask(mask, 10, 10, {0, 0, 6, 10}));

@@ -50,6 +50,12 @@ TileComponents find_components(const CfarTile& tile);
 // scene, as a tiling does): open components joined across shared edges. Sorted by peak position.
 std::vector<Candidate> merge_components(const std::vector<TileComponents>& tiles);
 
+// A tile's components as one flat byte buffer, for the rank that merges (MPI sends bytes), and
+// back. Native byte order and layout: the ranks of one job share them. unpack_components throws
+// InputError for a buffer that is truncated or does not hold a packed TileComponents.
+std::vector<std::uint8_t> pack_components(const TileComponents& tile);
+TileComponents unpack_components(const std::uint8_t* data, std::size_t size);
+
 // A whole scene (or a tile taken alone): find_components then merge_components.
 std::vector<Candidate> candidates(const CfarTile& tile);
 

@@ -62,19 +62,39 @@ double beta_continued_fraction(double a, double b, double x) {
   throw Error("incomplete beta: the continued fraction did not converge");
 }
 
-// Solves pfa_of(T) = pfa for T > 0 (pfa_of decreasing from 1 at T = 0) by bisection on T:
-// deterministic, and to the last bits of a double.
+// Solves pfa_of(T) = pfa for T > 0 (pfa_of decreasing from 1 at T = 0): a bracket by doubling,
+// then the Illinois variant of regula falsi on log pfa_of(T) - log pfa (about 10 evaluations
+// instead of bisection's 50; the factor table of a large ring needs one solve per ring size),
+// falling back to bisection where the logarithm underflows. Deterministic.
 template <class PfaOf>
 double solve_factor(double pfa, PfaOf pfa_of) {
-  double lo = 0, hi = 1;
-  while (pfa_of(hi) > pfa) {
+  const double log_pfa = std::log(pfa);
+  auto g = [&](double t) { return std::log(pfa_of(t)) - log_pfa; };
+  double lo = 0, hi = 1, g_lo = -log_pfa, g_hi = g(hi);
+  while (g_hi > 0) {
     lo = hi;
+    g_lo = g_hi;
     hi *= 2;
     if (hi > 1e300) throw ConfigError("CFAR: no threshold factor reaches the requested false-alarm probability");
+    g_hi = g(hi);
   }
+  int stale = 0;  // which end stayed put last time: -1 low, +1 high
   for (int i = 0; i < 400 && hi - lo > 1e-15 * hi; ++i) {
-    const double mid = 0.5 * (lo + hi);
-    (pfa_of(mid) > pfa ? lo : hi) = mid;
+    double t = std::isfinite(g_hi) ? (lo * g_hi - hi * g_lo) / (g_hi - g_lo) : 0.5 * (lo + hi);
+    if (!(t > lo && t < hi)) t = 0.5 * (lo + hi);
+    const double g_t = g(t);
+    if (std::fabs(g_t) < 1e-14) return t;
+    if (g_t > 0) {
+      lo = t;
+      g_lo = g_t;
+      if (stale == +1) g_hi /= 2;
+      stale = +1;
+    } else {
+      hi = t;
+      g_hi = g_t;
+      if (stale == -1) g_lo /= 2;
+      stale = -1;
+    }
   }
   return hi;
 }

@@ -157,8 +157,8 @@ class CaBlock {
         for (std::size_t j = 0; j < width_; ++j) p[pad + j + 1] = p[pad + j] + col[j];
         std::fill(p + pad + width_ + 1, p + pre_[b][ch].size(), p[pad + width_]);
       }
-      std::int32_t* p = npre_[b].data();
-      for (std::size_t j = 0; j < width_; ++j) p[pad + j + 1] = p[pad + j] + ncol_[b][j];
+      std::uint32_t* p = npre_[b].data();  // wraps on very wide rows; differences stay exact
+      for (std::size_t j = 0; j < width_; ++j) p[pad + j + 1] = p[pad + j] + static_cast<std::uint32_t>(ncol_[b][j]);
       std::fill(p + pad + width_ + 1, p + npre_[b].size(), p[pad + width_]);
     }
   }
@@ -171,7 +171,7 @@ class CaBlock {
     for (std::int64_t c = 0; c < core_.cols; ++c) {
       const std::int64_t vc = vc0 + c, j = vc - col_lo_ + R;  // j: index of column vc in pre (padded)
       const auto at = [&](std::int64_t k) { return static_cast<std::size_t>(k); };
-      const int n = (npre_[0][at(j + R + 1)] - npre_[0][at(j - R)]) - (npre_[1][at(j + g + 1)] - npre_[1][at(j - g)]);
+      const auto n = static_cast<int>((npre_[0][at(j + R + 1)] - npre_[0][at(j - R)]) - (npre_[1][at(j + g + 1)] - npre_[1][at(j - g)]));
       const float x = row[vc];
       if (n < cfar_.min_cells() || !valid_pixel(x, terms_.nodata)) continue;
       u128 s[C];
@@ -214,7 +214,8 @@ class CaBlock {
   std::vector<u128> rows_[C];
   std::vector<std::int32_t> valid_;
   std::vector<u128> col_[2][C], pre_[2][C];
-  std::vector<std::int32_t> ncol_[2], npre_[2];
+  std::vector<std::int32_t> ncol_[2];
+  std::vector<std::uint32_t> npre_[2];
 };
 
 }  // namespace

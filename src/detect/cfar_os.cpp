@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <string>
 #include <numeric>
 #include <vector>
 
 #include "cfar_kernels.hpp"
+#include "sarscale/core/error.hpp"
 
 namespace sarscale::detect::detail {
 namespace {
@@ -52,6 +55,9 @@ struct Slab {
   Slab(const SceneWindow& w, float nodata, std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1)
       : row_lo(r0), row_hi(r1), col_lo(c0), col_hi(c1) {
     const std::int64_t width = c1 - c0;
+    if ((r1 - r0) * width > std::numeric_limits<std::int32_t>::max())
+      throw ConfigError("OS-CFAR: a slab of " + std::to_string(r1 - r0) + " x " + std::to_string(width) +
+                        " pixels is too large; use narrower tiles");
     rank.assign(static_cast<std::size_t>((r1 - r0) * width), -1);
     std::vector<std::int32_t> order;
     for (std::int64_t r = r0; r < r1; ++r)

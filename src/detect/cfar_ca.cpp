@@ -1,8 +1,8 @@
-// Cell-averaging CFAR: box sums of the valid ring cells in exact 128-bit fixed point: running
-// column sums down the rows, then prefix sums along each row, so O(1) per pixel. Integer sums are
-// exact (and prefix sums may wrap modulo 2^128: their differences are still exact), so a window's
-// sum does not depend on where the running sums started: tiles and thread blocks agree bit for bit
-// with the whole scene.
+// Cell-averaging CFAR: box sums of the valid ring cells in exact 128-bit fixed point: cumulative
+// column sums down the rows (a box's column sum is the difference of two), then prefix sums along
+// each row, so O(1) per pixel. Integer sums are exact (and may wrap modulo 2^128: differences are
+// still exact), so a window's sum does not depend on where the sums started: tiles and thread
+// blocks agree bit for bit with the whole scene.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -68,9 +68,11 @@ struct DbTerms {
   }
 };
 
-// One thread's state for a block of rows: the terms of the last 2R + 2 window rows (a ring
-// buffer), column sums over the outer (radius R) and guard (radius g) boxes, and their prefix sums
-// along the current row, padded by R on both sides so that no window needs clipping.
+// One thread's state for a block of rows: cumulative column sums of the terms down the rows
+// since the block's first ring row, kept for the last 2R + 2 rows (a ring buffer), so that a box's
+// column sum is the difference of two of them; and the boxes' prefix sums along the current row,
+// padded by R on both sides so that no window needs clipping. All integer sums wrap modulo 2^128
+// (counts 2^32): their differences are exact.
 template <class Terms>
 class CaBlock {
  public:
@@ -82,83 +84,64 @@ class CaBlock {
     col_lo_ = std::max<std::int64_t>(0, vc0 - h_[0]);
     width_ = static_cast<std::size_t>(std::min(w.cols, vc0 + core.cols + h_[0]) - col_lo_);
     slots_ = static_cast<std::size_t>(2 * h_[0] + 2);
-    for (int ch = 0; ch < C; ++ch) rows_[ch].assign(slots_ * width_, 0);
-    valid_.assign(slots_ * width_, 0);
+    for (int ch = 0; ch < C; ++ch) down_[ch].assign(slots_ * width_, 0);
+    ndown_.assign(slots_ * width_, 0);
     for (int b = 0; b < 2; ++b) {
-      for (int ch = 0; ch < C; ++ch) {
-        col_[b][ch].assign(width_, 0);
-        pre_[b][ch].assign(width_ + 1 + 2 * static_cast<std::size_t>(h_[0]), 0);
-      }
-      ncol_[b].assign(width_, 0);
+      for (int ch = 0; ch < C; ++ch) pre_[b][ch].assign(width_ + 1 + 2 * static_cast<std::size_t>(h_[0]), 0);
       npre_[b].assign(width_ + 1 + 2 * static_cast<std::size_t>(h_[0]), 0);
     }
   }
 
   void run(std::int64_t row_begin, std::int64_t row_end) {
     const std::int64_t vr0 = row_begin - w_.origin_row;
+    // the slot of row vr0 - R - 1 holds zeros: where the cumulative sums start
     for (std::int64_t vr = vr0 - h_[0]; vr <= vr0 + h_[0]; ++vr) load(vr);
-    for (int b = 0; b < 2; ++b)
-      for (std::int64_t vr = vr0 - h_[b]; vr <= vr0 + h_[b]; ++vr) slide(b, vr, -1);
     for (std::int64_t r = row_begin; r < row_end; ++r) {
       const std::int64_t vr = r - w_.origin_row;
-      prefix();
+      prefix(vr);
       judge_row(r);
-      if (r + 1 == row_end) break;
-      load(vr + 1 + h_[0]);  // its slot held row vr - h - 1, which no box needs any more
-      for (int b = 0; b < 2; ++b) slide(b, vr + 1 + h_[b], vr - h_[b]);
+      if (r + 1 < row_end) load(vr + 1 + h_[0]);  // its slot held row vr - R - 1, no longer needed
     }
   }
 
  private:
   std::size_t slot(std::int64_t vr) const { return static_cast<std::size_t>(vr + h_[0] + 1) % slots_ * width_; }
-  bool in_window(std::int64_t vr) const { return vr >= 0 && vr < w_.rows; }
 
-  // Terms of window row vr into its ring-buffer slot.
+  // Cumulative sums of window row vr: those of row vr - 1 plus its terms (none outside the window).
   void load(std::int64_t vr) {
-    if (!in_window(vr)) return;
+    const std::size_t s = slot(vr), p = slot(vr - 1);
+    if (vr < 0 || vr >= w_.rows) {
+      for (int ch = 0; ch < C; ++ch) std::copy_n(down_[ch].begin() + static_cast<std::ptrdiff_t>(p), width_, down_[ch].begin() + static_cast<std::ptrdiff_t>(s));
+      std::copy_n(ndown_.begin() + static_cast<std::ptrdiff_t>(p), width_, ndown_.begin() + static_cast<std::ptrdiff_t>(s));
+      return;
+    }
     const float* row = w_.data + vr * w_.stride + col_lo_;
-    const std::size_t s = slot(vr);
     u128 t[C];
     for (std::size_t j = 0; j < width_; ++j) {
       const float x = row[j];
       const bool ok = valid_pixel(x, terms_.nodata);
       if (ok && C == 1 && x > kMaxIntensity) too_bright(w_.origin_row + vr, w_.origin_col + col_lo_ + static_cast<std::int64_t>(j), x);
       if (ok) terms_(x, t);
-      for (int ch = 0; ch < C; ++ch) rows_[ch][s + j] = ok ? t[ch] : 0;
-      valid_[s + j] = ok;
+      for (int ch = 0; ch < C; ++ch) down_[ch][s + j] = down_[ch][p + j] + (ok ? t[ch] : 0);
+      ndown_[s + j] = ndown_[p + j] + ok;
     }
   }
 
-  // Adds window row `enter` to box b's column sums and takes row `leave` from them (rows outside
-  // the window count as empty), in one pass.
-  void slide(int b, std::int64_t enter, std::int64_t leave) {
-    const bool in = in_window(enter), out = in_window(leave);
-    if (!in && !out) return;
-    const std::size_t si = in ? slot(enter) : 0, so = out ? slot(leave) : 0;
-    for (int ch = 0; ch < C; ++ch) {
-      u128* col = col_[b][ch].data();
-      const u128 *ti = rows_[ch].data() + si, *to = rows_[ch].data() + so;
-      if (in && out) for (std::size_t j = 0; j < width_; ++j) col[j] += ti[j] - to[j];
-      else if (in) for (std::size_t j = 0; j < width_; ++j) col[j] += ti[j];
-      else for (std::size_t j = 0; j < width_; ++j) col[j] -= to[j];
-    }
-    std::int32_t* n = ncol_[b].data();
-    const std::int32_t *vi = valid_.data() + si, *vo = valid_.data() + so;
-    for (std::size_t j = 0; j < width_; ++j) n[j] += (in ? vi[j] : 0) - (out ? vo[j] : 0);
-  }
-
-  // pre[R + k] = sum of col[0..k) for k in 0..width, constant beyond both ends.
-  void prefix() {
+  // pre[b][R + k] = sum over columns [0, k) of box b's column sums for row vr, constant beyond
+  // both ends.
+  void prefix(std::int64_t vr) {
     const auto pad = static_cast<std::size_t>(h_[0]);
     for (int b = 0; b < 2; ++b) {
+      const std::size_t top = slot(vr - h_[b] - 1), bottom = slot(vr + h_[b]);
       for (int ch = 0; ch < C; ++ch) {
         u128* p = pre_[b][ch].data();
-        const u128* col = col_[b][ch].data();
-        for (std::size_t j = 0; j < width_; ++j) p[pad + j + 1] = p[pad + j] + col[j];
+        const u128 *lo = down_[ch].data() + top, *hi = down_[ch].data() + bottom;
+        for (std::size_t j = 0; j < width_; ++j) p[pad + j + 1] = p[pad + j] + (hi[j] - lo[j]);
         std::fill(p + pad + width_ + 1, p + pre_[b][ch].size(), p[pad + width_]);
       }
-      std::uint32_t* p = npre_[b].data();  // wraps on very wide rows; differences stay exact
-      for (std::size_t j = 0; j < width_; ++j) p[pad + j + 1] = p[pad + j] + static_cast<std::uint32_t>(ncol_[b][j]);
+      std::uint32_t* p = npre_[b].data();
+      const std::uint32_t *lo = ndown_.data() + top, *hi = ndown_.data() + bottom;
+      for (std::size_t j = 0; j < width_; ++j) p[pad + j + 1] = p[pad + j] + (hi[j] - lo[j]);
       std::fill(p + pad + width_ + 1, p + npre_[b].size(), p[pad + width_]);
     }
   }
@@ -211,10 +194,9 @@ class CaBlock {
   const std::int64_t h_[2];  // radius of the outer box, of the guard box
   std::int64_t col_lo_ = 0;  // first window column any ring of the block touches
   std::size_t width_ = 0, slots_ = 0;
-  std::vector<u128> rows_[C];
-  std::vector<std::int32_t> valid_;
-  std::vector<u128> col_[2][C], pre_[2][C];
-  std::vector<std::int32_t> ncol_[2];
+  std::vector<u128> down_[C];          // cumulative column sums, ring buffer of 2R + 2 rows
+  std::vector<std::uint32_t> ndown_;   // cumulative valid counts, likewise
+  std::vector<u128> pre_[2][C];
   std::vector<std::uint32_t> npre_[2];
 };
 

@@ -4,7 +4,7 @@
 #   --with-tools  reference tools of the cross-check tests (LIBSVM's svm-train, numpy, h5py)
 #   --with-slurm  a local single-node Slurm for jobs/ and the `slurm` tests (scripts/local-slurm.sh)
 #   --with-bench  the seed Python pipeline the benchmarks compare with (scikit-learn, scikit-image),
-#                 and gnuplot for scripts/scaling_study.sh's plots
+#                 and gnuplot for scripts/scaling_study.sh's plots; OpenCV for scripts/bench_cfar.sh
 #   --with-fuzz   clang with libFuzzer and its sanitizer runtimes, and LLVM's OpenMP, for the
 #                 fuzzing build (scripts/fuzz.sh)
 set -euo pipefail
@@ -24,7 +24,7 @@ for flag in "$@"; do
   case "$flag" in
     --with-tools) packages+=(libsvm-tools python3-numpy python3-h5py) ;;
     --with-slurm) packages+=(slurm-wlm munge) ;;
-    --with-bench) packages+=(python3-sklearn python3-skimage python3-pil gnuplot-nox) ;;
+    --with-bench) packages+=(python3-sklearn python3-skimage python3-pil gnuplot-nox python3-opencv) ;;
     --with-fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
     *) echo "usage: $0 [--with-tools] [--with-slurm] [--with-bench] [--with-fuzz]" >&2; exit 2 ;;
   esac

@@ -13,7 +13,8 @@ class OutputGuard {
  public:
   // Collective. Refusals are thrown on every rank together: an output over an input, in a
   // missing or read-only folder, or over a file of another kind without `overwrite`:
-  // ConfigError; an output another run is writing: io::OutputInUseError. The locks are held
+  // ConfigError; an output another run is writing: an IoError (io::OutputInUseError on rank 0).
+  // Both through Comm::agree, so they carry FailedOnEveryRank. The locks are held
   // (by rank 0) until the guard is destroyed.
   static OutputGuard claim(const Comm& comm, const std::vector<io::OutputCheck>& outputs,
                            const std::vector<io::RunInput>& inputs, bool overwrite, const std::string& command_line);

@@ -74,7 +74,7 @@ TEST(ModelFile, DamagedFilesGiveClearErrors) {
   };
   EXPECT_NE(message(dir / "missing.h5").find("no such file"), std::string::npos);
   std::ofstream(dir / "text.h5") << "not hdf5";
-  EXPECT_NE(message(dir / "text.h5").find("not a sarscale model"), std::string::npos);
+  EXPECT_NE(message(dir / "text.h5").find("not a model written by `sarscale train`"), std::string::npos);
   io::write_model_file(dir / "m.h5", trained_model());
   const auto size = fs::file_size(dir / "m.h5");
   for (const double keep : {0.9, 0.5, 0.1}) {

@@ -131,15 +131,15 @@ SvcQ::SvcQ(const double* x, int l, int dim, const std::vector<signed char>& y, c
 
 SvcQ::SvcQ(const GramMatrix& gram, const std::vector<std::int64_t>& gram_rows, const std::vector<signed char>& y,
            const KernelParams& kernel, std::size_t cache_bytes)
-    : xx_(static_cast<Eigen::Index>(y.size())),
+    : gram_(&gram),
+      gram_rows_(gram_rows),
+      xx_(static_cast<Eigen::Index>(y.size())),
       y_(y),
       qd_(y.size()),
       kernel_(kernel),
       cache_(static_cast<int>(y.size()), cache_bytes),
       threads_(1),
-      dim_(0),
-      gram_(&gram),
-      gram_rows_(gram_rows) {
+      dim_(0) {
   for (std::size_t i = 0; i < y.size(); ++i) {
     const std::int64_t g = gram_rows_[i];
     xx_[static_cast<Eigen::Index>(i)] = gram.values[static_cast<std::size_t>(g * gram.n + g)];

@@ -29,7 +29,9 @@ cmake --build "$ASAN_BUILD" --parallel "$(nproc)"
 # Leaks: Open MPI, PMIx and hwloc keep allocations for the process's life by design; those
 # libraries (and only those) are suppressed, in tests/sanitizers/lsan.supp. Everything of
 # sarscale's, HDF5's and GDAL's is checked. UBSan: every report is fatal (halt_on_error).
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+# fast_unwind_on_malloc=0: the fast unwinder loses the stack in Open MPI's components (no frame
+# pointers), leaving "<unknown module>" frames no suppression can name; the slow one finds them.
+export ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$SARSCALE_ROOT/tests/sanitizers/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 # Open MPI's shared-memory transport maps segments ASan cannot see into; TCP + self keep every

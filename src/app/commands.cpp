@@ -9,7 +9,6 @@
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
-#include "sarscale/io/output_policy.hpp"
 
 namespace sarscale::app {
 
@@ -94,8 +93,7 @@ int run(const dist::Comm& comm, int argc, char** argv) {
       // Anything else was raised on this rank alone: `main` ends the job with its message.
       const FailedOnEveryRank* agreed = failed_on_every_rank(e);
       const bool everywhere = agreed || comm.size() == 1 || dynamic_cast<const ConfigError*>(&e) ||
-                              dynamic_cast<const StrictRejectError*>(&e) ||
-                              dynamic_cast<const io::OutputInUseError*>(&e);  // dist/output_guard.hpp
+                              dynamic_cast<const StrictRejectError*>(&e);
       if (!everywhere) throw;
       if (root) {
         std::cerr << "sarscale " << cl.command << ": error";

@@ -89,6 +89,7 @@ Candidate make_candidate(const std::vector<CfarDetection>& pixels) {
   c.peak_row = pixels[0].row;
   c.peak_col = pixels[0].col;
   c.max_score = pixels[0].score;
+  c.min_log10_pfa = pixels[0].log10_pfa;
   double sum_r = 0, sum_c = 0, sum_x = 0, sum_xr = 0, sum_xc = 0, sum_bg = 0, sum_score = 0;
   for (const CfarDetection& p : pixels) {
     c.row_min = std::min(c.row_min, p.row);
@@ -101,6 +102,7 @@ Candidate make_candidate(const std::vector<CfarDetection>& pixels) {
       c.peak_col = p.col;
     }
     c.max_score = std::max(c.max_score, p.score);
+    c.min_log10_pfa = std::min(c.min_log10_pfa, p.log10_pfa);
     sum_r += static_cast<double>(p.row);
     sum_c += static_cast<double>(p.col);
     sum_x += p.value;

@@ -1,6 +1,7 @@
 #include "sarscale/dist/partition.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "sarscale/core/error.hpp"
 
@@ -42,6 +43,27 @@ Range weighted_range(const std::vector<std::uint64_t>& weights, int parts, int p
   if (part < 0 || part >= parts) throw Error("weighted_range: bad part index");
   const auto b = weighted_boundaries(weights, parts);
   return {b[static_cast<std::size_t>(part)], b[static_cast<std::size_t>(part) + 1]};
+}
+
+std::vector<SceneTile> plan_scene_tiles(const std::vector<std::pair<std::int64_t, std::int64_t>>& sizes,
+                                        std::int64_t tile_rows, std::int64_t tile_cols) {
+  if (tile_rows <= 0 || tile_cols <= 0) throw Error("plan_scene_tiles: the tile size must be positive");
+  std::vector<SceneTile> tiles;
+  for (std::size_t s = 0; s < sizes.size(); ++s) {
+    const auto [rows, cols] = sizes[s];
+    if (rows <= 0 || cols <= 0) throw Error("plan_scene_tiles: scene " + std::to_string(s) + " has no pixels");
+    for (std::int64_t r = 0; r < rows; r += tile_rows)
+      for (std::int64_t c = 0; c < cols; c += tile_cols)
+        tiles.push_back({s, r, c, std::min(tile_rows, rows - r), std::min(tile_cols, cols - c)});
+  }
+  return tiles;
+}
+
+Range tile_range(const std::vector<SceneTile>& tiles, int parts, int part) {
+  std::vector<std::uint64_t> weights;
+  weights.reserve(tiles.size());
+  for (const SceneTile& t : tiles) weights.push_back(t.pixels());
+  return weighted_range(weights, parts, part);
 }
 
 }  // namespace sarscale::dist

@@ -102,3 +102,41 @@ TEST(PendingRuns, RunsOfRowsNotDoneCutIntoBatches) {
   for (std::size_t i = 0; i < random.size(); ++i)
     EXPECT_EQ(seen[i], i >= 100 && i < 900 && !random[i] ? 1 : 0) << i;
 }
+
+TEST(SceneTiles, CoverEveryPixelOnceInSceneThenRowMajorOrder) {
+  const std::vector<std::pair<std::int64_t, std::int64_t>> sizes{{5, 7}, {4, 4}};
+  const auto tiles = plan_scene_tiles(sizes, 2, 3);
+  // Scene 0: 3 tile rows (2, 2, 1) x 3 tile cols (3, 3, 1); scene 1: 2 x 2 (2 x 3 and 2 x 1).
+  ASSERT_EQ(tiles.size(), 9u + 4u);
+  EXPECT_EQ(tiles[0], (SceneTile{0, 0, 0, 2, 3}));
+  EXPECT_EQ(tiles[2], (SceneTile{0, 0, 6, 2, 1}));
+  EXPECT_EQ(tiles[8], (SceneTile{0, 4, 6, 1, 1}));
+  EXPECT_EQ(tiles[9], (SceneTile{1, 0, 0, 2, 3}));
+  EXPECT_EQ(tiles[12], (SceneTile{1, 2, 3, 2, 1}));
+  for (std::size_t s = 0; s < sizes.size(); ++s) {
+    std::vector<int> hits(static_cast<std::size_t>(sizes[s].first * sizes[s].second), 0);
+    for (const auto& t : tiles)
+      if (t.scene == s)
+        for (std::int64_t r = t.row0; r < t.row0 + t.rows; ++r)
+          for (std::int64_t c = t.col0; c < t.col0 + t.cols; ++c) ++hits[static_cast<std::size_t>(r * sizes[s].second + c)];
+    for (const int h : hits) EXPECT_EQ(h, 1);
+  }
+  EXPECT_THROW(plan_scene_tiles(sizes, 0, 3), sarscale::Error);
+  EXPECT_THROW(plan_scene_tiles({{0, 4}}, 2, 2), sarscale::Error);
+}
+
+TEST(SceneTiles, RanksShareTilesByPixelsContiguously) {
+  // One large scene and two small ones: the large one's tiles are split over the ranks.
+  const auto tiles = plan_scene_tiles({{1000, 1000}, {100, 100}, {100, 100}}, 250, 250);
+  ASSERT_EQ(tiles.size(), 16u + 2u);
+  std::size_t next = 0;
+  for (int part = 0; part < 3; ++part) {
+    const Range r = tile_range(tiles, 3, part);
+    EXPECT_EQ(r.begin, next);
+    next = r.end;
+    std::uint64_t pixels = 0;
+    for (std::size_t i = r.begin; i < r.end; ++i) pixels += tiles[i].pixels();
+    EXPECT_NEAR(static_cast<double>(pixels), 1.02e6 / 3, 62500.0 / 2 + 1) << "part " << part;
+  }
+  EXPECT_EQ(next, tiles.size());
+}

@@ -28,6 +28,9 @@ struct Candidate {
   double contrast_db = 0;      // 10 log10(mean_intensity / mean_background) (gamma/OS models)
   double mean_score = 0;       // mean CFAR score (dB above threshold)
   double max_score = 0;
+  // The most significant pixel's log10 false-alarm probability (CfarDetection::log10_pfa): the
+  // candidate still has that pixel at any Pfa with log10(Pfa) above it (ROC points in one pass).
+  double min_log10_pfa = 0;
 };
 
 // The components of one tile: closed ones as candidates, open ones (touching an edge shared with

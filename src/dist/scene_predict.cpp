@@ -13,6 +13,7 @@
 #include "sarscale/core/log.hpp"
 #include "sarscale/dist/features_stage.hpp"
 #include "sarscale/dist/progress.hpp"
+#include "sarscale/dist/scene_classifier.hpp"
 #include "sarscale/features/chain.hpp"
 #include "sarscale/features/pca.hpp"
 #include "sarscale/io/model_file.hpp"
@@ -36,69 +37,6 @@ int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 // Runs `work` on every rank and agrees on its failure (Comm::agree): keeps ranks out of a
 // collective that a failed rank will never reach.
 void agree(const Comm& comm, const std::function<void()>& work) { comm.agree_on(work); }
-
-// The model's chain, PCA and SVM, checked against each other.
-struct Classifier {
-  io::ModelFile model;
-  std::optional<features::FeatureChain> chain;
-  std::optional<features::PcaModel> pca;
-  bool probabilities = false;
-  int k = 0;                        // classes of the SVM
-  std::vector<int> label_position;  // class index -> position in model.svm.labels (-1: none)
-};
-
-Classifier load_classifier(const fs::path& path) {
-  Classifier c;
-  c.model = io::read_model_file(path);
-  const io::ModelFile& m = c.model;
-  if (m.chain.empty() || m.class_names.empty())
-    throw ConfigError("model " + path.string() +
-                      " carries no feature chain (trained on LIBSVM text data?): scenes need a model trained on a "
-                      "feature file");
-  if (m.class_names.size() > kMapNoData)
-    throw ConfigError("model " + path.string() + " has " + std::to_string(m.class_names.size()) +
-                      " classes; a Byte class map holds at most 255");
-  ModelChain checked = model_chain(m, path);
-  c.chain.emplace(std::move(checked.chain));
-  c.pca = std::move(checked.pca);
-  // A scene is read one band at a time (--band); chains over several named bands need chips.
-  if (!c.chain->bands().empty())
-    throw ConfigError("model " + path.string() + ": its feature chain computes on the planes (" +
-                      features::describe_planes(c.chain->spec().planes) +
-                      ") of named bands; predict --scene reads one band of a scene: classify chips "
-                      "(ingest --bands, then predict --archive) instead");
-  c.k = m.svm.classes();
-  c.label_position.assign(m.class_names.size(), -1);
-  for (int j = 0; j < c.k; ++j) {
-    const std::int32_t label = m.svm.labels[static_cast<std::size_t>(j)];
-    if (label < 0 || static_cast<std::size_t>(label) >= m.class_names.size())
-      throw InputError("model " + path.string() + ": SVM label " + std::to_string(label) +
-                       " is not one of its class indices");
-    c.label_position[static_cast<std::size_t>(label)] = j;
-  }
-  c.probabilities = m.svm.has_probability();
-  return c;
-}
-
-// Confidence of row `row` in percent (see the header).
-std::uint8_t confidence_percent(const Classifier& c, const svm::Predictions& p, std::size_t row) {
-  const int chosen = c.label_position[static_cast<std::size_t>(p.labels[row])];
-  const auto k = static_cast<std::size_t>(c.k);
-  double share = 0;
-  if (c.probabilities) {
-    share = p.probabilities[row * k + static_cast<std::size_t>(chosen)];
-  } else {
-    const std::size_t pairs = k * (k - 1) / 2;
-    const double* dec = p.decision_values.data() + row * pairs;
-    int votes = 0;
-    std::size_t pair = 0;
-    for (int i = 0; i < c.k; ++i)
-      for (int j = i + 1; j < c.k; ++j, ++pair)
-        if ((dec[pair] > 0 ? i : j) == chosen) ++votes;
-    share = static_cast<double>(votes) / static_cast<double>(c.k - 1);
-  }
-  return static_cast<std::uint8_t>(std::clamp(std::lround(100.0 * share), 0L, 100L));
-}
 
 // Distinct colours: hues a golden angle apart, cycling through three saturation/value levels,
 // so neighbouring class indices never look alike. Unused entries and no-data (255) are black;
@@ -147,7 +85,7 @@ struct Counts {
 struct StripContext {
   const ScenePredictConfig& cfg;
   const io::GdalRaster& raster;
-  const Classifier& classifier;
+  const SceneClassifier& classifier;
   const SceneGrid& grid;
   int threads;
   std::optional<float> nodata;
@@ -157,8 +95,7 @@ struct StripContext {
 void classify_strip(const StripContext& x, int r0, int r1, std::vector<std::uint8_t>& out, Counts& counts) {
   const SceneGrid& g = x.grid;
   const int mc = g.map_cols(), wr = g.window_rows, wc = g.window_cols;
-  const features::FeatureChain& chain = *x.classifier.chain;
-  const int chip_r = chain.rows(), chip_c = chain.cols();
+  const int chip_r = x.classifier.chip_rows(), chip_c = x.classifier.chip_cols();
   const auto cells = static_cast<std::size_t>(r1 - r0) * static_cast<std::size_t>(mc);
   out.assign(2 * cells, kMapNoData);
   std::uint8_t* classes = out.data();
@@ -203,10 +140,8 @@ void classify_strip(const StripContext& x, int r0, int r1, std::vector<std::uint
     }
 
   const auto chip_px = static_cast<std::size_t>(chip_r) * static_cast<std::size_t>(chip_c);
-  const std::size_t raw_dim = chain.length();
   const bool resize = wr != chip_r || wc != chip_c;
-  std::vector<float> chips, raw, usable_raw, projected;
-  std::vector<std::size_t> usable;
+  std::vector<float> chips;
   Image window;
   for (std::size_t b0 = 0; b0 < todo.size(); b0 += kBatchWindows) {
     const std::size_t n = std::min(kBatchWindows, todo.size() - b0);
@@ -232,34 +167,17 @@ void classify_strip(const StripContext& x, int r0, int r1, std::vector<std::uint
         std::copy(fitted.magnitude.begin(), fitted.magnitude.end(), chips.data() + i * chip_px);
       }
     }
-    raw.resize(n * raw_dim);
-    const std::vector<std::string> reasons = chain.compute_batch(chips.data(), n, raw.data(), x.threads);
-    usable.clear();
-    usable_raw.clear();
+    const std::vector<ChipVerdict> verdicts = x.classifier.classify(chips.data(), n, x.threads);
     for (std::size_t i = 0; i < n; ++i) {
-      if (!reasons[i].empty()) {
+      const ChipVerdict& v = verdicts[i];
+      if (v.class_index < 0) {
         ++counts.unusable;
         continue;
       }
-      usable.push_back(todo[b0 + i]);
-      usable_raw.insert(usable_raw.end(), raw.begin() + static_cast<std::ptrdiff_t>(i * raw_dim),
-                        raw.begin() + static_cast<std::ptrdiff_t>((i + 1) * raw_dim));
-    }
-    if (usable.empty()) continue;
-    const float* features = usable_raw.data();
-    if (x.classifier.pca) {
-      projected.resize(usable.size() * static_cast<std::size_t>(x.classifier.pca->n_components()));
-      x.classifier.pca->apply(usable_raw.data(), usable.size(), projected.data());
-      features = projected.data();
-    }
-    const svm::Predictions p = svm::predict(x.classifier.model.svm, features, static_cast<std::int64_t>(usable.size()),
-                                            x.classifier.probabilities, x.threads);
-    for (std::size_t i = 0; i < usable.size(); ++i) {
-      const std::int32_t label = p.labels[i];
-      classes[usable[i]] = static_cast<std::uint8_t>(label);
-      confidence[usable[i]] = confidence_percent(x.classifier, p, i);
+      classes[todo[b0 + i]] = static_cast<std::uint8_t>(v.class_index);
+      confidence[todo[b0 + i]] = static_cast<std::uint8_t>(std::clamp(std::lround(100.0 * v.confidence), 0L, 100L));
       ++counts.classified;
-      ++counts.per_class[static_cast<std::size_t>(label)];
+      ++counts.per_class[static_cast<std::size_t>(v.class_index)];
     }
   }
 }
@@ -313,16 +231,19 @@ ScenePredictSummary run_predict_scene(const Comm& comm, const ScenePredictConfig
       comm, {{cfg.output, "--output", io::geotiff_kind("sarscale class map", "SARSCALE_MODEL_FINGERPRINT"), true}},
       {{cfg.scene, "--scene", false}, {cfg.model, "--model", false}}, cfg.overwrite, cfg.command_line);
 
-  std::optional<Classifier> classifier;
+  std::optional<SceneClassifier> classifier;
   std::optional<io::GdalRaster> raster;
   agree(comm, [&] {
-    classifier.emplace(load_classifier(cfg.model));
+    classifier.emplace(SceneClassifier::load(cfg.model, "predict --scene"));
+    if (classifier->class_names().size() > kMapNoData)
+      throw ConfigError("model " + cfg.model.string() + " has " + std::to_string(classifier->class_names().size()) +
+                        " classes; a Byte class map holds at most 255");
     raster.emplace(io::GdalRaster::open(cfg.scene, cfg.calibration));
     if (cfg.band > raster->bands())
       throw ConfigError("--band " + std::to_string(cfg.band) + ": " + cfg.scene.string() + " has " +
                         std::to_string(raster->bands()) + " band(s)");
   });
-  const features::FeatureChain& chain = *classifier->chain;
+  const features::FeatureChain& chain = classifier->chain();
   SceneGrid grid;
   grid.scene_rows = raster->rows();
   grid.scene_cols = raster->cols();
@@ -352,7 +273,7 @@ ScenePredictSummary run_predict_scene(const Comm& comm, const ScenePredictConfig
   const std::optional<double> nodata = raster->nodata(cfg.band);
   const StripContext context{cfg,  *raster, *classifier,
                              grid, threads, nodata ? std::optional<float>(static_cast<float>(*nodata)) : std::nullopt};
-  const std::vector<std::string>& names = classifier->model.class_names;
+  const std::vector<std::string>& names = classifier->class_names();
 
   // Rank 0 alone creates and writes the map (a GeoTIFF has one writer).
   std::optional<io::RasterWriter> writer;
@@ -378,11 +299,11 @@ ScenePredictSummary run_predict_scene(const Comm& comm, const ScenePredictConfig
     meta["SARSCALE_BAND"] = std::to_string(cfg.band);
     meta["SARSCALE_CALIBRATION"] = raster->calibration_applied();
     meta["SARSCALE_MODEL"] = fs::absolute(cfg.model).lexically_normal().string();
-    meta["SARSCALE_MODEL_FINGERPRINT"] = classifier->model.fingerprint;
-    meta["SARSCALE_CHAIN"] = classifier->model.chain;
+    meta["SARSCALE_MODEL_FINGERPRINT"] = classifier->model().fingerprint;
+    meta["SARSCALE_CHAIN"] = classifier->model().chain;
     meta["SARSCALE_WINDOW"] = size_text(grid.window_rows, grid.window_cols);
     meta["SARSCALE_STRIDE"] = std::to_string(grid.stride);
-    meta["SARSCALE_CONFIDENCE"] = classifier->probabilities ? "probability" : "votes";
+    meta["SARSCALE_CONFIDENCE"] = classifier->probabilities() ? "probability" : "votes";
     meta["SARSCALE_NODATA"] = std::to_string(kMapNoData);
     if (!cfg.command_line.empty()) meta["SARSCALE_COMMAND_LINE"] = cfg.command_line;
     writer->set_metadata(meta);
@@ -391,7 +312,7 @@ ScenePredictSummary run_predict_scene(const Comm& comm, const ScenePredictConfig
     writer->set_colour_table(1, class_palette(static_cast<int>(names.size())));
     writer->set_band_description(2, "confidence");
     writer->set_metadata({{"UNIT", "percent"},
-                          {"CONFIDENCE", classifier->probabilities
+                          {"CONFIDENCE", classifier->probabilities()
                                              ? "probability of the chosen class"
                                              : "share of the chosen class's one-vs-one machines that voted for it"}},
                          2);
@@ -447,7 +368,7 @@ ScenePredictSummary run_predict_scene(const Comm& comm, const ScenePredictConfig
   s.unusable = total[2];
   s.classified = total[3];
   for (std::size_t k = 0; k < names.size(); ++k) s.per_class.emplace_back(names[k], total[4 + k]);
-  s.probabilities = classifier->probabilities;
+  s.probabilities = classifier->probabilities();
   s.strips = strips;
   s.threads = threads;
   s.seconds = comm.max(clock.lap());

@@ -5,12 +5,14 @@
 #include <cpl_string.h>
 #include <cpl_vsi.h>
 #include <gdal.h>
+#include <gdal_alg.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <complex>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <numbers>
 #include <set>
@@ -434,6 +436,36 @@ std::string GdalRaster::projection_wkt() const {
 std::optional<Georef> GdalRaster::georef() const {
   if (!has_geotransform()) return std::nullopt;
   return Georef{geotransform(), projection_wkt()};
+}
+
+std::vector<std::array<double, 2>> GdalRaster::pixel_to_lonlat(const std::vector<std::array<double, 2>>& rows_cols) const {
+  detail::GdalErrorCapture capture;
+  const bool gcps = GDALGetGCPCount(as_dataset(handle_)) > 0 && GDALGetGCPProjection(as_dataset(handle_)) != nullptr &&
+                    *GDALGetGCPProjection(as_dataset(handle_)) != '\0';
+  if ((!has_geotransform() || projection_wkt().empty()) && !gcps) return {};
+  // GDAL's generic transformer: the geotransform and CRS, or the GCPs (a first-order polynomial
+  // fit, as gdalwarp uses), to WGS 84 longitude/latitude.
+  char** options = CSLSetNameValue(nullptr, "DST_SRS", "EPSG:4326");
+  void* transformer = GDALCreateGenImgProjTransformer2(as_dataset(handle_), nullptr, options);
+  CSLDestroy(options);
+  if (transformer == nullptr) {
+    log::warn(path_.string(), ": no transformation to longitude/latitude: ", capture.errors());
+    return {};
+  }
+  const std::size_t n = rows_cols.size();
+  std::vector<double> x(n), y(n), z(n, 0.0);
+  std::vector<int> ok(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = rows_cols[i][1];  // GDAL's pixel/line: column first
+    y[i] = rows_cols[i][0];
+  }
+  if (n > 0) GDALGenImgProjTransform(transformer, FALSE, static_cast<int>(n), x.data(), y.data(), z.data(), ok.data());
+  GDALDestroyGenImgProjTransformer(transformer);
+  std::vector<std::array<double, 2>> out(n);
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = ok[i] ? std::array<double, 2>{x[i], y[i]}
+                   : std::array<double, 2>{std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
+  return out;
 }
 
 std::optional<double> GdalRaster::nodata(int band) const {

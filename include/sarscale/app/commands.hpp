@@ -30,6 +30,7 @@ po::options_description convert_options();
 po::options_description features_options();
 po::options_description train_options();
 po::options_description predict_options();
+po::options_description detect_options();
 po::options_description evaluate_options();
 po::options_description pipeline_options();
 int cmd_version(const dist::Comm& comm, const CommandLine& cl);
@@ -40,6 +41,7 @@ int cmd_convert(const dist::Comm& comm, const CommandLine& cl);
 int cmd_features(const dist::Comm& comm, const CommandLine& cl);
 int cmd_train(const dist::Comm& comm, const CommandLine& cl);
 int cmd_predict(const dist::Comm& comm, const CommandLine& cl);
+int cmd_detect(const dist::Comm& comm, const CommandLine& cl);
 int cmd_evaluate(const dist::Comm& comm, const CommandLine& cl);
 int cmd_pipeline(const dist::Comm& comm, const CommandLine& cl);
 

@@ -82,6 +82,11 @@ class GdalRaster {
   std::string projection_wkt() const;          // empty when absent (GCP-only products too)
   std::optional<Georef> georef() const;        // both, when the raster has a geotransform
   std::optional<double> nodata(int band = 1) const;
+  // Longitude and latitude (WGS 84, degrees) of positions given as (row, col) in pixel units
+  // (pixel (r, c) covers [r, r+1) x [c, c+1)), through the geotransform and CRS or, for products
+  // georeferenced by ground control points only (Sentinel-1 GRD), a polynomial fit of the GCPs.
+  // Empty when the raster has neither; NaN for a position the transformation fails on.
+  std::vector<std::array<double, 2>> pixel_to_lonlat(const std::vector<std::array<double, 2>>& rows_cols) const;
 
   Metadata metadata(const std::string& domain = "") const;  // the dataset's items of a domain
   Metadata band_metadata(int band) const;                   // band's default domain

@@ -1,0 +1,291 @@
+#include "detect_outputs.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "sarscale/core/error.hpp"
+#include "sarscale/core/image.hpp"
+#include "sarscale/core/log.hpp"
+#include "sarscale/detect/quicklook.hpp"
+#include "sarscale/dist/partition.hpp"
+#include "sarscale/io/detection_file.hpp"
+#include "sarscale/io/gdal_raster.hpp"
+#include "sarscale/io/raster_writer.hpp"
+
+namespace sarscale::dist::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t kChipBatch = 256;  // chips per chain/SVM batch
+
+// Rank 0: one scene's tiles, merged.
+SceneResult merge_scene(std::size_t scene, const DetectPlan& plan,
+                        const std::map<std::uint64_t, std::vector<std::uint8_t>>& records, const DetectConfig& cfg) {
+  SceneResult r;
+  const auto [rows, cols] = plan.sizes[scene];
+  const int f = plan.quicklook_factor[scene];
+  r.quicklook_rows = static_cast<int>((rows + f - 1) / f);
+  r.quicklook_cols = static_cast<int>((cols + f - 1) / f);
+  r.quicklook.assign(static_cast<std::size_t>(r.quicklook_rows) * static_cast<std::size_t>(r.quicklook_cols), 0.0f);
+  std::vector<detect::TileComponents> parts;
+  for (std::uint64_t t = 0; t < plan.tiles.size(); ++t) {
+    const SceneTile& tile = plan.tiles[t];
+    if (tile.scene != scene) continue;
+    const auto it = records.find(t);
+    if (it == records.end()) throw Error("detect: tile " + std::to_string(t) + " was never logged");
+    TileResult result = unpack_tile(it->second.data(), it->second.size());
+    if (!result.failure.empty()) {
+      if (r.failure.empty()) r.failure = result.failure;
+      continue;
+    }
+    r.tested += result.tested;
+    const auto qr = static_cast<std::size_t>((tile.rows + f - 1) / f), qc = static_cast<std::size_t>((tile.cols + f - 1) / f);
+    for (std::size_t i = 0; i < qr; ++i)
+      std::copy_n(result.quicklook.data() + i * qc, qc,
+                  r.quicklook.data() + (static_cast<std::size_t>(tile.row0 / f) + i) * static_cast<std::size_t>(r.quicklook_cols) +
+                      static_cast<std::size_t>(tile.col0 / f));
+    parts.push_back(std::move(result.components));
+  }
+  if (!r.failure.empty()) return r;
+  const std::vector<detect::Candidate> all = detect::merge_components(parts);
+  r.candidates = static_cast<std::int64_t>(all.size());
+  for (const detect::Candidate& c : all) {
+    if (c.area < cfg.min_area || (cfg.max_area > 0 && c.area > cfg.max_area)) {
+      ++r.size_rejected;
+      continue;
+    }
+    r.kept.push_back(c);
+  }
+  return r;
+}
+
+std::string encode_verdict(const ChipVerdict& v) {
+  std::ostringstream out;
+  out.precision(17);
+  out << v.class_index << ' ' << v.confidence << ' ' << v.clutter_probability << ' ' << v.reason;
+  return out.str();
+}
+
+ChipVerdict decode_verdict(const std::string& text) {
+  ChipVerdict v;
+  std::istringstream in(text);
+  in >> v.class_index >> v.confidence >> v.clutter_probability;
+  std::getline(in >> std::ws, v.reason);
+  return v;
+}
+
+// Cuts the chip centred on a job from its scene (shifted inside the scene at its borders).
+std::string cut_chip(const io::GdalRaster& raster, int band, const ChipJob& job, int chip_rows, int chip_cols,
+                     float* out) {
+  if (raster.rows() < chip_rows || raster.cols() < chip_cols)
+    return "the scene is smaller than one chip of the model";
+  const int r0 = std::clamp(static_cast<int>(std::lround(job.row)) - chip_rows / 2, 0, raster.rows() - chip_rows);
+  const int c0 = std::clamp(static_cast<int>(std::lround(job.col)) - chip_cols / 2, 0, raster.cols() - chip_cols);
+  Image chip;
+  raster.read_window(r0, c0, chip_rows, chip_cols, chip, band);
+  std::copy(chip.magnitude.begin(), chip.magnitude.end(), out);
+  return "";
+}
+
+// Classifies jobs [begin, end) (scene order), in batches.
+std::vector<ChipVerdict> classify_range(const std::vector<ChipJob>& jobs, std::size_t begin, std::size_t end,
+                                        const std::vector<SceneSetup>& scenes, const SceneClassifier& model,
+                                        const DetectConfig& cfg, int threads) {
+  const int cr = model.chip_rows(), cc = model.chip_cols();
+  const auto chip_px = static_cast<std::size_t>(cr) * static_cast<std::size_t>(cc);
+  std::vector<ChipVerdict> out;
+  std::optional<io::GdalRaster> raster;
+  std::uint32_t open_scene = UINT32_MAX;
+  std::vector<float> chips;
+  for (std::size_t b0 = begin; b0 < end; b0 += kChipBatch) {
+    const std::size_t n = std::min(kChipBatch, end - b0);
+    chips.assign(n * chip_px, 0.0f);
+    std::vector<std::string> reasons(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const ChipJob& job = jobs[b0 + i];
+      if (job.scene != open_scene) {
+        raster.emplace(io::GdalRaster::open(scenes[job.scene].path, cfg.calibration));
+        open_scene = job.scene;
+      }
+      reasons[i] = cut_chip(*raster, cfg.band, job, cr, cc, chips.data() + i * chip_px);
+    }
+    std::vector<ChipVerdict> verdicts = model.classify(chips.data(), n, threads);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!reasons[i].empty()) verdicts[i] = ChipVerdict{-1, 0, 0, reasons[i]};
+      out.push_back(std::move(verdicts[i]));
+    }
+  }
+  return out;
+}
+
+std::string unique_png_name(const fs::path& scene, std::set<std::string>& taken, std::size_t index) {
+  std::string name = scene.stem().string();
+  if (scene.filename() == "manifest.safe" || scene.filename() == "product.xml") name = scene.parent_path().stem().string();
+  if (!taken.insert(name).second) name += "-" + std::to_string(index + 1), taken.insert(name);
+  return name + ".png";
+}
+
+// The detection records of one scene (geo positions through the scene's georeferencing).
+std::vector<io::Detection> scene_detections(const DetectResults& results, std::size_t scene, std::size_t first_job,
+                                            const SceneSetup& setup, const SceneClassifier* model,
+                                            const DetectConfig& cfg, bool& georeferenced) {
+  const SceneResult& r = results.scenes[scene];
+  std::vector<io::Detection> out;
+  std::vector<std::array<double, 2>> positions;
+  for (std::size_t k = 0; k < r.kept.size(); ++k) {
+    const detect::Candidate& c = r.kept[k];
+    io::Detection d;
+    d.scene = setup.path.string();
+    d.id = static_cast<std::int64_t>(k) + 1;
+    d.row_min = c.row_min, d.col_min = c.col_min, d.row_max = c.row_max, d.col_max = c.col_max;
+    d.row = c.weighted_row + 0.5;  // pixel centres at index + 0.5 (GDAL's pixel/line convention)
+    d.col = c.weighted_col + 0.5;
+    d.area = c.area;
+    d.peak = c.peak, d.contrast_db = c.contrast_db, d.score_db = c.max_score, d.log10_pfa = c.min_log10_pfa;
+    if (model != nullptr) {
+      const ChipVerdict& v = results.verdicts[first_job + k];
+      if (v.class_index >= 0) {
+        d.class_name = model->class_names()[static_cast<std::size_t>(v.class_index)];
+        d.probability = v.confidence;
+        if (model->clutter_class() >= 0) d.clutter_probability = v.clutter_probability;
+        d.target = cfg.no_discrimination || v.class_index != model->clutter_class();
+      } else {
+        d.reason = v.reason;  // kept as a target: the prescreen found it and nothing says clutter
+      }
+    }
+    positions.push_back({d.row, d.col});
+    out.push_back(std::move(d));
+  }
+  const io::GdalRaster raster = io::GdalRaster::open(setup.path, cfg.calibration);
+  const std::vector<std::array<double, 2>> lonlat = raster.pixel_to_lonlat(positions);
+  georeferenced = !lonlat.empty() || (out.empty() && raster.has_geotransform());
+  if (!georeferenced) log::warn(setup.path.string(), " is not georeferenced: its detections are in pixels only");
+  const bool affine = raster.has_geotransform();
+  const auto gt = raster.geotransform();
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    if (affine) {
+      out[k].map_x = gt[0] + out[k].col * gt[1] + out[k].row * gt[2];
+      out[k].map_y = gt[3] + out[k].col * gt[4] + out[k].row * gt[5];
+    }
+    if (!lonlat.empty()) out[k].lon = lonlat[k][0], out[k].lat = lonlat[k][1];
+  }
+  return out;
+}
+
+void write_quicklook(const fs::path& path, const SceneResult& r, int factor, const std::vector<io::Detection>& dets) {
+  std::vector<detect::QuickLookBox> boxes;
+  for (const io::Detection& d : dets) {
+    detect::QuickLookBox b{d.row_min, d.col_min, d.row_max, d.col_max, "", 255, 40, 40};
+    if (!d.target) {
+      b.r = 60, b.g = 160, b.b = 255;  // clutter: blue, no label
+    } else if (!d.class_name.empty()) {
+      b.label = d.class_name + " " + std::to_string(static_cast<int>(std::lround(100 * d.probability))) + "%";
+    } else {
+      b.r = 255, b.g = 220, b.b = 0;  // prescreen only: yellow
+    }
+    boxes.push_back(std::move(b));
+  }
+  const std::vector<std::uint8_t> rgb = detect::render_quicklook(r.quicklook, r.quicklook_rows, r.quicklook_cols, factor, boxes);
+  io::write_png_bytes(path, r.quicklook_rows, r.quicklook_cols, 3, rgb.data());
+}
+
+}  // namespace
+
+std::string detect_mode(const SceneClassifier* classifier, const DetectConfig& cfg) {
+  return classifier == nullptr     ? "prescreen only"
+         : cfg.no_discrimination ? "classify (no discrimination)"
+                                 : "discriminate+classify";
+}
+
+io::OutputKind detect_folder_kind() {
+  return io::folder_kind("sarscale detect folder (detections.csv, summary.json, quicklook/, tiles/)",
+                         {"summary.json", "detections.csv", "tiles"});
+}
+
+DetectResults merge_tiles(const Comm& comm, const fs::path& tiles_dir, const std::vector<SceneSetup>& scenes,
+                          const DetectPlan& plan, const DetectConfig& cfg) {
+  DetectResults results;
+  comm.agree_on([&] {
+    if (!comm.is_root()) return;
+    const auto records = read_tile_logs(tiles_dir);
+    for (std::size_t s = 0; s < scenes.size(); ++s) {
+      results.scenes.push_back(merge_scene(s, plan, records, cfg));
+      for (const detect::Candidate& c : results.scenes.back().kept)
+        results.jobs.push_back({static_cast<std::uint32_t>(s), c.weighted_row, c.weighted_col});
+    }
+  });
+  comm.broadcast(results.jobs);
+  return results;
+}
+
+void classify_candidates(const Comm& comm, DetectResults& results, const std::vector<SceneSetup>& scenes,
+                         const SceneClassifier* classifier, const DetectConfig& cfg, int threads) {
+  if (classifier == nullptr) return;
+  const Range mine = block_range(results.jobs.size(), comm.size(), comm.rank());
+  std::vector<std::string> local;
+  comm.agree_on([&] {
+    for (const ChipVerdict& v : classify_range(results.jobs, mine.begin, mine.end, scenes, *classifier, cfg, threads))
+      local.push_back(encode_verdict(v));
+  });
+  const std::vector<std::string> all = comm.allgather_strings(local);
+  if (!comm.is_root()) return;
+  for (const std::string& text : all) results.verdicts.push_back(decode_verdict(text));
+}
+
+DetectSummary write_outputs(const DetectResults& results, const std::vector<SceneSetup>& scenes, const DetectPlan& plan,
+                            const std::vector<Rejection>& rejected, std::size_t skipped,
+                            const SceneClassifier* classifier, const DetectConfig& cfg) {
+  DetectSummary s;
+  s.mode = detect_mode(classifier, cfg);
+  s.skipped = static_cast<std::int64_t>(skipped);
+  for (const Rejection& r : rejected) s.rejected.emplace_back(r.path, r.reason);
+  std::vector<io::Detection> all;
+  std::set<std::string> png_names;
+  std::size_t first_job = 0;
+  for (std::size_t i = 0; i < scenes.size(); ++i) {
+    const SceneResult& r = results.scenes[i];
+    DetectSceneSummary e;
+    e.scene = scenes[i].path.string();
+    e.rows = plan.sizes[i].first;
+    e.cols = plan.sizes[i].second;
+    e.tested = r.tested;
+    for (const SceneTile& t : plan.tiles) e.tiles += t.scene == i ? 1 : 0;
+    if (!r.failure.empty()) {
+      e.rejected = r.failure;
+      s.rejected.emplace_back(e.scene, r.failure);
+      log::warn("rejected ", e.scene, ": ", r.failure);
+      s.scenes.push_back(e);
+      continue;
+    }
+    s.megapixels += static_cast<double>(e.rows) * static_cast<double>(e.cols) / 1e6;
+    e.candidates = r.candidates;
+    e.size_rejected = r.size_rejected;
+    std::vector<io::Detection> dets = scene_detections(results, i, first_job, scenes[i], classifier, cfg, e.georeferenced);
+    first_job += r.kept.size();
+    for (const io::Detection& d : dets) {
+      e.targets += d.target ? 1 : 0;
+      e.clutter += d.target ? 0 : 1;
+      e.unclassified += classifier != nullptr && d.class_name.empty() ? 1 : 0;
+    }
+    if (cfg.quicklook_size > 0) {
+      fs::create_directories(cfg.output / "quicklook");
+      const fs::path png = cfg.output / "quicklook" / unique_png_name(scenes[i].path, png_names, i);
+      write_quicklook(png, r, plan.quicklook_factor[i], dets);
+      e.quicklook = png.string();
+    }
+    s.detections += static_cast<std::int64_t>(dets.size());
+    s.targets += e.targets;
+    all.insert(all.end(), std::make_move_iterator(dets.begin()), std::make_move_iterator(dets.end()));
+    s.scenes.push_back(e);
+  }
+  io::write_detections(cfg.output, all);
+  return s;
+}
+
+}  // namespace sarscale::dist::detail

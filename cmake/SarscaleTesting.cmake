@@ -16,7 +16,7 @@ set(SARSCALE_TEST_ENV
 # MPI_MAIN: the test initialises MPI itself (as a singleton, not under mpirun), e.g. to read
 # archives after running the CLI.
 function(sarscale_add_gtest name)
-  cmake_parse_arguments(ARG "MPI_MAIN" "LABEL;TIMEOUT;PROCESSORS" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "MPI_MAIN" "LABEL;TIMEOUT;PROCESSORS" "SOURCES;LIBS;ENV" ${ARGN})
   if(NOT ARG_PROCESSORS)
     set(ARG_PROCESSORS 1)
   endif()
@@ -34,7 +34,8 @@ function(sarscale_add_gtest name)
   endif()
   # One ctest entry per case; GTEST_SKIP (e.g. ../shared absent) shows as skipped.
   # gtest_discover_tests flattens list-valued properties: escape the ENVIRONMENT list.
-  string(REPLACE ";" "\\;" env_escaped "${SARSCALE_TEST_ENV}")
+  set(env ${SARSCALE_TEST_ENV} ${ARG_ENV})
+  string(REPLACE ";" "\\;" env_escaped "${env}")
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST
     PROPERTIES LABELS "${ARG_LABEL}" TIMEOUT ${ARG_TIMEOUT} PROCESSORS ${ARG_PROCESSORS}
                ENVIRONMENT "${env_escaped}")

@@ -21,13 +21,13 @@
 // Classification (declared, matched): accuracy and the confusion of truth class x detected class.
 // Localisation: distance in pixels between a matched declared detection and its target.
 //
-// ROC from one run. A detection's log10_pfa is the loosest... i.e. the largest log10 Pfa at which
-// its most significant pixel would *not* have been detected; it is detected at every threshold
-// log10(Pfa) >= log10_pfa. The ROC point of threshold t keeps the detections with
-// log10_pfa <= t and matches them afresh. This approximates a run at Pfa = 10^t: at a stricter
-// Pfa, a candidate keeps only its pixels above that threshold, so it may be smaller (its centre
-// moves), split into several candidates, or be discriminated differently; here it is counted as
-// the one object it is at the loosest Pfa, with its loosest-Pfa centre and verdict.
+// ROC from one run. A detection's log10_pfa is that of its most significant pixel: the pixel is
+// still detected at any threshold log10(Pfa) >= log10_pfa. The ROC point of threshold t keeps
+// the detections with log10_pfa <= t and matches them afresh. This approximates a run at
+// Pfa = 10^t: at a stricter Pfa, a candidate keeps only its pixels above that threshold, so it
+// may be smaller (its centre moves), split into several candidates, or be discriminated
+// differently; here it is counted as the one object it is at the run's Pfa, with that centre and
+// verdict.
 //
 // Many scenes: counts are summed over scenes, then the ratios are taken (not averaged per scene).
 #include <cstdint>

@@ -186,3 +186,25 @@ TEST(TruthFile, VectorFeaturesThatAreNotPointsOrPolygonsAreNamed) {
  {"type": "Feature", "properties": {"kind": "target", "class": "clutter"}, "geometry": {"type": "Point", "coordinates": [1, 2]}}]})");
   EXPECT_EQ(input_error_of([&] { read_truth(bad_kind); }), bad_kind.string() + ": feature 1: kind target with class clutter");
 }
+
+// Pixel ground sizes behind the per-km^2 figures of `evaluate --detections`.
+TEST(PixelGroundSize, ProjectedAndGeographicScenes) {
+  const Georef utm{{500000.0, 2.0, 0.0, 4650000.0, 0.0, -2.0}, crs_wkt("EPSG:32631")};
+  const auto size = pixel_size_m(utm, 10, 10);
+  ASSERT_TRUE(size.has_value());
+  EXPECT_DOUBLE_EQ((*size)[0], 2.0);
+  EXPECT_DOUBLE_EQ((*size)[1], 2.0);
+  EXPECT_DOUBLE_EQ(*pixel_area_m2(utm, 10, 10), 4.0);
+  // A foot-based CRS (NAD83 / California zone 6, US survey feet): 10 ft pixels are 3.048 m.
+  const Georef feet{{6000000.0, 10.0, 0.0, 2000000.0, 0.0, -10.0}, crs_wkt("EPSG:2230")};
+  EXPECT_NEAR((*pixel_size_m(feet, 0, 0))[0], 3.048006096, 1e-6);
+  // 0.001 degree pixels at 60 N: against the WGS 84 ellipsoid's degree lengths there (111,412 m
+  // of latitude, 55,800 m of longitude), the sphere is within 0.5%.
+  const Georef wgs84{{10.0, 0.001, 0.0, 60.0005, 0.0, -0.001}, crs_wkt("EPSG:4326")};
+  const auto deg = pixel_size_m(wgs84, 0.5, 0.5);
+  ASSERT_TRUE(deg.has_value());
+  EXPECT_NEAR((*deg)[0], 55.800, 55.800 * 0.005);
+  EXPECT_NEAR((*deg)[1], 111.412, 111.412 * 0.005);
+  EXPECT_NEAR(*pixel_area_m2(wgs84, 0.5, 0.5), (*deg)[0] * (*deg)[1], 1e-9);
+  EXPECT_FALSE(pixel_area_m2(Georef{{0, 1, 0, 0, 0, 1}, ""}, 0, 0).has_value());  // no CRS
+}

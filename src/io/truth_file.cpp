@@ -61,6 +61,21 @@ bool split_csv_line(std::string_view line, std::vector<std::string>& fields) {
   return !quoted;
 }
 
+// The class/kind rules of CSV and vector truth alike (docs/detection.md, "Ground truth").
+void set_kind(TruthObject& t, const std::string& cls, const std::string& kind) {
+  if (!kind.empty() && kind != "target" && kind != "clutter")
+    throw InputError("kind '" + kind + "' is neither target nor clutter");
+  const bool clutter_class = lower(cls) == "clutter";
+  if (kind == "target" && clutter_class) throw InputError("kind target with class clutter");
+  t.target = !(kind == "clutter" || clutter_class);
+  if (t.target) {
+    t.class_name = cls.empty() ? "target" : cls;
+  } else {
+    t.class_name = "clutter";
+    if (t.detail.empty() && !cls.empty() && !clutter_class) t.detail = cls;  // e.g. class "building"
+  }
+}
+
 class CsvTruthReader {
  public:
   explicit CsvTruthReader(fs::path path) : path_(std::move(path)) {}
@@ -170,22 +185,6 @@ class CsvTruthReader {
     return t;
   }
 
- public:
-  // class/kind rules shared with vector truth (docs/detection.md, "Ground truth").
-  static void set_kind(TruthObject& t, const std::string& cls, const std::string& kind) {
-    if (!kind.empty() && kind != "target" && kind != "clutter")
-      throw InputError("kind '" + kind + "' is neither target nor clutter");
-    const bool clutter_class = lower(cls) == "clutter";
-    if (kind == "target" && clutter_class) throw InputError("kind target with class clutter");
-    t.target = !(kind == "clutter" || clutter_class);
-    if (t.target) {
-      t.class_name = cls.empty() ? "target" : cls;
-    } else {
-      t.class_name = "clutter";
-      if (t.detail.empty() && !cls.empty() && !clutter_class) t.detail = cls;  // e.g. class "building"
-    }
-  }
-
  private:
   fs::path path_;
   std::map<std::string, std::size_t> columns_;
@@ -270,7 +269,7 @@ std::vector<TruthObject> read_vector_truth(const fs::path& path) {
       t.scene = string_property(raw, "scene");
       t.detail = string_property(raw, "detail");
       if (t.detail.empty()) t.detail = string_property(raw, "serial");
-      CsvTruthReader::set_kind(t, string_property(raw, "class"), lower(string_property(raw, "kind")));
+      set_kind(t, string_property(raw, "class"), lower(string_property(raw, "kind")));
     } catch (const InputError& e) {
       throw InputError(path.string() + ": feature " + std::to_string(number) + ": " + e.what());
     }

@@ -148,6 +148,8 @@ constexpr Range kRanges[] = {
     {"cascade-cache-mb", 0, kNoLimit, false},
     {"gather-below", 0, kNoLimit, false},
     {"gram-mb", 0, kNoLimit, false},
+    // evaluate --detections
+    {"pixel-area-m2", 0, kNoLimit, true},
     // several commands
     {"threads", 0, 4096, false},
     {"checkpoint-seconds", 0, kNoLimit, false},

@@ -27,7 +27,7 @@ po::options_description predict_options() {
   // clang-format off
   desc.add_options()
     ("archive,a", po::value<std::string>(), "chip archive (the model's own feature chain is applied); --output is then a directory")
-    ("scene,s", po::value<std::string>(), "a scene (anything GDAL reads), classified window by window; --output is then the GeoTIFF class map")
+    ("scene,s", po::value<std::string>(), "a scene (anything GDAL reads), classified window by window into a dense GeoTIFF class map (--output); every window gets one of the model's classes, so ground is labelled a vehicle unless the model was trained with a 'clutter' class: to find targets, use `sarscale detect`")
     ("data,d", po::value<std::string>(), "LIBSVM/svmlight text data (.gz read directly)")
     ("model,m", po::value<std::string>(), "model: sarscale HDF5, or LIBSVM's text format")
     ("output,o", po::value<std::string>(), "archive: a directory; scene: the class map (GeoTIFF); data: predicted labels, one per line in input order (as svm-predict writes them)")

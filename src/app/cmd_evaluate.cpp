@@ -69,7 +69,7 @@ int score_detections(const dist::Comm& comm, const CommandLine& cl, const po::va
   if (vm.count("report")) cfg.report_dir = vm["report"].as<std::string>();
   set_match_radius(vm["match-radius"].as<std::string>(), cfg);
   cfg.params.match_footprint = !vm["no-footprint-match"].as<bool>();
-  if (vm.count("roc-log10-pfa")) cfg.params.roc_log10_pfa = dist::parse_roc_thresholds(vm["roc-log10-pfa"].as<std::string>());
+  if (vm.count("roc-log10-pfa")) cfg.params.roc_log10_pfa = parse_roc_thresholds(vm["roc-log10-pfa"].as<std::string>());
   if (vm.count("pixel-area-m2")) cfg.pixel_area_m2 = vm["pixel-area-m2"].as<double>();
   cfg.overwrite = vm["overwrite"].as<bool>();
   cfg.command_line = join_command_line(cl.command, cl.args);

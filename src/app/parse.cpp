@@ -1,6 +1,8 @@
 #include "sarscale/app/parse.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 
 #include "sarscale/core/error.hpp"
 
@@ -20,6 +22,47 @@ std::pair<int, int> parse_size(const std::string& text, const std::string& optio
     return {n, n};
   }
   return {number(std::string_view(text).substr(0, x)), number(std::string_view(text).substr(x + 1))};
+}
+
+namespace {
+
+double parse_number(const std::string& text, const std::string& whole) {
+  double v = 0;
+  const auto res = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || res.ec != std::errc() || res.ptr != text.data() + text.size() || !std::isfinite(v))
+    throw ConfigError("--roc-log10-pfa '" + whole + "': '" + text + "' is not a number");
+  return v;
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> parts(1);
+  for (char c : text) {
+    if (c == sep) parts.emplace_back();
+    else parts.back() += c;
+  }
+  return parts;
+}
+
+}  // namespace
+
+std::vector<double> parse_roc_thresholds(const std::string& text) {
+  std::vector<double> out;
+  const auto range = split(text, ':');
+  if (range.size() == 1) {
+    for (const auto& item : split(text, ',')) out.push_back(parse_number(item, text));
+  } else if (range.size() <= 3) {
+    const double first = parse_number(range[0], text), last = parse_number(range[1], text);
+    const double step = range.size() == 3 ? parse_number(range[2], text) : 1.0;
+    if (!(step > 0) || last < first) throw ConfigError("--roc-log10-pfa '" + text + "': need first <= last and step > 0");
+    if ((last - first) / step > 1000) throw ConfigError("--roc-log10-pfa '" + text + "': more than 1000 points");
+    const auto n = static_cast<long>(std::floor((last - first) / step + 1e-9));
+    for (long k = 0; k <= n; ++k) out.push_back(first + static_cast<double>(k) * step);
+  } else {
+    throw ConfigError("--roc-log10-pfa '" + text + "': give a,b,c or first:last[:step]");
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 std::string join_command_line(const std::string& command, const std::vector<std::string>& args) {

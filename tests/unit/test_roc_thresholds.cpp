@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "sarscale/core/error.hpp"
-#include "sarscale/dist/detection_score.hpp"
+#include "sarscale/app/parse.hpp"
 #include "test_support.hpp"
 
-using sarscale::dist::parse_roc_thresholds;
+using sarscale::app::parse_roc_thresholds;
 
 TEST(RocThresholds, ListsAndRanges) {
   EXPECT_EQ(parse_roc_thresholds("-5,-9,-7,-9"), (std::vector<double>{-9, -7, -5}));  // sorted, once each

@@ -56,7 +56,4 @@ struct DetectionScoreSummary {
 // not parse (naming its line). The summary is complete on rank 0.
 DetectionScoreSummary run_detection_score(const Comm& comm, const DetectionScoreConfig& config);
 
-// Thresholds from "a,b,c" or "first:last[:step]" (ascending; step > 0, at most 1000 points).
-std::vector<double> parse_roc_thresholds(const std::string& text);  // ConfigError
-
 }  // namespace sarscale::dist

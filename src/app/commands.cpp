@@ -26,6 +26,8 @@ const std::vector<Command>& commands() {
        evaluate_options, cmd_evaluate},
       {"predict", "apply a model to a chip archive, a scene (GeoTIFF class map) or LIBSVM/svmlight data",
        predict_options, cmd_predict},
+      {"cut", "cut training chips (targets and clutter) from scenes with ground truth into a chip archive",
+       cut_options, cmd_cut},
       {"info", "summarise an archive, a feature file or a model file", info_options, cmd_info},
       {"convert", "export archive chips, Phoenix files or rasters (scenes) as PNG or GeoTIFF", convert_options,
        cmd_convert},

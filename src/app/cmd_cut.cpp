@@ -30,7 +30,7 @@ po::options_description cut_options() {
      "clutter chips at random background positions per scene, a chip's half-width or more from every target")
     ("false-alarms", po::value<bool>()->default_value(true),
      "clutter chips at the CFAR prescreener's candidates that are not near a truth target")
-    ("max-false-alarms", po::value<int>()->default_value(50), "per scene, the most significant candidates first")
+    ("max-false-alarms", po::value<int>()->default_value(50), "per scene; more candidates than that: picks spread evenly from the strongest to the weakest")
     ("pfa", po::value<double>()->default_value(1e-5), "prescreener: false-alarm probability per pixel (gamma clutter)")
     ("guard", po::value<int>()->default_value(cfar.guard), "prescreener: guard radius, pixels")
     ("background", po::value<int>()->default_value(cfar.background), "prescreener: background ring width, pixels")

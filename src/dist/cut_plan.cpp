@@ -163,14 +163,19 @@ std::vector<ChipCut> plan_scene_chips(const CutConfig& cfg, const std::string& s
     else
       alarms.push_back(c);
   }
-  // Stable: equal significance keeps the candidates' peak order.
+  // Ranked by significance (stable: equal ones keep their peak order). More than the cap: picks
+  // spread evenly over the ranking, from the strongest down to the weakest, since a
+  // discriminator meets every kind of false alarm, not only the brightest.
   std::stable_sort(alarms.begin(), alarms.end(), [](const detect::Candidate& a, const detect::Candidate& b) {
     return a.min_log10_pfa < b.min_log10_pfa;
   });
-  if (static_cast<std::int64_t>(alarms.size()) > cfg.max_false_alarms) alarms.resize(static_cast<std::size_t>(cfg.max_false_alarms));
-  for (const auto& c : alarms)
+  const auto n = static_cast<std::int64_t>(alarms.size());
+  const std::int64_t take = std::min<std::int64_t>(n, cfg.max_false_alarms);
+  for (std::int64_t k = 0; k < take; ++k) {
+    const detect::Candidate& c = alarms[static_cast<std::size_t>(k * n / take)];
     chips.push_back(chip_at(cfg, rows, cols, {c.peak_row, c.peak_col}, "clutter", "cfar", ChipOrigin::false_alarm));
-  counts.false_alarms += static_cast<std::int64_t>(alarms.size());
+  }
+  counts.false_alarms += take;
   return chips;
 }
 

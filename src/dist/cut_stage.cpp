@@ -171,16 +171,6 @@ std::vector<std::pair<std::string, std::string>> gather_rejects(const Comm& comm
   return out;
 }
 
-// Class names: every target class some rank cuts, and clutter, sorted (as ingest sorts them).
-std::vector<std::string> agree_classes(const Comm& comm, const std::vector<SceneWork>& work) {
-  std::set<std::string> mine{"clutter"};
-  for (const auto& w : work)
-    for (const auto& c : w.chips) mine.insert(c.class_name);
-  const auto all = comm.allgather_strings(std::vector<std::string>(mine.begin(), mine.end()));
-  const std::set<std::string> names(all.begin(), all.end());
-  return {names.begin(), names.end()};
-}
-
 // The scene inputs for the output policy: folders named by --scene are read whole.
 std::vector<io::RunInput> run_inputs(const CutConfig& cfg, const io::DiscoveryResult& found) {
   std::vector<io::RunInput> inputs;
@@ -192,71 +182,78 @@ std::vector<io::RunInput> run_inputs(const CutConfig& cfg, const io::DiscoveryRe
   return inputs;
 }
 
-}  // namespace
-
-CutSummary run_cut(const Comm& comm, const CutConfig& config) {
-  config.validate();
-  const auto t0 = std::chrono::steady_clock::now();
-  // Discovery on rank 0 (the rules of ingest: folders, globs; *.csv beside scenes are skipped).
-  std::string discovery;
-  comm.agree_on([&] {
-    if (comm.is_root()) discovery = io::serialize(io::discover_inputs(config.scenes, std::nullopt));
-  });
-  comm.broadcast(discovery);
-  const io::DiscoveryResult found = io::deserialize_discovery(discovery);
+// The scenes (discovered on rank 0 by ingest's rules: folders, globs; the *.csv beside scenes
+// are skipped) and every truth file (small: every rank reads them all; one that does not parse
+// stops the run on every rank).
+struct Inputs {
+  io::DiscoveryResult found;
   std::vector<fs::path> paths;
   std::vector<std::uint64_t> bytes;
-  for (const auto& in : found.inputs) {
-    paths.push_back(in.path);
-    bytes.push_back(static_cast<std::uint64_t>(in.size_bytes));
-  }
-  // Truth tables are small: every rank reads them all; a file that does not parse stops the run.
-  std::vector<std::vector<io::TruthObject>> truth(config.truth.size());
-  comm.agree_on([&] {
-    for (std::size_t f = 0; f < config.truth.size(); ++f) truth[f] = io::read_truth(config.truth[f]);
-  });
-  const fs::path output = fs::absolute(config.output);
-  const OutputGuard guard = OutputGuard::claim(
-      comm, {{output, "--output", io::hdf5_kind("sarscale archive", io::kArchiveFormatName), true}},
-      run_inputs(config, found), config.overwrite, config.command_line);
+  std::vector<std::vector<io::TruthObject>> truth;  // per truth file
+};
 
-  // Plan this rank's contiguous slice of scenes (balanced by bytes).
-  const Range slice = weighted_range(bytes, comm.size(), comm.rank());
-  std::vector<SceneWork> work;
+Inputs read_inputs(const Comm& comm, const CutConfig& cfg) {
+  Inputs in;
+  std::string discovery;
   comm.agree_on([&] {
-    for (std::size_t i = slice.begin; i < slice.end; ++i)
-      work.push_back(plan_one_scene(config, paths[i], truth_of_scene(config.truth, truth, paths, paths[i])));
+    if (comm.is_root()) discovery = io::serialize(io::discover_inputs(cfg.scenes, std::nullopt));
   });
-  std::vector<std::int64_t> my_counts, my_rejected;
-  std::vector<std::string> my_reasons, my_drivers;
-  for (std::size_t k = 0; k < work.size(); ++k) {
-    my_counts.push_back(static_cast<std::int64_t>(work[k].chips.size()));
-    my_drivers.push_back(work[k].driver);
-    if (work[k].error.empty()) continue;
-    my_rejected.push_back(static_cast<std::int64_t>(slice.begin + k));
-    my_reasons.push_back(work[k].error);
+  comm.broadcast(discovery);
+  in.found = io::deserialize_discovery(discovery);
+  for (const auto& f : in.found.inputs) {
+    in.paths.push_back(f.path);
+    in.bytes.push_back(static_cast<std::uint64_t>(f.size_bytes));
   }
-  // Slices are contiguous and in rank order: gathered lists are in scene order.
-  const std::vector<std::int64_t> chips_of = comm.allgatherv(my_counts);
-  const std::vector<std::string> drivers = comm.allgather_strings(my_drivers);
-  std::vector<std::int64_t> first_chip(paths.size() + 1, 0);
-  for (std::size_t i = 0; i < paths.size(); ++i) first_chip[i + 1] = first_chip[i] + chips_of[i];
-  const std::vector<std::string> classes = agree_classes(comm, work);
+  in.truth.resize(cfg.truth.size());
+  comm.agree_on([&] {
+    for (std::size_t f = 0; f < cfg.truth.size(); ++f) in.truth[f] = io::read_truth(cfg.truth[f]);
+  });
+  return in;
+}
+
+// What every rank agrees on after planning its slice: chips per scene (in scene order, since
+// slices are contiguous and in rank order), the archive's classes, the planning rejects.
+struct Agreed {
+  std::vector<std::int64_t> chips_of;    // per scene
+  std::vector<std::int64_t> first_chip;  // per scene, plus the total
+  std::vector<std::string> drivers;      // per scene ("" when rejected)
+  std::vector<std::string> classes;      // target classes and clutter, sorted (as ingest sorts them)
   std::map<std::string, std::int32_t> label_of;
-  for (std::size_t k = 0; k < classes.size(); ++k) label_of[classes[k]] = static_cast<std::int32_t>(k);
+  std::vector<std::pair<std::string, std::string>> rejects;
+};
 
-  io::ArchiveLayout layout;
-  layout.chips = first_chip.back();
-  layout.rows = layout.cols = config.chip;
-  layout.class_names = classes;
-  comm.agree_on([&] {
-    if (comm.is_root() && !output.parent_path().empty()) fs::create_directories(output.parent_path());
-  });
-  const fs::path part = io::partial_path(output);
-  io::ArchiveWriter archive = io::ArchiveWriter::create(part, comm.raw(), layout);
+Agreed agree_plan(const Comm& comm, const std::vector<fs::path>& paths, const Range& slice,
+                  const std::vector<SceneWork>& work) {
+  std::vector<std::int64_t> counts, rejected;
+  std::vector<std::string> reasons, drivers;
+  std::set<std::string> classes{"clutter"};
+  for (std::size_t k = 0; k < work.size(); ++k) {
+    counts.push_back(static_cast<std::int64_t>(work[k].chips.size()));
+    drivers.push_back(work[k].driver);
+    for (const auto& c : work[k].chips) classes.insert(c.class_name);
+    if (work[k].error.empty()) continue;
+    rejected.push_back(static_cast<std::int64_t>(slice.begin + k));
+    reasons.push_back(work[k].error);
+  }
+  Agreed a;
+  a.chips_of = comm.allgatherv(counts);
+  a.drivers = comm.allgather_strings(drivers);
+  a.first_chip.assign(paths.size() + 1, 0);
+  for (std::size_t i = 0; i < paths.size(); ++i) a.first_chip[i + 1] = a.first_chip[i] + a.chips_of[i];
+  const auto all = comm.allgather_strings(std::vector<std::string>(classes.begin(), classes.end()));
+  const std::set<std::string> names(all.begin(), all.end());
+  a.classes.assign(names.begin(), names.end());
+  for (std::size_t k = 0; k < a.classes.size(); ++k) a.label_of[a.classes[k]] = static_cast<std::int32_t>(k);
+  a.rejects = gather_rejects(comm, paths, rejected, reasons);
+  return a;
+}
 
-  // Write this rank's chips (slots [my_first, my_first + my_total)) in batches; a scene that
-  // fails while its chips are read keeps its slots, marked invalid, and joins the rejects.
+// Writes this rank's chips (its scenes' slots, contiguous) in batches of collective writes. A
+// scene that fails while its chips are read keeps its slots, marked invalid: its reason is
+// returned (per scene of the slice, "" when it was read).
+std::vector<std::string> write_rank_chips(const Comm& comm, const CutConfig& cfg, io::ArchiveWriter& archive,
+                                          const std::vector<fs::path>& paths, const Range& slice,
+                                          const std::vector<SceneWork>& work, const Agreed& agreed) {
   struct Slot {
     std::size_t scene;  // index into work
     std::size_t chip;
@@ -264,13 +261,12 @@ CutSummary run_cut(const Comm& comm, const CutConfig& config) {
   std::vector<Slot> slots;
   for (std::size_t k = 0; k < work.size(); ++k)
     for (std::size_t c = 0; c < work[k].chips.size(); ++c) slots.push_back({k, c});
-  const std::int64_t my_first = first_chip[slice.begin];
+  const std::int64_t my_first = agreed.first_chip[slice.begin];
   const auto my_total = static_cast<std::int64_t>(slots.size());
   const std::int64_t rounds = comm.max((my_total + kBatchChips - 1) / kBatchChips);
-  const std::size_t chip_px = static_cast<std::size_t>(config.chip) * config.chip;
+  const std::size_t chip_px = static_cast<std::size_t>(cfg.chip) * cfg.chip;
   std::vector<std::string> late_error(work.size());
-  std::vector<std::int64_t> per_class(classes.size(), 0);
-  std::optional<io::GdalRaster> raster;
+  std::optional<io::GdalRaster> raster;  // the scene being read (its chips are consecutive)
   std::size_t raster_of = work.size();
   for (std::int64_t round = 0; round < rounds; ++round) {
     const std::int64_t begin = std::min(my_total, round * kBatchChips);
@@ -281,17 +277,16 @@ CutSummary run_cut(const Comm& comm, const CutConfig& config) {
     std::vector<std::uint8_t> valid(static_cast<std::size_t>(count), 1);
     for (std::int64_t k = 0; k < count; ++k) {
       const Slot& s = slots[static_cast<std::size_t>(begin + k)];
-      const SceneWork& w = work[s.scene];
-      const ChipCut& c = w.chips[s.chip];
+      const ChipCut& c = work[s.scene].chips[s.chip];
       const auto i = static_cast<std::size_t>(k);
-      labels[i] = label_of.at(c.class_name);
+      labels[i] = agreed.label_of.at(c.class_name);
       meta[i].source_index = static_cast<std::int64_t>(slice.begin + s.scene);
       meta[i].tile_row = static_cast<std::int32_t>(c.row0);
       meta[i].tile_col = static_cast<std::int32_t>(c.col0);
-      meta[i].orig_rows = meta[i].orig_cols = config.chip;
+      meta[i].orig_rows = meta[i].orig_cols = cfg.chip;
       meta[i].target_type = c.class_name;
       meta[i].serial = c.detail;
-      meta[i].polarisation = w.polarisation;
+      meta[i].polarisation = work[s.scene].polarisation;
       try {
         if (!late_error[s.scene].empty()) throw InputError(late_error[s.scene]);
         if (raster_of != s.scene) {
@@ -299,7 +294,7 @@ CutSummary run_cut(const Comm& comm, const CutConfig& config) {
           raster_of = s.scene;
           raster.emplace(io::GdalRaster::open(paths[slice.begin + s.scene]));
         }
-        read_chip(*raster, config, c, magnitude.data() + i * chip_px);
+        read_chip(*raster, cfg, c, magnitude.data() + i * chip_px);
       } catch (const std::exception& e) {
         if (late_error[s.scene].empty()) late_error[s.scene] = e.what();
         valid[i] = 0;
@@ -307,58 +302,97 @@ CutSummary run_cut(const Comm& comm, const CutConfig& config) {
     }
     archive.write_chips(my_first + begin, count, magnitude.data(), nullptr, labels.data(), meta.data(), valid.data());
   }
-  raster.reset();
+  return late_error;
+}
+
+// Tables and provenance, then the archive is closed (complete) and renamed into place.
+void finish_archive(const Comm& comm, io::ArchiveWriter& archive, const CutConfig& cfg, const Inputs& in,
+                    const Agreed& agreed, const std::vector<std::pair<std::string, std::string>>& rejects,
+                    const fs::path& part, const fs::path& output) {
+  std::vector<io::SourceRecord> sources;
+  for (std::size_t i = 0; i < in.paths.size(); ++i)
+    sources.push_back({in.paths[i].string(), agreed.drivers[i], "", static_cast<std::int64_t>(in.bytes[i]),
+                       agreed.first_chip[i], agreed.chips_of[i]});
+  std::vector<io::RejectRecord> reject_records;
+  for (const auto& [p, why] : rejects) reject_records.push_back({p, why});
+  archive.write_sources(sources);
+  archive.write_rejects(reject_records);
+  archive.set_attribute("command_line", cfg.command_line);
+  std::string params, truth_files;
+  for (const auto& p : cfg.parameters) params += p + "\n";
+  for (const auto& t : cfg.truth) truth_files += t.string() + "\n";
+  archive.set_attribute("parameters", params);
+  archive.set_provenance("cut_truth_files", truth_files);
+  archive.set_provenance("cut_chip", std::to_string(cfg.chip));
+  archive.set_provenance("cut_seed", std::to_string(cfg.seed));
+  archive.close();
+  commit_output(comm, part, output);
+}
+
+}  // namespace
+
+CutSummary run_cut(const Comm& comm, const CutConfig& config) {
+  config.validate();
+  const auto t0 = std::chrono::steady_clock::now();
+  const Inputs in = read_inputs(comm, config);
+  const fs::path output = fs::absolute(config.output);
+  const OutputGuard guard = OutputGuard::claim(
+      comm, {{output, "--output", io::hdf5_kind("sarscale archive", io::kArchiveFormatName), true}},
+      run_inputs(config, in.found), config.overwrite, config.command_line);
+
+  // Plan this rank's contiguous slice of scenes (balanced by bytes), then agree on the slots.
+  const Range slice = weighted_range(in.bytes, comm.size(), comm.rank());
+  std::vector<SceneWork> work;
+  comm.agree_on([&] {
+    for (std::size_t i = slice.begin; i < slice.end; ++i)
+      work.push_back(
+          plan_one_scene(config, in.paths[i], truth_of_scene(config.truth, in.truth, in.paths, in.paths[i])));
+  });
+  const Agreed agreed = agree_plan(comm, in.paths, slice, work);
+
+  io::ArchiveLayout layout;
+  layout.chips = agreed.first_chip.back();
+  layout.rows = layout.cols = config.chip;
+  layout.class_names = agreed.classes;
+  comm.agree_on([&] {
+    if (comm.is_root() && !output.parent_path().empty()) fs::create_directories(output.parent_path());
+  });
+  const fs::path part = io::partial_path(output);
+  io::ArchiveWriter archive = io::ArchiveWriter::create(part, comm.raw(), layout);
+  const std::vector<std::string> late_error = write_rank_chips(comm, config, archive, in.paths, slice, work, agreed);
 
   // Scenes that failed late: every slot invalid (earlier batches too), and rejected.
   std::vector<std::pair<std::int64_t, std::int64_t>> invalid;
   std::vector<std::int64_t> late_scenes;
   std::vector<std::string> late_reasons;
   ScenePlanCounts local_counts;  // of the scenes cut (a scene that failed late has no valid chips)
+  std::vector<std::int64_t> per_class(agreed.classes.size(), 0);
   for (std::size_t k = 0; k < work.size(); ++k) {
     const std::size_t i = slice.begin + k;
     if (late_error[k].empty()) {
       add_counts(local_counts, work[k].counts);
-      for (const auto& c : work[k].chips) ++per_class[static_cast<std::size_t>(label_of.at(c.class_name))];
+      for (const auto& c : work[k].chips) ++per_class[static_cast<std::size_t>(agreed.label_of.at(c.class_name))];
       continue;
     }
-    invalid.emplace_back(first_chip[i], chips_of[i]);
+    invalid.emplace_back(agreed.first_chip[i], agreed.chips_of[i]);
     late_scenes.push_back(static_cast<std::int64_t>(i));
     late_reasons.push_back(late_error[k]);
   }
   archive.invalidate(invalid);
 
   CutSummary summary;
-  for (const auto& r : found.rejects) summary.rejects.emplace_back(r.path, r.reason);
-  for (auto& r : gather_rejects(comm, paths, my_rejected, my_reasons)) summary.rejects.push_back(std::move(r));
-  for (auto& r : gather_rejects(comm, paths, late_scenes, late_reasons)) summary.rejects.push_back(std::move(r));
+  for (const auto& r : in.found.rejects) summary.rejects.emplace_back(r.path, r.reason);
+  summary.rejects.insert(summary.rejects.end(), agreed.rejects.begin(), agreed.rejects.end());
+  for (auto& r : gather_rejects(comm, in.paths, late_scenes, late_reasons)) summary.rejects.push_back(std::move(r));
   std::sort(summary.rejects.begin(), summary.rejects.end());
+  finish_archive(comm, archive, config, in, agreed, summary.rejects, part, output);
 
-  std::vector<io::SourceRecord> sources;
-  for (std::size_t i = 0; i < paths.size(); ++i)
-    sources.push_back({paths[i].string(), drivers[i], "", static_cast<std::int64_t>(bytes[i]), first_chip[i],
-                       chips_of[i]});
-  std::vector<io::RejectRecord> reject_records;
-  for (const auto& [p, why] : summary.rejects) reject_records.push_back({p, why});
-  archive.write_sources(sources);
-  archive.write_rejects(reject_records);
-  archive.set_attribute("command_line", config.command_line);
-  std::string params;
-  for (const auto& p : config.parameters) params += p + "\n";
-  archive.set_attribute("parameters", params);
-  std::string truth_files;
-  for (const auto& t : config.truth) truth_files += t.string() + "\n";
-  archive.set_provenance("cut_truth_files", truth_files);
-  archive.set_provenance("cut_chip", std::to_string(config.chip));
-  archive.set_provenance("cut_seed", std::to_string(config.seed));
-  archive.close();
-  commit_output(comm, part, output);
-
-  summary.scenes = static_cast<std::int64_t>(paths.size() + found.rejects.size());
+  summary.scenes = static_cast<std::int64_t>(in.paths.size() + in.found.rejects.size());
   summary.rejected_scenes = static_cast<std::int64_t>(summary.rejects.size());
   summary.cut_scenes = summary.scenes - summary.rejected_scenes;
   summary.counts = sum_counts(comm, local_counts);
-  for (std::size_t k = 0; k < classes.size(); ++k) {
-    summary.per_class.emplace_back(classes[k], comm.sum(per_class[k]));
+  for (std::size_t k = 0; k < agreed.classes.size(); ++k) {
+    summary.per_class.emplace_back(agreed.classes[k], comm.sum(per_class[k]));
     summary.chips += summary.per_class.back().second;
   }
   summary.seconds = comm.max(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

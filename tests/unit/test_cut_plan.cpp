@@ -121,7 +121,7 @@ TEST(CutPlan, TruthFirstThenBackgroundThenFalseAlarms) {
   EXPECT_EQ(other[0].row0, chips[0].row0);
   EXPECT_NE(other[3].row0 * 1000 + other[3].col0, chips[3].row0 * 1000 + chips[3].col0);
 
-  // The cap on false alarms keeps the most significant.
+  // A cap of one keeps the strongest (picks spread over the significance ranking start there).
   dist::CutConfig capped = cfg;
   capped.max_false_alarms = 1;
   dist::ScenePlanCounts capped_counts;

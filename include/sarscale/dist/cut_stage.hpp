@@ -8,7 +8,8 @@
 //  3. `clutter` chips at random background positions (a chip's half-width or more from every
 //     truth target), drawn from (seed, scene file name) so that a scene always gives the same;
 //  4. with false alarms: `clutter` chips at the CFAR prescreener's candidates (peak pixel) that
-//     lie a chip's half-width or more from every truth target, most significant first.
+//     lie a chip's half-width or more from every truth target; beyond max_false_alarms, picks
+//     spread evenly over their significance ranking (the strongest first, down to the weakest).
 // Chip windows are moved inside the scene where they would cross its border (a scene smaller
 // than a chip is zero-padded around its centre). Pixels are magnitudes (complex scenes: |z|;
 // float scenes are taken to hold linear magnitude, as synth writes them); CFAR runs on
@@ -41,7 +42,7 @@ struct CutConfig {
   int band = 1;                                 // logical band of the scenes
   int clutter_per_scene = 8;                    // random background chips per scene
   bool false_alarms = true;                     // chips at the prescreener's false alarms
-  int max_false_alarms = 50;                    // per scene, most significant first (0: none)
+  int max_false_alarms = 50;                    // per scene, spread over the significance ranking (0: none)
   detect::CfarParams cfar;                      // the prescreener (method, pfa, guard, background)
   std::uint64_t seed = 1;
   int threads = 1;                              // OpenMP threads for the CFAR

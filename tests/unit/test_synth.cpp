@@ -8,6 +8,7 @@
 #include <cmath>
 #include <complex>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <cstdio>
@@ -490,6 +491,26 @@ TEST(SynthChip, GainAndClutterLevelScaleTheAcquisition) {
 // Scenes
 
 namespace {
+// Rendering the rows above and below each split separately, at 1 and 3 threads, gives `full`.
+void expect_split_renders_identical(const std::function<void(int, int, Image&)>& render, const Image& full,
+                                    const std::vector<int>& splits) {
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    for (int split : splits) {
+      Image top, bottom;
+      render(0, split, top);
+      render(split, full.rows - split, bottom);
+      std::vector<float> mag(top.magnitude), ph(top.phase);
+      mag.insert(mag.end(), bottom.magnitude.begin(), bottom.magnitude.end());
+      ph.insert(ph.end(), bottom.phase.begin(), bottom.phase.end());
+      EXPECT_EQ(mag, full.magnitude) << threads << " threads, split at " << split;
+      EXPECT_EQ(ph, full.phase) << threads << " threads, split at " << split;
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
 SceneSynthConfig small_scene() {
   SceneSynthConfig cfg;
   cfg.width = 700;
@@ -534,22 +555,10 @@ TEST(SynthScene, AnyRowSplitAndThreadCountGivesIdenticalPixels) {
   ASSERT_EQ(full.cols, cfg.width);
   expect_valid_pixels(full);
 
-  const int saved = omp_get_max_threads();
-  for (int threads : {1, 3}) {
-    omp_set_num_threads(threads);
-    // Splits that cut through targets and texture cells.
-    for (int split : {1, 137, plan[2].footprint.row0 + 5}) {
-      Image top, bottom;
-      render_scene_rows(cfg, plan, 0, split, top);
-      render_scene_rows(cfg, plan, split, cfg.height - split, bottom);
-      std::vector<float> mag(top.magnitude), ph(top.phase);
-      mag.insert(mag.end(), bottom.magnitude.begin(), bottom.magnitude.end());
-      ph.insert(ph.end(), bottom.phase.begin(), bottom.phase.end());
-      ASSERT_EQ(mag, full.magnitude) << threads << " threads, split at " << split;
-      ASSERT_EQ(ph, full.phase) << threads << " threads, split at " << split;
-    }
-  }
-  omp_set_num_threads(saved);
+  // Splits that cut through targets and texture cells.
+  expect_split_renders_identical(
+      [&](int row0, int nrows, Image& out) { render_scene_rows(cfg, plan, row0, nrows, out); }, full,
+      {1, 137, plan[2].footprint.row0 + 5});
 
   SceneSynthConfig detected = cfg;
   detected.pixels = ScenePixels::float32;
@@ -712,22 +721,10 @@ TEST(SynthDistractors, AnyRowSplitAndThreadCountGivesIdenticalPixels) {
   Image full;
   render_scene_rows(cfg, plan, 0, cfg.height, full);
   expect_valid_pixels(full);
-  const int saved = omp_get_max_threads();
-  for (int threads : {1, 3}) {
-    omp_set_num_threads(threads);
-    // Splits through the first distractors' footprints.
-    for (int split : {plan.distractors[0].footprint.row0 + 3, plan.distractors[1].footprint.row0 + 17, 301}) {
-      Image top, bottom;
-      render_scene_rows(cfg, plan, 0, split, top);
-      render_scene_rows(cfg, plan, split, cfg.height - split, bottom);
-      std::vector<float> mag(top.magnitude), ph(top.phase);
-      mag.insert(mag.end(), bottom.magnitude.begin(), bottom.magnitude.end());
-      ph.insert(ph.end(), bottom.phase.begin(), bottom.phase.end());
-      ASSERT_EQ(mag, full.magnitude) << threads << " threads, split at " << split;
-      ASSERT_EQ(ph, full.phase) << threads << " threads, split at " << split;
-    }
-  }
-  omp_set_num_threads(saved);
+  // Splits through the first distractors' footprints.
+  expect_split_renders_identical(
+      [&](int row0, int nrows, Image& out) { render_scene_rows(cfg, plan, row0, nrows, out); }, full,
+      {plan.distractors[0].footprint.row0 + 3, plan.distractors[1].footprint.row0 + 17, 301});
   // Without distractors the pixels are exactly those of a targets-only scene; outside the
   // distractors' footprints a scene with them is identical too.
   const SceneSynthConfig none = small_scene();

@@ -68,6 +68,7 @@ int cmd_cut(const dist::Comm& comm, const CommandLine& cl) {
   const dist::CutSummary s = dist::run_cut(comm, cfg);
   if (comm.is_root()) {
     for (const auto& [path, why] : s.rejects) log::warn("rejected ", path, ": ", why);
+    for (const auto& f : s.unused_truth_files) log::warn("truth file ", f, " belongs to none of the scenes: unused");
     if (s.counts.truth_outside > 0)
       log::warn(s.counts.truth_outside, " truth object(s) lie outside their scene: not cut");
     log::info("cut ", s.chips, " chips (", s.counts.targets, " targets, ",

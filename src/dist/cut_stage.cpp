@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/dist/output_guard.hpp"
@@ -35,6 +36,8 @@ json::Value CutSummary::to_json() const {
   v["background_short"] = counts.background_short;
   v["classes"] = json::Value::object();
   for (const auto& [name, n] : per_class) v["classes"][name] = n;
+  v["unused_truth_files"] = json::Value::array();
+  for (const auto& f : unused_truth_files) v["unused_truth_files"].push_back(f);
   v["rejects"] = json::Value::array();
   for (const auto& [path, why] : rejects) {
     json::Value r = json::Value::object();
@@ -50,28 +53,44 @@ namespace {
 
 constexpr std::int64_t kBatchChips = 256;
 
-// A truth file named <scene stem>_targets.csv (what synth writes) belongs to that scene alone;
-// the objects of any other file go to scenes through their `scene` column (none: every scene).
+// A truth file named <stem>_targets.csv (what synth writes) belongs to the scene <stem>.* alone
+// (none, when no such scene is given); the objects of any other file go to scenes through their
+// `scene` column (none: every scene).
+constexpr std::string_view kSynthTruthSuffix = "_targets.csv";
+
+bool is_synth_truth(const fs::path& file) { return file.filename().string().ends_with(kSynthTruthSuffix); }
+
+bool synth_truth_of(const fs::path& file, const fs::path& scene) {
+  return file.filename().string() == scene.stem().string() + std::string(kSynthTruthSuffix);
+}
+
 std::vector<io::TruthObject> truth_of_scene(const std::vector<fs::path>& files,
                                             const std::vector<std::vector<io::TruthObject>>& objects,
-                                            const std::vector<fs::path>& scenes, const fs::path& scene) {
-  const auto own_file = [](const fs::path& file, const fs::path& s) {
-    return file.filename().string() == s.stem().string() + "_targets.csv";
-  };
+                                            const fs::path& scene) {
   std::vector<io::TruthObject> mine;
   for (std::size_t f = 0; f < files.size(); ++f) {
-    if (own_file(files[f], scene)) {
-      mine.insert(mine.end(), objects[f].begin(), objects[f].end());
+    if (is_synth_truth(files[f])) {
+      if (synth_truth_of(files[f], scene)) mine.insert(mine.end(), objects[f].begin(), objects[f].end());
       continue;
     }
-    const bool someone_elses = std::any_of(scenes.begin(), scenes.end(), [&](const fs::path& s) {
-      return own_file(files[f], s);
-    });
-    if (someone_elses) continue;
     const auto matched = io::truth_for_scene(objects[f], scene);
     mine.insert(mine.end(), matched.begin(), matched.end());
   }
   return mine;
+}
+
+// Truth files of which no given scene takes a single object (a misnamed file, a scene left out).
+std::vector<std::string> unused_truth_files(const std::vector<fs::path>& files,
+                                            const std::vector<std::vector<io::TruthObject>>& objects,
+                                            const std::vector<fs::path>& scenes) {
+  std::vector<std::string> unused;
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    const bool used = std::any_of(scenes.begin(), scenes.end(), [&](const fs::path& s) {
+      return is_synth_truth(files[f]) ? synth_truth_of(files[f], s) : !io::truth_for_scene(objects[f], s).empty();
+    });
+    if (!used && !objects[f].empty()) unused.push_back(files[f].string());
+  }
+  return unused;
 }
 
 // One scene of this rank's slice, planned.
@@ -346,7 +365,7 @@ CutSummary run_cut(const Comm& comm, const CutConfig& config) {
   comm.agree_on([&] {
     for (std::size_t i = slice.begin; i < slice.end; ++i)
       work.push_back(
-          plan_one_scene(config, in.paths[i], truth_of_scene(config.truth, in.truth, in.paths, in.paths[i])));
+          plan_one_scene(config, in.paths[i], truth_of_scene(config.truth, in.truth, in.paths[i])));
   });
   const Agreed agreed = agree_plan(comm, in.paths, slice, work);
 
@@ -387,6 +406,7 @@ CutSummary run_cut(const Comm& comm, const CutConfig& config) {
   std::sort(summary.rejects.begin(), summary.rejects.end());
   finish_archive(comm, archive, config, in, agreed, summary.rejects, part, output);
 
+  summary.unused_truth_files = unused_truth_files(config.truth, in.truth, in.paths);
   summary.scenes = static_cast<std::int64_t>(in.paths.size() + in.found.rejects.size());
   summary.rejected_scenes = static_cast<std::int64_t>(summary.rejects.size());
   summary.cut_scenes = summary.scenes - summary.rejected_scenes;

@@ -36,6 +36,8 @@ class CutCli : public ::testing::Test {
     fs::resize_file(scenes / "short.tif", size * 2 / 5);
     // A second truth table for good.tif: one object inside the scene, one far outside it.
     std::ofstream(g_dir / "extra.csv") << "row,col,class,scene\n300.5,40.5,tank_a,good.tif\n9000,50,tank_a,good.tif\n";
+    // synth's table of a scene the run is not given: its objects go to no scene.
+    fs::copy_file(scenes / "good_targets.csv", g_dir / "other_targets.csv");
     std::ofstream(g_dir / "broken.csv") << "row,col,class\n10,20,tank_a\nten,20,tank_a\n";
   }
 };
@@ -45,7 +47,8 @@ class CutCli : public ::testing::Test {
 TEST_F(CutCli, BadScenesAreRejectedAndTruthOutsideIsCounted) {
   const fs::path out = g_dir / "chips.h5";
   const std::string cmd = sarscale_mpi(2) + " cut --scene " + (g_dir / "scenes").string() + " --truth " +
-                          (g_dir / "scenes" / "good_targets.csv").string() + " " + (g_dir / "extra.csv").string() +
+                          (g_dir / "scenes" / "good_targets.csv").string() + " " + (g_dir / "extra.csv").string() + " " +
+                          (g_dir / "other_targets.csv").string() +
                           " --output " + out.string() + " --chip 64 --clutter-per-scene 2 --false-alarms false";
   const std::string output = run_expect(cmd);
   const std::string j = last_json_line(output);
@@ -61,6 +64,7 @@ TEST_F(CutCli, BadScenesAreRejectedAndTruthOutsideIsCounted) {
   EXPECT_NE(output.find("bad.tif"), std::string::npos) << output;
   EXPECT_NE(output.find("short.tif"), std::string::npos) << output;
   EXPECT_NE(output.find("outside their scene"), std::string::npos) << output;
+  EXPECT_NE(output.find("other_targets.csv belongs to none of the scenes"), std::string::npos) << output;
 
   // The archive lists every scene and both rejects with their reasons.
   const auto reader = sarscale::io::ArchiveReader::open(out, MPI_COMM_SELF);

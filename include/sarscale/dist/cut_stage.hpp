@@ -91,6 +91,7 @@ struct CutSummary {
   ScenePlanCounts counts;            // summed over the scenes
   std::vector<std::pair<std::string, std::int64_t>> per_class;  // chips per class, class order
   std::vector<std::pair<std::string, std::string>> rejects;     // path, reason
+  std::vector<std::string> unused_truth_files;  // truth files no given scene takes an object from
   double seconds = 0;
   json::Value to_json() const;
 };

@@ -48,6 +48,9 @@ po::options_description synth_options() {
     ("width", po::value<int>()->default_value(4096), "scene: columns")
     ("height", po::value<int>()->default_value(4096), "scene: rows")
     ("targets", po::value<int>()->default_value(16), "scene: embedded targets")
+    ("distractors", po::value<int>(),
+     "scene: clutter discretes a plain threshold takes for targets (bright points, building corners, edges, "
+     "tree lines), listed in the truth table as kind clutter; default: as many as --targets; 0: none")
     ("pixel-type", po::value<std::string>()->default_value("float32"), "scene: float32 (magnitude) | cint16 (complex)");
   // clang-format on
   add_overwrite_option(desc, "path at --out");
@@ -82,6 +85,7 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
                                                            join_command_line(cl.command, cl.args));
   dist::SynthSummary s;
   if (kind == "chips") {
+    if (vm->count("distractors")) throw ConfigError("--distractors applies to --kind scene, not to chips");
     synth::ChipSynthConfig cfg;
     cfg.seed = seed;
     cfg.num_classes = classes;
@@ -101,6 +105,7 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
     cfg.width = (*vm)["width"].as<int>();
     cfg.height = (*vm)["height"].as<int>();
     cfg.targets = (*vm)["targets"].as<int>();
+    cfg.distractors = vm->count("distractors") ? (*vm)["distractors"].as<int>() : cfg.targets;
     cfg.depression_deg = depression;
     cfg.gain_db = gain_db;
     cfg.clutter_level_db = clutter_db;
@@ -117,7 +122,8 @@ int cmd_synth(const dist::Comm& comm, const CommandLine& cl) {
       throw ConfigError("--pixel-type: '" + type + "' is not float32 or cint16");
     s = dist::synth_scene(comm, out, cfg);
     if (comm.is_root())
-      log::info("wrote a ", cfg.width, "x", cfg.height, " ", type, " scene with ", cfg.targets, " targets to ", out,
+      log::info("wrote a ", cfg.width, "x", cfg.height, " ", type, " scene with ", cfg.targets, " targets and ",
+                cfg.distractors, " distractors to ", out,
                 " (ground truth: ", dist::scene_targets_path(out).string(), ")");
   } else {
     throw ConfigError("--kind: '" + kind + "' is not chips or scene");

@@ -28,6 +28,8 @@ const std::vector<Command>& commands() {
        predict_options, cmd_predict},
       {"detect", "find and classify targets in whole scenes: CFAR, clutter discrimination, classification; GeoJSON",
        detect_options, cmd_detect},
+      {"cut", "cut training chips (targets and clutter) from scenes with ground truth into a chip archive",
+       cut_options, cmd_cut},
       {"info", "summarise an archive, a feature file or a model file", info_options, cmd_info},
       {"convert", "export archive chips, Phoenix files or rasters (scenes) as PNG or GeoTIFF", convert_options,
        cmd_convert},

@@ -124,6 +124,14 @@ constexpr Range kRanges[] = {
     {"width", 1, kNoLimit, false},
     {"height", 1, kNoLimit, false},
     {"targets", 0, kNoLimit, false},
+    {"distractors", 0, kNoLimit, false},
+    // cut (CFAR options: the prescreener's, docs/detection.md)
+    {"chip", 8, 4096, false},
+    {"clutter-per-scene", 0, 100000, false},
+    {"max-false-alarms", 0, kNoLimit, false},
+    {"pfa", 0, 1, true},
+    {"guard", 0, 1000, false},
+    {"background", 1, 1000, false},
     // ingest, predict --scene
     {"tile-size", 0, kNoLimit, false},
     {"tile-stride", 0, kNoLimit, false},

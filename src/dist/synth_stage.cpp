@@ -73,13 +73,27 @@ fs::path scene_targets_path(const fs::path& out_tif) {
 
 namespace {
 
-void write_targets_csv(const fs::path& path, const std::vector<synth::SceneTarget>& targets) {
+// One line per object: vehicles (kind target) first, then distractors (kind clutter, class
+// "clutter", class index -1, serial = the distractor's kind), docs/detection.md "Ground truth".
+void write_targets_csv(const fs::path& path, const synth::ScenePlan& plan) {
   std::ostringstream out;
-  out << "index,class_index,class,serial,row,col,azimuth_deg,box_row0,box_col0,box_rows,box_cols\n";
-  for (const auto& t : targets)
+  out << "index,class_index,class,serial,row,col,azimuth_deg,box_row0,box_col0,box_rows,box_cols,kind\n";
+  const auto box = [&](const synth::PixelBox& b) {
+    out << b.row0 << ',' << b.col0 << ',' << b.rows << ',' << b.cols;
+  };
+  for (const auto& t : plan.targets) {
     out << t.index << ',' << t.class_index << ',' << t.class_name << ',' << t.serial << ',' << t.row << ',' << t.col
-        << ',' << t.azimuth_deg << ',' << t.footprint.row0 << ',' << t.footprint.col0 << ',' << t.footprint.rows << ','
-        << t.footprint.cols << '\n';
+        << ',' << t.azimuth_deg << ',';
+    box(t.footprint);
+    out << ",target\n";
+  }
+  const auto first = static_cast<int>(plan.targets.size());  // indices continue after the targets
+  for (const auto& d : plan.distractors) {
+    out << first + d.index << ",-1,clutter," << synth::distractor_kind_name(d.kind) << ',' << d.row << ',' << d.col
+        << ',' << d.azimuth_deg << ',';
+    box(d.footprint);
+    out << ",clutter\n";
+  }
   io::write_file_atomically(path, out.str());
 }
 
@@ -99,6 +113,7 @@ io::Metadata scene_metadata(const synth::SceneSynthConfig& cfg) {
     items["SARSCALE_SYNTH_DEPRESSION_DEG"] = number(cfg.depression_deg);
   if (cfg.gain_db != 0) items["SARSCALE_SYNTH_GAIN_DB"] = number(cfg.gain_db);
   if (cfg.clutter_level_db != 0) items["SARSCALE_SYNTH_CLUTTER_DB"] = number(cfg.clutter_level_db);
+  if (cfg.distractors != 0) items["SARSCALE_SYNTH_DISTRACTORS"] = std::to_string(cfg.distractors);
   return items;
 }
 
@@ -107,7 +122,7 @@ io::Metadata scene_metadata(const synth::SceneSynthConfig& cfg) {
 SynthSummary synth_scene(const Comm& comm, const fs::path& out_tif, const synth::SceneSynthConfig& cfg) {
   cfg.validate();
   const auto t0 = std::chrono::steady_clock::now();
-  const auto targets = synth::plan_scene_targets(cfg);  // deterministic: every rank plans the same
+  const synth::ScenePlan plan = synth::plan_scene(cfg);  // deterministic: every rank plans the same
   const bool complex = cfg.pixels == synth::ScenePixels::complex_int16;
   constexpr std::size_t px_bytes = 4;  // CInt16 (two int16) and float32 alike
   // Blocks of whole 256-row tile rows, about 16 MiB each, so rank 0 writes full tiles.
@@ -130,7 +145,7 @@ SynthSummary synth_scene(const Comm& comm, const fs::path& out_tif, const synth:
       georef.projection_wkt = io::crs_wkt("EPSG:32631");
       writer->set_georef(georef);
       writer->set_metadata(scene_metadata(cfg));
-      write_targets_csv(scene_targets_path(out_tif), targets);
+      write_targets_csv(scene_targets_path(out_tif), plan);
     }
   });
 
@@ -145,7 +160,7 @@ SynthSummary synth_scene(const Comm& comm, const fs::path& out_tif, const synth:
     payload.clear();
     if (my_block < blocks) {
       const int row0 = my_block * block_rows, nrows = std::min(block_rows, cfg.height - row0);
-      synth::render_scene_rows(cfg, targets, row0, nrows, img);
+      synth::render_scene_rows(cfg, plan, row0, nrows, img);
       if (complex) {
         synth::to_cint16(img, iq);
         payload.assign(reinterpret_cast<const char*>(iq.data()), reinterpret_cast<const char*>(iq.data() + iq.size()));

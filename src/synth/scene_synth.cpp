@@ -191,6 +191,7 @@ void SceneSynthConfig::validate() const {
     throw ConfigError("scene size " + std::to_string(width) + " x " + std::to_string(height) + " must be within 1.." +
                       std::to_string(kMaxSceneSide));
   if (targets < 0) throw ConfigError("number of scene targets must be >= 0, got " + std::to_string(targets));
+  if (distractors < 0) throw ConfigError("number of distractors must be >= 0, got " + std::to_string(distractors));
   if (num_classes < 1) throw ConfigError("number of classes must be >= 1, got " + std::to_string(num_classes));
   if (!(shadow_db <= 0 && shadow_db >= -60)) throw ConfigError("shadow attenuation must be within -60..0 dB");
   if (!(gain_db >= -40 && gain_db <= 40))
@@ -316,8 +317,44 @@ std::vector<SceneTarget> plan_scene_targets(const SceneSynthConfig& cfg) {
   return plan;
 }
 
+namespace {
+
+// One object drawn over the clutter: a target or a distractor.
+struct SceneObject {
+  const SceneTarget* target = nullptr;
+  const SceneDistractor* distractor = nullptr;
+  const PixelBox& footprint() const { return target ? target->footprint : distractor->footprint; }
+  std::string name() const {
+    return target ? "target " + std::to_string(target->index) : "distractor " + std::to_string(distractor->index);
+  }
+};
+
+// The objects whose footprints meet rows_box, checked not to overlap one another.
+std::vector<SceneObject> objects_in_rows(const ScenePlan& plan, const PixelBox& rows_box) {
+  std::vector<SceneObject> hit;
+  for (const auto& t : plan.targets)
+    if (!t.footprint.intersect(rows_box).empty()) hit.push_back({&t, nullptr});
+  for (const auto& d : plan.distractors)
+    if (!d.footprint.intersect(rows_box).empty()) hit.push_back({nullptr, &d});
+  for (std::size_t a = 0; a < hit.size(); ++a)
+    for (std::size_t b = a + 1; b < hit.size(); ++b)
+      if (!hit[a].footprint().intersect(hit[b].footprint()).empty())
+        throw ConfigError("scene objects " + hit[a].name() + " and " + hit[b].name() + " overlap");
+  return hit;
+}
+
+}  // namespace
+
 void render_scene_rows(const SceneSynthConfig& cfg, const std::vector<SceneTarget>& targets, int row0, int nrows,
                        Image& out) {
+  if (cfg.distractors > 0)
+    throw ConfigError("a scene with distractors renders from its whole plan (plan_scene), not from its targets alone");
+  ScenePlan plan;
+  plan.targets = targets;
+  render_scene_rows(cfg, plan, row0, nrows, out);
+}
+
+void render_scene_rows(const SceneSynthConfig& cfg, const ScenePlan& plan, int row0, int nrows, Image& out) {
   cfg.validate();
   if (row0 < 0 || nrows < 0 || static_cast<std::int64_t>(row0) + nrows > cfg.height)
     throw ConfigError("scene rows [" + std::to_string(row0) + ", " +
@@ -335,22 +372,14 @@ void render_scene_rows(const SceneSynthConfig& cfg, const std::vector<SceneTarge
   if (nrows == 0) return;
 
   const PixelBox rows_box{row0, 0, nrows, width};
-  std::vector<const SceneTarget*> hit;
-  for (const auto& t : targets)
-    if (!t.footprint.intersect(rows_box).empty()) hit.push_back(&t);
-  for (std::size_t a = 0; a < hit.size(); ++a)
-    for (std::size_t b = a + 1; b < hit.size(); ++b)
-      if (!hit[a]->footprint.intersect(hit[b]->footprint).empty())
-        throw ConfigError("scene targets " + std::to_string(hit[a]->index) + " and " + std::to_string(hit[b]->index) +
-                          " overlap");
-
+  const std::vector<SceneObject> hit = objects_in_rows(plan, rows_box);
   const ClutterParams clutter = scene_clutter(cfg);
   const ImagingGeometry geometry = cfg.geometry();
   const float shadow_gain = std::pow(10.0f, cfg.shadow_db / 20.0f);
   std::exception_ptr failure;
 
   // Thread count: OMP_NUM_THREADS / omp_get_max_threads(). Contiguous row blocks per thread
-  // let render_clutter reuse texture lattice rows; targets then overwrite their own windows.
+  // let render_clutter reuse texture lattice rows; objects then overwrite their own windows.
 #pragma omp parallel
   {
     const int threads = omp_get_num_threads(), me = omp_get_thread_num();
@@ -368,13 +397,16 @@ void render_scene_rows(const SceneSynthConfig& cfg, const std::vector<SceneTarge
 #pragma omp for schedule(dynamic)
     for (std::size_t k = 0; k < hit.size(); ++k) {
       try {
-        const SceneTarget& t = *hit[k];
-        const PixelBox window = t.footprint.intersect(rows_box);
-        const TargetModel model = scene_target_model(cfg, t);
+        const SceneObject& o = hit[k];
+        const PixelBox window = o.footprint().intersect(rows_box);
+        const TargetModel model =
+            o.target ? scene_target_model(cfg, *o.target) : scene_distractor_model(cfg, *o.distractor);
+        const TargetPose pose = o.target ? TargetPose{o.target->row, o.target->col, o.target->azimuth_deg}
+                                         : TargetPose{o.distractor->row, o.distractor->col, o.distractor->azimuth_deg};
         const std::size_t n = static_cast<std::size_t>(window.rows) * static_cast<std::size_t>(window.cols);
         std::vector<float> mag(n), ph(complex ? n : 0);
-        render_target_window(model, geometry, TargetPose{t.row, t.col, t.azimuth_deg}, clutter, shadow_gain, window,
-                             mag.data(), complex ? ph.data() : nullptr);
+        render_target_window(model, geometry, pose, clutter, shadow_gain, window, mag.data(),
+                             complex ? ph.data() : nullptr);
         for (int r = 0; r < window.rows; ++r) {
           const std::size_t dst = static_cast<std::size_t>(window.row0 - row0 + r) * width + window.col0;
           const std::size_t src = static_cast<std::size_t>(r) * window.cols;
@@ -388,7 +420,7 @@ void render_scene_rows(const SceneSynthConfig& cfg, const std::vector<SceneTarge
     }
   }
   if (failure) std::rethrow_exception(failure);
-  apply_gain_db(cfg.gain_db, out.magnitude);  // after the targets: it scales the whole acquisition
+  apply_gain_db(cfg.gain_db, out.magnitude);  // after the objects: it scales the whole acquisition
 }
 
 void to_cint16(const Image& image, std::vector<std::int16_t>& iq, float scale) {

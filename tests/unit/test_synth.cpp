@@ -8,8 +8,10 @@
 #include <cmath>
 #include <complex>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
+#include <cstdio>
 #include <numbers>
 #include <set>
 #include <thread>
@@ -489,6 +491,26 @@ TEST(SynthChip, GainAndClutterLevelScaleTheAcquisition) {
 // Scenes
 
 namespace {
+// Rendering the rows above and below each split separately, at 1 and 3 threads, gives `full`.
+void expect_split_renders_identical(const std::function<void(int, int, Image&)>& render, const Image& full,
+                                    const std::vector<int>& splits) {
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    for (int split : splits) {
+      Image top, bottom;
+      render(0, split, top);
+      render(split, full.rows - split, bottom);
+      std::vector<float> mag(top.magnitude), ph(top.phase);
+      mag.insert(mag.end(), bottom.magnitude.begin(), bottom.magnitude.end());
+      ph.insert(ph.end(), bottom.phase.begin(), bottom.phase.end());
+      EXPECT_EQ(mag, full.magnitude) << threads << " threads, split at " << split;
+      EXPECT_EQ(ph, full.phase) << threads << " threads, split at " << split;
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
 SceneSynthConfig small_scene() {
   SceneSynthConfig cfg;
   cfg.width = 700;
@@ -533,22 +555,10 @@ TEST(SynthScene, AnyRowSplitAndThreadCountGivesIdenticalPixels) {
   ASSERT_EQ(full.cols, cfg.width);
   expect_valid_pixels(full);
 
-  const int saved = omp_get_max_threads();
-  for (int threads : {1, 3}) {
-    omp_set_num_threads(threads);
-    // Splits that cut through targets and texture cells.
-    for (int split : {1, 137, plan[2].footprint.row0 + 5}) {
-      Image top, bottom;
-      render_scene_rows(cfg, plan, 0, split, top);
-      render_scene_rows(cfg, plan, split, cfg.height - split, bottom);
-      std::vector<float> mag(top.magnitude), ph(top.phase);
-      mag.insert(mag.end(), bottom.magnitude.begin(), bottom.magnitude.end());
-      ph.insert(ph.end(), bottom.phase.begin(), bottom.phase.end());
-      ASSERT_EQ(mag, full.magnitude) << threads << " threads, split at " << split;
-      ASSERT_EQ(ph, full.phase) << threads << " threads, split at " << split;
-    }
-  }
-  omp_set_num_threads(saved);
+  // Splits that cut through targets and texture cells.
+  expect_split_renders_identical(
+      [&](int row0, int nrows, Image& out) { render_scene_rows(cfg, plan, row0, nrows, out); }, full,
+      {1, 137, plan[2].footprint.row0 + 5});
 
   SceneSynthConfig detected = cfg;
   detected.pixels = ScenePixels::float32;
@@ -633,4 +643,154 @@ TEST(SynthScene, GainScalesEveryPixelAndClutterLevelTheBackground) {
   bad = cfg;
   bad.variation.gain_jitter_db = -1.0f;
   EXPECT_THROW(plan_scene_targets(bad), sarscale::ConfigError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Distractors: clutter discretes placed around the targets
+
+namespace {
+SceneSynthConfig scene_with_distractors() {
+  SceneSynthConfig cfg = small_scene();
+  cfg.distractors = 8;
+  return cfg;
+}
+
+float peak_in(const Image& img, const PixelBox& box) {
+  float peak = 0;
+  for (int r = box.row0; r < box.row0 + box.rows; ++r)
+    for (int c = box.col0; c < box.col0 + box.cols; ++c)
+      peak = std::max(peak, img.magnitude[static_cast<std::size_t>(r) * img.cols + c]);
+  return peak;
+}
+}  // namespace
+
+TEST(SynthDistractors, PlacedDeterministicallyInsideAndClearOfEveryObject) {
+  const SceneSynthConfig cfg = scene_with_distractors();
+  const ScenePlan plan = plan_scene(cfg), again = plan_scene(cfg);
+  // The targets' plan does not depend on the distractors.
+  const auto targets_alone = plan_scene_targets(small_scene());
+  ASSERT_EQ(plan.targets.size(), targets_alone.size());
+  for (std::size_t i = 0; i < plan.targets.size(); ++i) {
+    EXPECT_EQ(plan.targets[i].row, targets_alone[i].row);
+    EXPECT_EQ(plan.targets[i].col, targets_alone[i].col);
+  }
+  ASSERT_EQ(plan.distractors.size(), 8u);
+  std::set<DistractorKind> kinds;
+  for (std::size_t i = 0; i < plan.distractors.size(); ++i) {
+    const SceneDistractor& d = plan.distractors[i];
+    EXPECT_EQ(d.index, static_cast<int>(i));
+    EXPECT_EQ(d.row, again.distractors[i].row);
+    EXPECT_EQ(d.col, again.distractors[i].col);
+    EXPECT_EQ(d.amplitude, again.distractors[i].amplitude);
+    kinds.insert(d.kind);
+    EXPECT_GE(d.footprint.row0, 8);
+    EXPECT_GE(d.footprint.col0, 8);
+    EXPECT_LE(d.footprint.row0 + d.footprint.rows, cfg.height - 8);
+    EXPECT_LE(d.footprint.col0 + d.footprint.cols, cfg.width - 8);
+    // Its centre lies in its footprint, and the footprint is that of its model.
+    EXPECT_GE(d.row, d.footprint.row0);
+    EXPECT_LT(d.row, d.footprint.row0 + d.footprint.rows);
+    EXPECT_GE(d.col, d.footprint.col0);
+    EXPECT_LT(d.col, d.footprint.col0 + d.footprint.cols);
+    const PixelBox fp = target_footprint(scene_distractor_model(cfg, d), cfg.geometry(),
+                                         TargetPose{d.row, d.col, d.azimuth_deg});
+    EXPECT_EQ(fp.row0, d.footprint.row0);
+    EXPECT_EQ(fp.rows, d.footprint.rows);
+    EXPECT_EQ(fp.cols, d.footprint.cols);
+    for (const auto& t : plan.targets) EXPECT_TRUE(d.footprint.intersect(t.footprint).empty()) << i;
+    for (std::size_t j = i + 1; j < plan.distractors.size(); ++j)
+      EXPECT_TRUE(d.footprint.intersect(plan.distractors[j].footprint).empty()) << i << " " << j;
+  }
+  EXPECT_EQ(kinds.size(), 4u) << "eight distractors show every kind";
+  EXPECT_EQ(distractor_kind_name(DistractorKind::treeline), "treeline");
+  // Another seed places them elsewhere.
+  SceneSynthConfig other = cfg;
+  other.seed = 22;
+  EXPECT_NE(plan_scene(other).distractors[0].row, plan.distractors[0].row);
+  // No room: a clear error, not an endless search or an overlap.
+  SceneSynthConfig crowded = cfg;
+  crowded.distractors = 400;
+  EXPECT_THROW(plan_scene(crowded), sarscale::ConfigError);
+  crowded.distractors = -1;
+  EXPECT_THROW(plan_scene(crowded), sarscale::ConfigError);
+}
+
+TEST(SynthDistractors, AnyRowSplitAndThreadCountGivesIdenticalPixels) {
+  const SceneSynthConfig cfg = scene_with_distractors();
+  const ScenePlan plan = plan_scene(cfg);
+  Image full;
+  render_scene_rows(cfg, plan, 0, cfg.height, full);
+  expect_valid_pixels(full);
+  // Splits through the first distractors' footprints.
+  expect_split_renders_identical(
+      [&](int row0, int nrows, Image& out) { render_scene_rows(cfg, plan, row0, nrows, out); }, full,
+      {plan.distractors[0].footprint.row0 + 3, plan.distractors[1].footprint.row0 + 17, 301});
+  // Without distractors the pixels are exactly those of a targets-only scene; outside the
+  // distractors' footprints a scene with them is identical too.
+  const SceneSynthConfig none = small_scene();
+  Image plain, plain_plan;
+  render_scene_rows(none, plan.targets, 0, none.height, plain);
+  render_scene_rows(none, plan_scene(none), 0, none.height, plain_plan);
+  EXPECT_EQ(plain.magnitude, plain_plan.magnitude);
+  EXPECT_EQ(plain.phase, plain_plan.phase);
+  std::size_t differ = 0, outside_differ = 0;
+  for (int r = 0; r < cfg.height; ++r)
+    for (int c = 0; c < cfg.width; ++c) {
+      const std::size_t k = static_cast<std::size_t>(r) * cfg.width + c;
+      if (plain.magnitude[k] == full.magnitude[k]) continue;
+      ++differ;
+      bool inside = false;
+      for (const auto& d : plan.distractors) inside |= !d.footprint.intersect(PixelBox{r, c, 1, 1}).empty();
+      outside_differ += !inside;
+    }
+  EXPECT_GT(differ, 1000u);
+  EXPECT_EQ(outside_differ, 0u);
+  // A distractor scene cannot be rendered from its targets alone.
+  EXPECT_THROW(render_scene_rows(cfg, plan.targets, 0, 10, full), sarscale::ConfigError);
+}
+
+TEST(SynthDistractors, BrightLikeVehiclesAndShaped) {
+  SceneSynthConfig cfg = small_scene();
+  cfg.width = 1400;
+  cfg.height = 1200;
+  cfg.targets = 8;
+  cfg.distractors = 16;
+  const ScenePlan plan = plan_scene(cfg);
+  Image img;
+  render_scene_rows(cfg, plan, 0, cfg.height, img);
+  const double med = median(img.magnitude);
+  std::vector<float> target_peaks, distractor_peaks;
+  for (const auto& t : plan.targets) target_peaks.push_back(peak_in(img, t.footprint));
+  for (const auto& d : plan.distractors) {
+    const float peak = peak_in(img, d.footprint);
+    distractor_peaks.push_back(peak);
+    // Every one is what a plain threshold takes for a target: far above the clutter.
+    EXPECT_GT(peak / med, 8.0) << distractor_kind_name(d.kind) << " " << d.index;
+  }
+  // Comparable to the vehicles: the medians within 8 dB, and some brighter, some weaker than
+  // the median vehicle.
+  const double tm = median(target_peaks), dm = median(distractor_peaks);
+  std::printf("median peak: vehicles %.2f, distractors %.2f; clutter median %.3f\n", tm, dm, med);
+  EXPECT_LT(std::abs(20 * std::log10(dm / tm)), 8.0) << tm << " " << dm;
+  EXPECT_GT(*std::max_element(distractor_peaks.begin(), distractor_peaks.end()), tm);
+  EXPECT_LT(*std::min_element(distractor_peaks.begin(), distractor_peaks.end()), tm);
+  // Shapes: points are a few pixels bright; corners and edges lines of tens of pixels; tree
+  // lines a rough strip brighter than the clutter around it.
+  for (const auto& d : plan.distractors) {
+    const float peak = peak_in(img, d.footprint);
+    int bright = 0;  // pixels within 10 dB of the peak
+    for (int r = d.footprint.row0; r < d.footprint.row0 + d.footprint.rows; ++r)
+      for (int c = d.footprint.col0; c < d.footprint.col0 + d.footprint.cols; ++c)
+        bright += img.magnitude[static_cast<std::size_t>(r) * cfg.width + c] > 0.316f * peak;
+    std::printf("%-8s amplitude %.2f peak %.2f (%.1f x the median clutter), %d pixels within 10 dB of it\n",
+                distractor_kind_name(d.kind).c_str(), d.amplitude, peak, peak / med, bright);
+    if (d.kind == DistractorKind::point) {
+      EXPECT_LE(bright, 40) << "point " << d.index;
+    } else if (d.kind == DistractorKind::treeline) {
+      EXPECT_GE(bright, 10) << "treeline " << d.index;
+    } else {
+      EXPECT_GE(bright, 10) << distractor_kind_name(d.kind) << " " << d.index;
+      EXPECT_GE(std::max(d.footprint.rows, d.footprint.cols), 20) << distractor_kind_name(d.kind);
+    }
+  }
 }

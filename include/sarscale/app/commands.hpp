@@ -24,6 +24,7 @@ int run(const dist::Comm& comm, int argc, char** argv);
 // The sub-commands (one file each) and their options.
 po::options_description version_options();
 po::options_description synth_options();
+po::options_description cut_options();
 po::options_description ingest_options();
 po::options_description info_options();
 po::options_description convert_options();
@@ -35,6 +36,7 @@ po::options_description evaluate_options();
 po::options_description pipeline_options();
 int cmd_version(const dist::Comm& comm, const CommandLine& cl);
 int cmd_synth(const dist::Comm& comm, const CommandLine& cl);
+int cmd_cut(const dist::Comm& comm, const CommandLine& cl);
 int cmd_ingest(const dist::Comm& comm, const CommandLine& cl);
 int cmd_info(const dist::Comm& comm, const CommandLine& cl);
 int cmd_convert(const dist::Comm& comm, const CommandLine& cl);

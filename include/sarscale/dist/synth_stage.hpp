@@ -24,7 +24,7 @@ SynthSummary synth_chips(const Comm& comm, const std::filesystem::path& out_dir,
                          const synth::ChipSynthConfig& config);
 
 // Writes a GeoTIFF scene (CInt16 or float32, tiled) and, beside it, <stem>_targets.csv with
-// every target's position, class and azimuth. Ranks render interleaved row blocks; rank 0
+// every target's position, class and azimuth, and every distractor's (kind clutter). Ranks render interleaved row blocks; rank 0
 // writes them in order (GeoTIFF has one writer), so memory per rank stays at a few blocks.
 SynthSummary synth_scene(const Comm& comm, const std::filesystem::path& out_tif, const synth::SceneSynthConfig& config);
 

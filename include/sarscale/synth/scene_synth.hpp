@@ -72,6 +72,10 @@ struct SceneSynthConfig {
   // Acquisition conditions, as for chips (0 dB: the output is byte for byte as without them).
   float gain_db = 0.0f;           // calibration gain on every pixel: magnitude x 10^(gain_db/20)
   float clutter_level_db = 0.0f;  // clutter (every land-cover type) x 10^(clutter_level_db/20)
+  // Clutter discretes a plain threshold takes for targets (bright points, building corners,
+  // edges, tree lines). 0: none, and the scene's pixels are exactly those of a scene without
+  // them. (`sarscale synth` defaults to as many as targets.)
+  int distractors = 0;
 
   ImagingGeometry geometry() const;
   // Throws ConfigError: sizes outside 1..1,048,576, negative targets, num_classes < 1, gains
@@ -90,6 +94,35 @@ struct SceneTarget {
   PixelBox footprint;  // every pixel its returns and shadow touch (inside the scene)
 };
 
+// Clutter discretes: what a CFAR prescreener detects but a discriminator must reject.
+enum class DistractorKind {
+  point,     // one strong scatterer (a pole, a metal box): a few pixels
+  corner,    // a building's two walls facing the radar: an L of bright wall-ground dihedral lines,
+             // with the building's shadow behind it
+  edge,      // a straight bright line (fence, field boundary, kerb), no shadow
+  treeline,  // a strip of brighter, rougher clutter (many random scatterers) with a shadow
+};
+inline constexpr int kDistractorKinds = 4;
+std::string distractor_kind_name(DistractorKind kind);  // "point", "corner", "edge", "treeline"
+
+struct SceneDistractor {
+  int index = 0;  // position among the distractors (0..cfg.distractors-1)
+  DistractorKind kind = DistractorKind::point;
+  double row = 0, col = 0;  // centre (the model's origin), pixels
+  float azimuth_deg = 0;    // orientation: the radar's direction in the object's frame, as for targets
+  float length_m = 0;       // extent along the object's x axis (corner: the building's length)
+  float width_m = 0;        // extent along its y axis (corner: building width; treeline: strip depth)
+  float height_m = 0;       // casts a shadow (corner, treeline); 0 for points and edges
+  float amplitude = 0;      // magnitude scale of its scatterers (vehicles' peaks are ~0.5..3)
+  PixelBox footprint;       // every pixel its returns and shadow touch (inside the scene)
+};
+
+// Everything placed on a scene.
+struct ScenePlan {
+  std::vector<SceneTarget> targets;
+  std::vector<SceneDistractor> distractors;
+};
+
 // Deterministic placement of cfg.targets targets: each in its own cell of a grid laid over the
 // scene (so footprints never overlap and stay clear of the borders), cells drawn without
 // replacement, random class, serial variant, azimuth and position within the cell.
@@ -99,10 +132,27 @@ std::vector<SceneTarget> plan_scene_targets(const SceneSynthConfig& cfg);
 // The (jittered) model of a planned target: what render_scene_rows draws.
 TargetModel scene_target_model(const SceneSynthConfig& cfg, const SceneTarget& target);
 
+// Deterministic placement of cfg.distractors distractors around `targets` (the plan of
+// plan_scene_targets): kind, size, orientation and brightness drawn from (seed, index), the
+// position by rejection sampling so that no footprint touches a target's or another
+// distractor's (with a margin of a few pixels) and all stay inside the scene. The targets'
+// plan does not depend on the distractors. Throws ConfigError when the scene has no room left.
+std::vector<SceneDistractor> plan_scene_distractors(const SceneSynthConfig& cfg,
+                                                    const std::vector<SceneTarget>& targets);
+
+// Targets and distractors: plan_scene_targets then plan_scene_distractors.
+ScenePlan plan_scene(const SceneSynthConfig& cfg);
+
+// A distractor as scatterers and volumes (its shadow), drawn like a target.
+TargetModel scene_distractor_model(const SceneSynthConfig& cfg, const SceneDistractor& distractor);
+
 // Renders rows [row0, row0 + nrows) x all columns into `out` (resized to nrows x width;
 // phase filled for complex_int16, empty for float32). Identical pixels for any split of rows.
-// Uses OpenMP over row blocks and targets; thread count from OMP_NUM_THREADS /
-// omp_get_max_threads(). Throws ConfigError for rows outside the scene or overlapping targets.
+// Uses OpenMP over row blocks and objects; thread count from OMP_NUM_THREADS /
+// omp_get_max_threads(). Throws ConfigError for rows outside the scene or overlapping objects.
+void render_scene_rows(const SceneSynthConfig& cfg, const ScenePlan& plan, int row0, int nrows, Image& out);
+// Targets alone (a plan without distractors); ConfigError when cfg.distractors > 0, which
+// needs the plan of plan_scene.
 void render_scene_rows(const SceneSynthConfig& cfg, const std::vector<SceneTarget>& targets, int row0, int nrows,
                        Image& out);
 

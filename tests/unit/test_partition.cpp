@@ -3,6 +3,7 @@
 #include <numeric>
 #include <random>
 
+#include "sarscale/core/error.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/io/hdf5_util.hpp"
 

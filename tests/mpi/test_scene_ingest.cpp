@@ -33,6 +33,15 @@ sarscale::dist::IngestConfig ingest_config(const fs::path& in, const fs::path& o
   return c;
 }
 
+// A fresh scratch directory holding kChips synthetic Phoenix chips of two classes under in/chips.
+fs::path scratch_with_chips(const Comm& comm, const std::string& name) {
+  const fs::path dir = sarscale::test::shared_scratch_dir(comm, name);
+  sarscale::synth::ChipSynthConfig chips;
+  chips.num_classes = 2;
+  sarscale::dist::synth_chips(comm, dir / "in" / "chips", kChips, chips);
+  return dir;
+}
+
 // The same ingest by rank 0 alone (the one-rank archive); the other ranks wait.
 void ingest_on_rank0(const Comm& comm, const sarscale::dist::IngestConfig& config) {
   if (comm.is_root()) sarscale::dist::run_ingest(Comm(MPI_COMM_SELF), config);
@@ -121,10 +130,7 @@ std::int64_t check_scene_tiles(const fs::path& archive, const fs::path& scene) {
 
 TEST(SceneIngest, TheRowsOfOneSceneAreSpreadOverEveryRankAndTheArchiveIsTheSame) {
   const Comm comm(MPI_COMM_WORLD);
-  const fs::path dir = sarscale::test::shared_scratch_dir(comm, "scene_ingest");
-  sarscale::synth::ChipSynthConfig chips;
-  chips.num_classes = 2;
-  sarscale::dist::synth_chips(comm, dir / "in" / "chips", kChips, chips);
+  const fs::path dir = scratch_with_chips(comm, "scene_ingest");
   sarscale::synth::SceneSynthConfig scene;
   scene.width = scene.height = kScene;
   scene.targets = 6;
@@ -193,10 +199,7 @@ void write_damaged_scene(const fs::path& tif) {
 
 TEST(SceneIngest, ASceneThatFailsPartWayIsOneRejectWhateverTheRankCount) {
   const Comm comm(MPI_COMM_WORLD);
-  const fs::path dir = sarscale::test::shared_scratch_dir(comm, "scene_ingest_damaged");
-  sarscale::synth::ChipSynthConfig chips;
-  chips.num_classes = 2;
-  sarscale::dist::synth_chips(comm, dir / "in" / "chips", kChips, chips);
+  const fs::path dir = scratch_with_chips(comm, "scene_ingest_damaged");
   const fs::path tif = dir / "in" / "damaged" / "scene.tif";
   if (comm.is_root()) {
     fs::create_directories(tif.parent_path());

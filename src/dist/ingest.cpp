@@ -1,6 +1,7 @@
 #include "sarscale/dist/ingest.hpp"
 
 #include <omp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/log.hpp"
+#include "sarscale/dist/ingest_plan.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/dist/progress.hpp"
 #include "sarscale/dist/output_guard.hpp"
@@ -97,6 +99,10 @@ json::Value IngestSummary::to_json() const {
   v["bytes_read"] = bytes_read;
   v["seconds"] = seconds;
   v["mb_per_s"] = seconds > 0 ? static_cast<double>(bytes_read) / 1e6 / seconds : 0.0;
+  v["scene_pixels_read"] = json::Value::array();
+  for (const auto px : scene_pixels_read) v["scene_pixels_read"].push_back(px);
+  v["peak_rss_mb"] = json::Value::array();
+  for (const auto mb : peak_rss_mb) v["peak_rss_mb"].push_back(mb);
   v["phase_seconds"] = json::Value::object();
   for (const auto& [name, secs] : phase_seconds) v["phase_seconds"][name] = secs;
   return v;
@@ -221,8 +227,14 @@ struct Plan {
   std::vector<std::string> format, calibration;
   std::vector<std::string> probe_error;  // per input, empty when usable
   std::vector<std::int64_t> mtime;       // per input
+  std::vector<InputSlots> slots;         // per input: its slots and raster size, to share the reading
   std::int64_t total_chips = 0;
   bool has_phase = false;
+};
+
+// A raster's shape as probed, gathered from every rank so that any rank can read any scene's rows.
+struct Shape {
+  std::int64_t rows = 0, cols = 0, grid_cols = 1, tiled = 0;
 };
 
 // Every input must give the chips the same bands: as many as the first usable input (sorted order)
@@ -266,12 +278,15 @@ Plan agree_plan(const Comm& comm, const Probe& mine, const std::vector<fs::path>
   const std::size_t n_inputs = paths.size();
   Plan plan;
   std::vector<std::int64_t> my_chips, my_bands;
+  std::vector<Shape> my_shapes;
   std::vector<std::string> my_strings;  // label, format, calibration, error, band names per input
   std::int32_t my_phase = 0;
   for (std::size_t i = 0; i < mine.info.size(); ++i) {
     const bool ok = mine.error[i].empty();
     my_chips.push_back(ok ? mine.info[i].chips : 0);
     my_bands.push_back(static_cast<std::int64_t>(mine.info[i].bands.size()));
+    const io::SourceInfo& in = mine.info[i];
+    my_shapes.push_back({in.rows, in.cols, in.grid_cols, in.tiled ? 1 : 0});
     std::string names;
     for (const auto& n : mine.info[i].band_names) names += (names.empty() ? "" : ",") + n;
     my_strings.insert(my_strings.end(),
@@ -280,11 +295,12 @@ Plan agree_plan(const Comm& comm, const Probe& mine, const std::vector<fs::path>
   }
   plan.chips = comm.allgatherv(my_chips);
   const auto band_counts = comm.allgatherv(my_bands);
+  const auto shapes = comm.allgatherv(my_shapes);
   plan.mtime = comm.allgatherv(mine.mtime);
   const auto strings = comm.allgather_strings(my_strings);
   plan.has_phase = comm.any(my_phase != 0);
   constexpr std::size_t kFields = 5;
-  if (plan.chips.size() != n_inputs || strings.size() != kFields * n_inputs)
+  if (plan.chips.size() != n_inputs || shapes.size() != n_inputs || strings.size() != kFields * n_inputs)
     throw Error("ingest: ranks disagree on the input list");
   std::vector<std::string> names(n_inputs);
   for (std::size_t i = 0; i < n_inputs; ++i) {
@@ -309,6 +325,8 @@ Plan agree_plan(const Comm& comm, const Probe& mine, const std::vector<fs::path>
     plan.label_id.push_back(label.empty() || !plan.probe_error[i].empty() ? -1 : id[label]);
     plan.format.push_back(strings[kFields * i + 1]);
     plan.calibration.push_back(strings[kFields * i + 2]);
+    const Shape& sh = shapes[i];
+    plan.slots.push_back({plan.first_chip[i], plan.chips[i], sh.rows, sh.cols, sh.tiled != 0, sh.grid_cols});
   }
   return plan;
 }
@@ -355,7 +373,72 @@ struct Batch {
   std::vector<std::uint8_t> valid;
   std::uint64_t bytes_done = 0;  // bytes of the inputs this batch completes
   std::uint64_t nonfinite = 0;
+  std::uint64_t scene_pixels = 0;  // scene pixels read for this batch (every band)
 };
+
+// The slots this rank reads. Without scenes: the inputs it probed, whole (balanced by bytes, as
+// the probe was). With a tiled scene among the inputs: rows of tiles and whole inputs balanced
+// by pixels, so that one large scene keeps every rank busy and no rank holds more than a strip.
+SlotShare reading_share(const Comm& comm, const Plan& plan, Range slice, const io::ChipSourceOptions& opt) {
+  const bool scenes = std::any_of(plan.slots.begin(), plan.slots.end(),
+                                  [](const InputSlots& in) { return in.tiled && in.chips > 0; });
+  if (!scenes) return whole_input_share(plan.slots, slice);
+  return scene_row_share(plan.slots, opt.stride_rows(), comm.size(), comm.rank());
+}
+
+// The probe facts of the inputs this rank reads: its own probe where it made one, else a probe
+// of its own (headers, first and last row), as for the rows of a scene another rank probed.
+// A probe that fails now makes the input a late reject (`usable` 0, reason in `late_error`).
+std::vector<io::SourceInfo> reading_infos(const std::vector<fs::path>& paths, const Plan& plan, Range reading,
+                                          Range slice, const Probe& probe, const io::ChipSourceOptions& opt,
+                                          std::vector<std::string>& late_error, std::vector<std::uint8_t>& usable) {
+  std::vector<io::SourceInfo> info(reading.size());
+  // Threads: OMP_NUM_THREADS, else the node's cores shared among its ranks (app/commands.cpp).
+#pragma omp parallel for schedule(dynamic, 4)
+  for (std::size_t k = 0; k < reading.size(); ++k) {
+    const std::size_t i = reading.begin + k;
+    if (i >= slice.begin && i < slice.end) {
+      info[k] = probe.info[i - slice.begin];
+      continue;
+    }
+    if (plan.slots[i].chips == 0) continue;  // rejected before reading: no slots to fill
+    try {
+      info[k] = io::probe_source(paths[i], opt);
+    } catch (const std::exception& e) {
+      late_error[k] = reason_for(paths[i], e.what());  // never let an exception leave the parallel region
+      usable[k] = 0;
+    }
+  }
+  return info;
+}
+
+// Every input that failed while being read, once, in input order, with its first reason in slot
+// order: ranks hold consecutive slots, so that is the lowest rank's.
+void gather_late_rejects(const Comm& comm, Range reading, const std::vector<std::string>& late_error,
+                         std::vector<std::int64_t>& inputs, std::vector<std::string>& reasons) {
+  std::vector<std::int64_t> mine;
+  std::vector<std::string> my_reasons;
+  for (std::size_t k = 0; k < late_error.size(); ++k)
+    if (!late_error[k].empty()) {
+      mine.push_back(static_cast<std::int64_t>(reading.begin + k));
+      my_reasons.push_back(late_error[k]);
+    }
+  const auto all = comm.allgatherv(mine);
+  const auto all_reasons = comm.allgather_strings(my_reasons);
+  for (std::size_t k = 0; k < all.size(); ++k)
+    if (inputs.empty() || inputs.back() < all[k]) {  // ranks' inputs ascend; a shared one repeats
+      inputs.push_back(all[k]);
+      reasons.push_back(all_reasons[k]);
+    }
+}
+
+// Per-rank figures of the summary (collective): scene pixels read, peak resident memory.
+void record_per_rank(const Comm& comm, std::uint64_t scene_pixels, IngestSummary& s) {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  s.scene_pixels_read = comm.allgather<std::int64_t>(static_cast<std::int64_t>(scene_pixels));
+  s.peak_rss_mb = comm.allgather<std::int64_t>(static_cast<std::int64_t>(usage.ru_maxrss) / 1024);
+}
 
 // The summary of an ingest whose archive was already complete for the same inputs and options.
 IngestSummary up_to_date_summary(const Comm& comm, const IngestConfig& config, const io::DiscoveryResult& found,
@@ -382,6 +465,7 @@ IngestSummary up_to_date_summary(const Comm& comm, const IngestConfig& config, c
   }
   s.chips = comm.sum(chips);
   s.unlabelled_chips = comm.sum(unlabelled);
+  record_per_rank(comm, 0, s);
   s.seconds = comm.max(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return s;
 }
@@ -504,31 +588,34 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   const std::size_t chip_bytes = chip_px * sizeof(float) * (plan.has_phase ? 2 : 1);
   const std::int64_t batch_chips =
       std::max<std::int64_t>(1, static_cast<std::int64_t>(config.batch_bytes / chip_bytes));
-  const std::int64_t my_first = slice.empty() ? 0 : plan.first_chip[slice.begin];
-  std::int64_t my_chips = 0;
-  for (std::size_t i = slice.begin; i < slice.end; ++i) my_chips += plan.chips[i];
+  // The slots this rank reads: its probed inputs whole, or with scenes, rows of tiles.
+  const SlotShare share = reading_share(comm, plan, slice, opt);
+  const Range reading = share.inputs;
+  const std::int64_t my_first = share.first_chip, my_chips = share.chips;
+  std::vector<std::string> late_error(reading.size());  // inputs that failed while being read
+  std::vector<std::uint8_t> usable(reading.size(), 1);
+  const std::vector<io::SourceInfo> info = reading_infos(paths, plan, reading, slice, probe, opt, late_error, usable);
   // This rank's batches: runs of slots not yet done, each at most batch_chips long.
   const auto extents = io::h5::pending_runs(done, my_first, my_chips, batch_chips);
   const auto rounds = comm.max(static_cast<std::int64_t>(extents.size()));
 
-  std::vector<std::string> late_error(slice.size());  // inputs that failed while being read
-  std::uint64_t bytes_read = 0, nonfinite = 0;
+  std::uint64_t bytes_read = 0, nonfinite = 0, scene_pixels = 0;
   Progress progress(comm, config.progress || (comm.is_root() && isatty(STDERR_FILENO)), plan.total_chips);
 
   // Read-ahead: while a batch is read, the kernel is already fetching the files of the next
   // kPrefetchBatches batches. Scenes bigger than that are read block-wise instead.
   constexpr std::uint64_t kPrefetchBatches = 1;
-  std::size_t prefetched_to = slice.begin;
+  std::size_t prefetched_to = reading.begin;
   auto prefetch_ahead = [&](std::size_t from) {
     from = std::max(from, prefetched_to);
     std::size_t to = from;
     std::uint64_t bytes = 0;
-    while (to < slice.end && bytes + input_bytes[to] <= kPrefetchBatches * config.batch_bytes)
+    while (to < reading.end && bytes + input_bytes[to] <= kPrefetchBatches * config.batch_bytes)
       bytes += input_bytes[to++];
     if (to > from) io::prefetch_files(paths.data() + from, to - from);
     prefetched_to = std::max(prefetched_to, to);
   };
-  prefetch_ahead(slice.begin);
+  prefetch_ahead(reading.begin);
 
   // Carves a batch (the round's extent, or nothing past this rank's last one) into per-input
   // pieces (main thread).
@@ -541,10 +628,10 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
     b.first = first;
     // The input holding slot `first`: the last one starting at or before it.
     auto input = static_cast<std::size_t>(
-        std::upper_bound(plan.first_chip.begin() + static_cast<std::ptrdiff_t>(slice.begin),
-                         plan.first_chip.begin() + static_cast<std::ptrdiff_t>(slice.end), first) -
+        std::upper_bound(plan.first_chip.begin() + static_cast<std::ptrdiff_t>(reading.begin),
+                         plan.first_chip.begin() + static_cast<std::ptrdiff_t>(reading.end), first) -
         plan.first_chip.begin() - 1);
-    while (b.count < count && input < slice.end) {
+    while (b.count < count && input < reading.end) {
       const std::int64_t from = first + b.count - plan.first_chip[input];
       const std::int64_t take = std::min(plan.chips[input] - from, count - b.count);
       if (take > 0) {
@@ -565,25 +652,30 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
     b.meta.assign(n, ChipMeta{});
     b.valid.assign(n, 1);
     b.bytes_done = 0;
-    std::uint64_t batch_nonfinite = 0;
+    std::uint64_t batch_nonfinite = 0, batch_pixels = 0;
     // Threads: OMP_NUM_THREADS, else the node's cores shared among its ranks (app/commands.cpp).
     // Each piece is one input, so JPEG decoding and byte swapping of many small chips run in
     // parallel.
-#pragma omp parallel for schedule(dynamic, 1) reduction(+ : batch_nonfinite)
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : batch_nonfinite, batch_pixels)
     for (std::size_t k = 0; k < b.pieces.size(); ++k) {
       const Piece& pc = b.pieces[k];
       const auto slot = static_cast<std::size_t>(pc.slot);
-      const std::size_t local = pc.input - slice.begin;
-      try {
-        io::ReadStats stats;
-        io::read_source_chips(paths[pc.input], probe.info[local], opt, pc.source_first, pc.count,
-                              b.magnitude.data() + slot * chip_px,
-                              plan.has_phase ? b.phase.data() + slot * chip_px : nullptr, b.meta.data() + slot, stats);
-        batch_nonfinite += stats.nonfinite_zeroed;
-      } catch (const std::exception& e) {
-        // One piece per input per batch, and batches are read one at a time: one writer.
-        late_error[local] = reason_for(paths[pc.input], e.what());
-      }
+      const std::size_t local = pc.input - reading.begin;
+      // An input whose probe failed here cannot be read. One that failed in an earlier batch is
+      // read on, so that its (invalid) slots hold what is readable whatever the batches were.
+      if (usable[local]) try {
+          io::ReadStats stats;
+          io::read_source_chips(paths[pc.input], info[local], opt, pc.source_first, pc.count,
+                                b.magnitude.data() + slot * chip_px,
+                                plan.has_phase ? b.phase.data() + slot * chip_px : nullptr, b.meta.data() + slot,
+                                stats);
+          batch_nonfinite += stats.nonfinite_zeroed;
+          batch_pixels += stats.scene_pixels_read;
+        } catch (const std::exception& e) {
+          // One piece per input per batch, and batches are read one at a time: one writer. The
+          // first failure in slot order is kept, so the reason does not depend on the batches.
+          late_error[local] = reason_for(paths[pc.input], e.what());
+        }
       for (std::int64_t c = 0; c < pc.count; ++c) {
         b.meta[slot + c].source_index = static_cast<std::int64_t>(pc.input);
         b.labels[slot + c] = plan.label_id[pc.input];
@@ -591,6 +683,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
       }
     }
     b.nonfinite = batch_nonfinite;
+    b.scene_pixels = batch_pixels;
     for (const Piece& pc : b.pieces)
       if (pc.source_first + pc.count == plan.chips[pc.input]) b.bytes_done += input_bytes[pc.input];
   };
@@ -622,6 +715,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
     }
     t_write += clock.lap();
     nonfinite += current.nonfinite;
+    scene_pixels += current.scene_pixels;
     bytes_read += current.bytes_done;
     progress.update(current.count, bytes_read);
     // What the reader thread could not handle (memory) is this rank's alone: agree on it.
@@ -634,19 +728,18 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
 
   // 6. Inputs that failed mid-read: their slots are invalid (including those written in earlier
   // batches, rewritten here), and they join the rejects.
-  std::vector<std::int64_t> late_inputs;
-  std::vector<std::string> late_reasons;
-  for (std::size_t k = 0; k < late_error.size(); ++k)
-    if (!late_error[k].empty()) {
-      late_inputs.push_back(static_cast<std::int64_t>(slice.begin + k));
-      late_reasons.push_back(late_error[k]);
-    }
+  std::vector<std::int64_t> all_late;
+  std::vector<std::string> all_late_reasons;
+  gather_late_rejects(comm, reading, late_error, all_late, all_late_reasons);
+  // Each rank invalidates its own slots of every failed input (a scene shared by several ranks
+  // is rejected as a whole, also where its rows read fine).
   std::vector<std::pair<std::int64_t, std::int64_t>> invalid_ranges;
-  for (auto i : late_inputs)
-    invalid_ranges.emplace_back(plan.first_chip[static_cast<std::size_t>(i)], plan.chips[static_cast<std::size_t>(i)]);
+  for (auto i : all_late) {
+    const auto& in = plan.slots[static_cast<std::size_t>(i)];
+    const std::int64_t b = std::max(in.first_chip, my_first), e = std::min(in.first_chip + in.chips, my_first + my_chips);
+    if (b < e) invalid_ranges.emplace_back(b, e - b);
+  }
   archive.invalidate(invalid_ranges);  // collective: every rank calls, possibly with nothing
-  const auto all_late = comm.allgatherv(late_inputs);
-  const auto all_late_reasons = comm.allgather_strings(late_reasons);
   for (std::size_t k = 0; k < all_late.size(); ++k)
     rejects.emplace_back(paths[static_cast<std::size_t>(all_late[k])].string(), all_late_reasons[k]);
   std::sort(rejects.begin(), rejects.end());
@@ -695,6 +788,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   summary.unlabelled_chips = unlabelled;
   summary.nonfinite_zeroed = static_cast<std::int64_t>(comm.sum<std::uint64_t>(nonfinite));
   summary.bytes_read = comm.sum<std::uint64_t>(bytes_read);
+  record_per_rank(comm, scene_pixels, summary);
   summary.rejects = rejects;
   summary.phase_seconds = {{"discover", comm.max(t_discover)}, {"probe", comm.max(t_probe)},
                            {"create", comm.max(t_create)},     {"read", comm.max(t_read)},

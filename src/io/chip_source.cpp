@@ -187,14 +187,36 @@ struct ChipPlanes {
   float* pha(std::size_t k, std::size_t j) const { return phase ? phase + (k * planes + j) * plane_px : nullptr; }
 };
 
+// Cuts tile column `c` of a strip (scene rows of one row of tiles, columns from strip_col0) into
+// plane j of chip k. Edge tiles are clipped by the raster and zero-padded at bottom/right so
+// pixel (i, j) of every tile is scene pixel (tile_row + i, tile_col + j).
+void store_tile(const Image& strip, int strip_col0, const SourceInfo& info, const ChipSourceOptions& o, int c,
+                const ChipPlanes& out, std::size_t k, std::size_t j) {
+  const int tr = o.tile_rows(), tc = o.tile_cols();
+  Image cut;
+  cut.rows = tr;
+  cut.cols = tc;
+  cut.magnitude.assign(static_cast<std::size_t>(tr) * tc, 0.0f);
+  if (strip.has_phase()) cut.phase.assign(cut.magnitude.size(), 0.0f);
+  const int tcol0 = c * o.stride_cols() - strip_col0, ncols = std::min(tc, info.cols - c * o.stride_cols());
+  for (int r = 0; r < strip.rows; ++r) {
+    const std::size_t src = static_cast<std::size_t>(r) * strip.cols + tcol0, dst = static_cast<std::size_t>(r) * tc;
+    std::copy_n(strip.magnitude.data() + src, ncols, cut.magnitude.data() + dst);
+    if (strip.has_phase()) std::copy_n(strip.phase.data() + src, ncols, cut.phase.data() + dst);
+  }
+  const Image chip =
+      (tr == o.chip_rows && tc == o.chip_cols) ? std::move(cut) : fit_to_size(cut, o.chip_rows, o.chip_cols);
+  store_chip(chip, out.mag(k, j), out.pha(k, j));
+}
+
 void read_scene_tiles(const std::filesystem::path& path, const SourceInfo& info, const ChipSourceOptions& o,
                       std::int64_t first, std::int64_t count, const ChipPlanes& out, ChipMeta* meta, ReadStats& stats) {
   GdalRaster raster = GdalRaster::open(path, o.calibration);
   const int tr = o.tile_rows(), tc = o.tile_cols(), sr = o.stride_rows(), sc = o.stride_cols();
-  std::int64_t t = first;
   const std::int64_t end = first + count;
+  std::string first_failure;
   Image strip;
-  while (t < end) {
+  for (std::int64_t t = first; t < end;) {
     // One strip read per tile row and band: all the tiles of this row that the request covers.
     const int grid_row = static_cast<int>(t / info.grid_cols);
     const int c_first = static_cast<int>(t % info.grid_cols);
@@ -202,39 +224,37 @@ void read_scene_tiles(const std::filesystem::path& path, const SourceInfo& info,
         static_cast<int>(std::min<std::int64_t>(end - 1, (grid_row + 1LL) * info.grid_cols - 1) % info.grid_cols);
     const int row0 = grid_row * sr, nrows = std::min(tr, info.rows - row0);
     const int col0 = c_first * sc, col_end = std::min(info.cols, c_last * sc + tc);
+    const auto k0 = static_cast<std::size_t>(t - first);
     for (std::size_t j = 0; j < info.bands.size(); ++j) {
-      raster.read_window(row0, col0, nrows, col_end - col0, strip, info.bands[j]);
-      stats.nonfinite_zeroed += zero_nonfinite(strip.magnitude) + zero_nonfinite(strip.phase);
-      std::int64_t tile = t;
-      for (int c = c_first; c <= c_last; ++c, ++tile) {
-        // Cut the tile; edge tiles are clipped by the raster and zero-padded at bottom/right so
-        // pixel (i, j) of every tile is scene pixel (tile_row + i, tile_col + j).
-        Image cut;
-        cut.rows = tr;
-        cut.cols = tc;
-        cut.magnitude.assign(static_cast<std::size_t>(tr) * tc, 0.0f);
-        if (strip.has_phase()) cut.phase.assign(cut.magnitude.size(), 0.0f);
-        const int tcol0 = c * sc - col0, ncols = std::min(tc, info.cols - c * sc);
-        for (int r = 0; r < nrows; ++r) {
-          const std::size_t src = static_cast<std::size_t>(r) * strip.cols + tcol0,
-                            dst = static_cast<std::size_t>(r) * tc;
-          std::copy_n(strip.magnitude.data() + src, ncols, cut.magnitude.data() + dst);
-          if (strip.has_phase()) std::copy_n(strip.phase.data() + src, ncols, cut.phase.data() + dst);
+      stats.scene_pixels_read += static_cast<std::uint64_t>(nrows) * static_cast<std::uint64_t>(col_end - col0);
+      try {
+        raster.read_window(row0, col0, nrows, col_end - col0, strip, info.bands[j]);
+      } catch (const InputError& e) {
+        // Read on (the input is rejected as a whole anyway): the first failure is the reason, and
+        // the rest is read through a fresh handle, not the decoder state of the failed read.
+        if (first_failure.empty()) first_failure = e.what();
+        for (int c = c_first; c <= c_last; ++c) {
+          const std::size_t k = k0 + static_cast<std::size_t>(c - c_first);
+          std::fill_n(out.mag(k, j), out.plane_px, 0.0f);
+          if (out.phase) std::fill_n(out.pha(k, j), out.plane_px, 0.0f);
         }
-        const Image chip =
-            (tr == o.chip_rows && tc == o.chip_cols) ? std::move(cut) : fit_to_size(cut, o.chip_rows, o.chip_cols);
-        const auto k = static_cast<std::size_t>(tile - first);
-        store_chip(chip, out.mag(k, j), out.pha(k, j));
-        ChipMeta& m = meta[k];
-        m = info.meta;
-        m.tile_row = row0;
-        m.tile_col = c * sc;
-        m.orig_rows = nrows;
-        m.orig_cols = ncols;
+        raster = GdalRaster::open(path, o.calibration);
+        continue;
       }
+      stats.nonfinite_zeroed += zero_nonfinite(strip.magnitude) + zero_nonfinite(strip.phase);
+      for (int c = c_first; c <= c_last; ++c) store_tile(strip, col0, info, o, c, out, k0 + (c - c_first), j);
+    }
+    for (int c = c_first; c <= c_last; ++c) {
+      ChipMeta& m = meta[k0 + static_cast<std::size_t>(c - c_first)];
+      m = info.meta;
+      m.tile_row = row0;
+      m.tile_col = c * sc;
+      m.orig_rows = nrows;
+      m.orig_cols = std::min(tc, info.cols - c * sc);
     }
     t += c_last - c_first + 1;
   }
+  if (!first_failure.empty()) throw InputError(first_failure);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -108,6 +109,36 @@ TEST(ResumeCli, IngestResumesAfterARankIsKilled) {
   EXPECT_EQ(sarscale::test::json_int(again, "chips"), 2400) << again;
   EXPECT_EQ(sarscale::test::json_int(again, "rejected"), 1) << again;
   EXPECT_EQ(fs::last_write_time(archive), mtime);
+}
+
+// ingest of one scene whose rows of tiles are shared by the ranks: a rank killed after some
+// checkpoints; the rerun at another rank count (so other rows per rank) writes only the missing
+// slots and gives the archive of an uninterrupted run.
+TEST(ResumeCli, SceneIngestResumesAfterARankIsKilled) {
+  const fs::path dir = sarscale::test::scratch_dir("resume_scene_ingest_" + std::to_string(getpid()));
+  run_expect(sarscale_mpi(2) + " synth --kind scene --out " + (dir / "in" / "scene.tif").string() +
+             " --width 2048 --height 2048 --targets 8 --seed 9");
+  const std::string options = " --input " + (dir / "in").string() + " --chip-size 64 --batch-mb 1 --checkpoint-seconds 0";
+  const std::string whole_json =
+      last_json_line(run_expect(sarscale_mpi(2) + " ingest --output " + (dir / "whole.h5").string() + options));
+  ASSERT_EQ(sarscale::test::json_int(whole_json, "chips"), 1024) << whole_json;
+
+  const fs::path archive = dir / "resumed.h5", log = dir / "killed.log";
+  const std::string ingest = " ingest --output " + archive.string() + options;
+  const std::string outcome =
+      kill_one_rank_when(sarscale_mpi(2) + ingest + " 2>" + log.string(), "grep -qs 'round 4 ' " + log.string());
+  ASSERT_EQ(outcome, "killed") << "the ingest ended before its 4th checkpoint: make the scene larger";
+  const std::string json = last_json_line(run_expect(sarscale_mpi(3) + ingest));
+  EXPECT_GT(sarscale::test::json_int(json, "resumed_chips"), 0) << json;
+  EXPECT_LT(sarscale::test::json_int(json, "resumed_chips"), 1024) << json;
+  EXPECT_EQ(sarscale::test::json_int(json, "chips"), 1024) << json;
+  // Each of the three ranks read rows of the scene this time.
+  const auto pixels = sarscale::test::json_numbers(json, "scene_pixels_read");
+  ASSERT_EQ(pixels.size(), 3u) << json;
+  for (double px : pixels) EXPECT_GT(px, 0) << json;
+  std::vector<std::string> datasets = kArchiveDatasets;  // the scene is magnitude alone: no phase dataset
+  datasets.erase(std::find(datasets.begin(), datasets.end(), "/chips/phase"));
+  expect_same_datasets(dir / "whole.h5", archive, datasets);
 }
 
 // ingest over an archive from other options: refused under --refuse-changed, replaced otherwise;

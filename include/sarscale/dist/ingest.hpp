@@ -9,11 +9,14 @@
 //  4. an allgather fixes every input's first chip, so chip order = sorted input order then
 //     tile order, whatever the rank count; class names are the sorted distinct labels;
 //  5. ranks read their chips in batches (OpenMP over inputs inside a batch) and write them with
-//     collective HDF5 I/O into pre-allocated datasets;
+//     collective HDF5 I/O into pre-allocated datasets; without scenes a rank reads the inputs it
+//     probed, with a tiled scene the slots are shared anew (dist/ingest_plan.hpp): rows of tiles
+//     of scenes and other inputs whole, balanced by pixels, so one large scene spreads over all;
 //  4b. with several bands per chip (--bands), every input must give the same bands: the count and
 //     names of the first usable input in sorted order (for --bands all: the largest count any
 //     input has); inputs that differ are rejected with the reason, before anything is written;
-//  6. inputs that fail while being read keep their slots with valid=0; every input ends up
+//  6. inputs that fail while being read keep their slots with valid=0 (a scene shared by several
+//     ranks as a whole, with the first failure in slot order as its reason); every input ends up
 //     either ingested or in the rejects table, with its reason;
 //  7. checkpoints record written slots in the archive (/progress/done) under a key of the inputs
 //     (paths, sizes, modification times) and options: a rerun of a killed ingest writes only the
@@ -102,6 +105,10 @@ struct IngestSummary {
   // writes, including waiting for other ranks), finish (tables, close).
   std::vector<std::pair<std::string, double>> phase_seconds;
   std::vector<std::pair<std::string, std::string>> rejects;  // path, reason
+  // Per rank, in rank order: pixels of tiled scenes read (every band; a scene's rows of tiles are
+  // shared among the ranks), and the process's peak resident memory (MiB).
+  std::vector<std::int64_t> scene_pixels_read;
+  std::vector<std::int64_t> peak_rss_mb;
 
   json::Value to_json() const;  // the one JSON line ingest prints on stdout
 };

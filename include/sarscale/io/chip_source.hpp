@@ -83,13 +83,17 @@ struct SourceInfo {
 SourceInfo probe_source(const std::filesystem::path& path, const ChipSourceOptions& options);
 
 struct ReadStats {
-  std::uint64_t nonfinite_zeroed = 0;  // NaN/Inf pixels in scene tiles replaced by 0
+  std::uint64_t nonfinite_zeroed = 0;   // NaN/Inf pixels in scene tiles replaced by 0
+  std::uint64_t scene_pixels_read = 0;  // pixels of scene strips read (every band)
 };
 
 // Reads chips [first, first+count) of the source into caller buffers of count*B*chip pixels,
 // B = info.bands.size() planes per chip, chip by chip (phase may be null when the archive has
 // no phase; chips of a source without phase get phase 0). Fills meta for each chip. A chip (not a scene) with NaN/Inf
 // pixels is an InputError; in scenes non-finite pixels are no-data and become 0 (counted in stats).
+// A scene is read one strip per row of tiles (the columns asked for). A strip that fails leaves
+// its chips at 0, the rest of the request is still read (through a freshly opened raster), and
+// then the first failure is thrown.
 void read_source_chips(const std::filesystem::path& path, const SourceInfo& info, const ChipSourceOptions& options,
                        std::int64_t first, std::int64_t count, float* magnitude, float* phase, ChipMeta* meta,
                        ReadStats& stats);

@@ -662,7 +662,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
       const auto slot = static_cast<std::size_t>(pc.slot);
       const std::size_t local = pc.input - reading.begin;
       // An input whose probe failed here cannot be read. One that failed in an earlier batch is
-      // read on, so that its (invalid) slots hold what is readable whatever the batches were.
+      // read on, so that its (invalid) slots hold what is readable, as when nothing failed.
       if (usable[local]) try {
           io::ReadStats stats;
           io::read_source_chips(paths[pc.input], info[local], opt, pc.source_first, pc.count,
@@ -673,8 +673,8 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
           batch_pixels += stats.scene_pixels_read;
         } catch (const std::exception& e) {
           // One piece per input per batch, and batches are read one at a time: one writer. The
-          // first failure in slot order is kept, so the reason does not depend on the batches.
-          late_error[local] = reason_for(paths[pc.input], e.what());
+          // first failure in slot order is kept (the reason gather_late_rejects reports).
+          if (late_error[local].empty()) late_error[local] = reason_for(paths[pc.input], e.what());
         }
       for (std::int64_t c = 0; c < pc.count; ++c) {
         b.meta[slot + c].source_index = static_cast<std::int64_t>(pc.input);

@@ -45,7 +45,10 @@ run() {
   export OMP_NUM_THREADS=1
   local status=0
   # -rss_limit_mb: a reader that allocates what a mutated size field declares is a finding.
-  nice -n 19 "$exe" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  # -timeout is wall time (SIGALRM): 60 s, because a fuzzer at low priority on a machine busy with
+  # builds is starved for seconds at a time, and 10 s made it stop on inputs that replay in 25 ms.
+  nice -n "${SARSCALE_FUZZ_NICE:-19}" "$exe" "${dict[@]}" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 \
+    -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/new" "$CORPORA/$name" \
     2>&1 | tee "$work/log.txt" | grep -E "^#[0-9]+ +(INITED|DONE)|ERROR|SUMMARY|stat::|Done [0-9]+ runs" || true
   grep -q -E "^==[0-9]+==ERROR|SUMMARY: (Address|Undefined|Leak)|deadly signal|ALARM: working on the last Unit" \
@@ -53,7 +56,7 @@ run() {
   # Keep only what adds coverage to the committed corpus, minimised.
   local before
   before=$(find "$CORPORA/$name" -type f | wc -l)
-  nice -n 19 "$exe" -merge=1 -timeout=10 -rss_limit_mb=2048 "$CORPORA/$name" "$work/new" >/dev/null 2>&1 || true
+  nice -n "${SARSCALE_FUZZ_NICE:-19}" "$exe" -merge=1 -timeout=60 -rss_limit_mb=2048 "$CORPORA/$name" "$work/new" >/dev/null 2>&1 || true
   echo "fuzz.sh: $name: corpus $before -> $(find "$CORPORA/$name" -type f | wc -l) files; log $work/log.txt"
   ls "$work/artifacts" | grep -q . && { echo "fuzz.sh: $name: findings in $work/artifacts" >&2; status=1; }
   return $status

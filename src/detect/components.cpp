@@ -1,6 +1,7 @@
 #include "sarscale/detect/components.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -265,6 +266,65 @@ TileComponents unpack_components(const std::uint8_t* data, std::size_t size) {
   }
   if (!in.done()) throw InputError("unpack_components: trailing bytes after the packed tile");
   return t;
+}
+
+namespace {
+
+// `into` grows to hold `c` too (see cluster_candidates).
+void absorb(Candidate& into, const Candidate& c) {
+  const auto na = static_cast<double>(into.area), nb = static_cast<double>(c.area), n = na + nb;
+  const double wa = into.mean_intensity * na, wb = c.mean_intensity * nb;
+  into.weighted_row = (into.weighted_row * wa + c.weighted_row * wb) / (wa + wb);
+  into.weighted_col = (into.weighted_col * wa + c.weighted_col * wb) / (wa + wb);
+  into.centroid_row = (into.centroid_row * na + c.centroid_row * nb) / n;
+  into.centroid_col = (into.centroid_col * na + c.centroid_col * nb) / n;
+  into.mean_intensity = (wa + wb) / n;
+  into.mean_background = (into.mean_background * na + c.mean_background * nb) / n;
+  into.mean_score = (into.mean_score * na + c.mean_score * nb) / n;
+  into.contrast_db = 10 * std::log10(into.mean_intensity / into.mean_background);
+  into.max_score = std::max(into.max_score, c.max_score);
+  into.min_log10_pfa = std::min(into.min_log10_pfa, c.min_log10_pfa);
+  const bool brighter = c.peak > into.peak || (c.peak == into.peak && (c.peak_row < into.peak_row ||
+                                                                       (c.peak_row == into.peak_row && c.peak_col < into.peak_col)));
+  if (brighter) into.peak = c.peak, into.peak_row = c.peak_row, into.peak_col = c.peak_col;
+  into.row_min = std::min(into.row_min, c.row_min), into.col_min = std::min(into.col_min, c.col_min);
+  into.row_max = std::max(into.row_max, c.row_max), into.col_max = std::max(into.col_max, c.col_max);
+  into.area += c.area;
+}
+
+}  // namespace
+
+std::vector<Candidate> cluster_candidates(const std::vector<Candidate>& candidates, int gap) {
+  if (gap < 0 || candidates.size() < 2) return candidates;
+  // Boxes sorted by top row: a box can only join those starting at most gap rows below its bottom.
+  std::vector<std::size_t> order(candidates.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return candidates[a].row_min < candidates[b].row_min || (candidates[a].row_min == candidates[b].row_min && a < b);
+  });
+  UnionFind uf(candidates.size());
+  for (std::size_t x = 0; x < order.size(); ++x) {
+    const Candidate& a = candidates[order[x]];
+    for (std::size_t y = x + 1; y < order.size(); ++y) {
+      const Candidate& b = candidates[order[y]];
+      if (b.row_min > a.row_max + gap) break;
+      if (b.col_min <= a.col_max + gap && a.col_min <= b.col_max + gap) uf.join(order[x], order[y]);
+    }
+  }
+  // Members join their group in the input (peak) order, so the sums do not depend on the sort.
+  std::vector<std::optional<Candidate>> groups(candidates.size());
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    auto& g = groups[uf.find(i)];
+    if (g) absorb(*g, candidates[i]);
+    else g = candidates[i];
+  }
+  std::vector<Candidate> out;
+  for (auto& g : groups)
+    if (g) out.push_back(*g);
+  std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
+    return a.peak_row < b.peak_row || (a.peak_row == b.peak_row && a.peak_col < b.peak_col);
+  });
+  return out;
 }
 
 std::vector<Candidate> candidates(const CfarTile& tile) { return merge_components({find_components(tile)}); }

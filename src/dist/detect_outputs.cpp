@@ -53,7 +53,8 @@ SceneResult merge_scene(std::size_t scene, const DetectPlan& plan,
     parts.push_back(std::move(result.components));
   }
   if (!r.failure.empty()) return r;
-  const std::vector<detect::Candidate> all = detect::merge_components(parts);
+  const std::vector<detect::Candidate> all =
+      detect::cluster_candidates(detect::merge_components(parts), cfg.cluster_gap);
   r.candidates = static_cast<std::int64_t>(all.size());
   for (const detect::Candidate& c : all) {
     if (c.area < cfg.min_area || (cfg.max_area > 0 && c.area > cfg.max_area)) {
@@ -217,7 +218,9 @@ DetectResults merge_tiles(const Comm& comm, const fs::path& tiles_dir, const std
     for (std::size_t s = 0; s < scenes.size(); ++s) {
       results.scenes.push_back(merge_scene(s, plan, records, cfg));
       for (const detect::Candidate& c : results.scenes.back().kept)
-        results.jobs.push_back({static_cast<std::uint32_t>(s), c.weighted_row, c.weighted_col});
+        results.jobs.push_back({static_cast<std::uint32_t>(s),
+                                cfg.chip_on_box ? 0.5 * static_cast<double>(c.row_min + c.row_max) : c.weighted_row,
+                                cfg.chip_on_box ? 0.5 * static_cast<double>(c.col_min + c.col_max) : c.weighted_col});
     }
   });
   comm.broadcast(results.jobs);

@@ -34,7 +34,7 @@ struct SceneResult {
 // One candidate to classify: its scene (index of the readable scenes) and chip centre.
 struct ChipJob {
   std::uint32_t scene = 0;
-  double row = 0, col = 0;  // intensity-weighted centroid, pixel indices
+  double row = 0, col = 0;  // chip centre, pixel indices: the box centre or the weighted centroid
 };
 
 struct DetectResults {

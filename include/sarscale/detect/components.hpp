@@ -59,6 +59,16 @@ std::vector<Candidate> merge_components(const std::vector<TileComponents>& tiles
 std::vector<std::uint8_t> pack_components(const TileComponents& tile);
 TileComponents unpack_components(const std::uint8_t* data, std::size_t size);
 
+// Objects: candidates whose bounding boxes come within `gap` pixels of each other (Chebyshev
+// distance between the boxes), joined transitively. A vehicle at fine resolution is a handful of
+// bright scatterers that the CFAR finds as separate components; the discriminator must see the
+// vehicle, not each scatterer. A joined candidate has the union box, the summed area, the
+// area-weighted means (intensity, background, score) and the intensity-weighted centroid of all its
+// pixels, the brightest peak (the first in row-major order on ties) and the smallest log10 Pfa.
+// gap < 0 leaves the candidates as they are. Sorted by peak position like merge_components, and a
+// pure function of the candidates: tiled and untiled scenes give the same objects.
+std::vector<Candidate> cluster_candidates(const std::vector<Candidate>& candidates, int gap);
+
 // A whole scene (or a tile taken alone): find_components then merge_components.
 std::vector<Candidate> candidates(const CfarTile& tile);
 

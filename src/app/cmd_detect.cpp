@@ -34,6 +34,7 @@ po::options_description detect_options() {
     ("tile", po::value<int>()->default_value(1024), "tile size in pixels (a multiple of 64): the unit of work and of memory per rank")
     ("cluster-gap", po::value<int>()->default_value(8), "components whose boxes come within this many pixels are one object (a vehicle's scatterers); -1: none")
     ("chip-centre", po::value<std::string>()->default_value("box"), "where the classifier's chip is centred: box (the object's box centre) | centroid (its intensity-weighted centroid)")
+    ("search", po::value<int>()->default_value(8), "classify the 3x3 grid of chips this many pixels apart around each object and keep the one least like clutter (0: the centre chip alone)")
     ("min-area", po::value<std::int64_t>()->default_value(1), "drop candidates of fewer pixels")
     ("max-area", po::value<std::int64_t>()->default_value(0), "drop candidates of more pixels (0: no limit)")
     ("quicklook-size", po::value<int>()->default_value(2048), "longest side of each quick-look PNG (0: none)")
@@ -85,6 +86,7 @@ int cmd_detect(const dist::Comm& comm, const CommandLine& cl) {
   const std::string centre = (*vm)["chip-centre"].as<std::string>();
   if (centre != "box" && centre != "centroid") throw ConfigError("--chip-centre must be box or centroid, not '" + centre + "'");
   cfg.chip_on_box = centre == "box";
+  cfg.search = (*vm)["search"].as<int>();
   cfg.min_area = (*vm)["min-area"].as<std::int64_t>();
   cfg.max_area = (*vm)["max-area"].as<std::int64_t>();
   cfg.quicklook_size = (*vm)["quicklook-size"].as<int>();

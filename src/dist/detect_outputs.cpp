@@ -94,33 +94,61 @@ std::string cut_chip(const io::GdalRaster& raster, int band, const ChipJob& job,
   return "";
 }
 
+// The chip positions looked at around one object: its centre alone, or with --search R the 3 x 3
+// grid of centres R pixels apart around it (a prescreen hit is rarely where the training chips
+// were centred; the classifier takes the window that looks most like a target).
+std::vector<std::pair<int, int>> search_offsets(int search) {
+  if (search <= 0) return {{0, 0}};
+  std::vector<std::pair<int, int>> out;
+  for (int dr = -search; dr <= search; dr += search)
+    for (int dc = -search; dc <= search; dc += search) out.emplace_back(dr, dc);
+  return out;
+}
+
+// Of one object's windows, the verdict least like clutter (the first on ties: the grid's order).
+ChipVerdict best_window(const std::vector<ChipVerdict>& windows, int clutter_class) {
+  const ChipVerdict* best = nullptr;
+  const auto clutterness = [&](const ChipVerdict& v) {
+    return v.class_index == clutter_class ? 1.0 + v.confidence : v.clutter_probability;
+  };
+  for (const ChipVerdict& v : windows)
+    if (v.class_index >= 0 && (best == nullptr || clutterness(v) < clutterness(*best))) best = &v;
+  return best != nullptr ? *best : windows.front();
+}
+
 // Classifies jobs [begin, end) (scene order), in batches.
 std::vector<ChipVerdict> classify_range(const std::vector<ChipJob>& jobs, std::size_t begin, std::size_t end,
                                         const std::vector<SceneSetup>& scenes, const SceneClassifier& model,
                                         const DetectConfig& cfg, int threads) {
   const int cr = model.chip_rows(), cc = model.chip_cols();
   const auto chip_px = static_cast<std::size_t>(cr) * static_cast<std::size_t>(cc);
+  const std::vector<std::pair<int, int>> offsets = search_offsets(cfg.search);
+  const std::size_t per_job = offsets.size(), jobs_per_batch = std::max<std::size_t>(1, kChipBatch / per_job);
   std::vector<ChipVerdict> out;
   std::optional<io::GdalRaster> raster;
   std::uint32_t open_scene = UINT32_MAX;
   std::vector<float> chips;
-  for (std::size_t b0 = begin; b0 < end; b0 += kChipBatch) {
-    const std::size_t n = std::min(kChipBatch, end - b0);
+  for (std::size_t b0 = begin; b0 < end; b0 += jobs_per_batch) {
+    const std::size_t n = std::min(jobs_per_batch, end - b0) * per_job;
     chips.assign(n * chip_px, 0.0f);
     std::vector<std::string> reasons(n);
     for (std::size_t i = 0; i < n; ++i) {
-      const ChipJob& job = jobs[b0 + i];
+      ChipJob job = jobs[b0 + i / per_job];
       if (job.scene != open_scene) {
         raster.emplace(io::GdalRaster::open(scenes[job.scene].path, cfg.calibration));
         open_scene = job.scene;
       }
+      job.row += offsets[i % per_job].first;
+      job.col += offsets[i % per_job].second;
       reasons[i] = cut_chip(*raster, cfg.band, job, cr, cc, chips.data() + i * chip_px);
     }
     std::vector<ChipVerdict> verdicts = model.classify(chips.data(), n, threads);
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n; ++i)
       if (!reasons[i].empty()) verdicts[i] = ChipVerdict{-1, 0, 0, reasons[i]};
-      out.push_back(std::move(verdicts[i]));
-    }
+    for (std::size_t j = 0; j < n; j += per_job)
+      out.push_back(best_window({verdicts.begin() + static_cast<std::ptrdiff_t>(j),
+                                 verdicts.begin() + static_cast<std::ptrdiff_t>(j + per_job)},
+                                model.clutter_class()));
   }
   return out;
 }

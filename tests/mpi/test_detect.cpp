@@ -55,7 +55,8 @@ std::vector<detect::Candidate> untiled_candidates(const fs::path& scene, const d
   const detect::SceneWindow w{img.magnitude.data(), 0, 0, raster.rows(), raster.cols(), raster.cols(),
                               raster.rows(),        raster.cols()};
   const detect::Cfar cfar(params);
-  return detect::candidates(cfar.run(w, {0, 0, raster.rows(), raster.cols()}, 1));
+  return detect::cluster_candidates(detect::candidates(cfar.run(w, {0, 0, raster.rows(), raster.cols()}, 1)),
+                                    dist::DetectConfig{}.cluster_gap);
 }
 
 }  // namespace

@@ -229,7 +229,8 @@ TEST(CfarComponents, RefusesOverlappingTiles) {
 namespace sarscale::detect {
 
 TEST(CfarComponents, ClusterJoinsNearbyCandidatesIntoOneObject) {
-  // Three components of one "vehicle" (the first two 3 pixels apart, the third 8 from the second)
+  // Three components of one "vehicle" (the first two 3 pixels apart, the third 8 rows below the
+  // second's box)
   // and one far away.
   const auto make = [](std::int64_t r, std::int64_t c, std::int64_t area, float peak, double pfa) {
     Candidate k;
@@ -242,21 +243,21 @@ TEST(CfarComponents, ClusterJoinsNearbyCandidatesIntoOneObject) {
     k.min_log10_pfa = pfa;
     return k;
   };
-  const std::vector<Candidate> parts = {make(10, 10, 4, 100, -7), make(10, 15, 4, 300, -9), make(20, 17, 2, 50, -6),
+  const std::vector<Candidate> parts = {make(10, 10, 4, 100, -7), make(10, 15, 4, 300, -9), make(19, 17, 2, 50, -6),
                                         make(200, 200, 1, 80, -8)};
   const auto objects = cluster_candidates(parts, 8);
   ASSERT_EQ(objects.size(), 2u);
   const Candidate& v = objects[0];
   EXPECT_EQ(v.area, 10);
   EXPECT_EQ(v.row_min, 10);
-  EXPECT_EQ(v.row_max, 21);
+  EXPECT_EQ(v.row_max, 20);
   EXPECT_EQ(v.col_min, 10);
   EXPECT_EQ(v.col_max, 18);
   EXPECT_EQ(v.peak, 300.0f);
   EXPECT_EQ(v.peak_col, 15);
   EXPECT_EQ(v.min_log10_pfa, -9);
   // Intensity-weighted over every pixel: weights mean x area = 400, 1200, 100.
-  EXPECT_DOUBLE_EQ(v.weighted_row, (10.5 * 400 + 10.5 * 1200 + 20.5 * 100) / 1700);
+  EXPECT_DOUBLE_EQ(v.weighted_row, (10.5 * 400 + 10.5 * 1200 + 19.5 * 100) / 1700);
   EXPECT_DOUBLE_EQ(v.weighted_col, (10.5 * 400 + 15.5 * 1200 + 17.5 * 100) / 1700);
   EXPECT_DOUBLE_EQ(v.mean_intensity, 170);
   EXPECT_EQ(objects[1].area, 1);

@@ -36,7 +36,9 @@ function(sarscale_add_gtest name)
   # gtest_discover_tests flattens list-valued properties: escape the ENVIRONMENT list.
   set(env ${SARSCALE_TEST_ENV} ${ARG_ENV})
   string(REPLACE ";" "\\;" env_escaped "${env}")
-  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST
+  # DISCOVERY_TIMEOUT: listing the cases of a sanitizer build on a busy machine takes more than
+  # the default 5 s.
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 120
     PROPERTIES LABELS "${ARG_LABEL}" TIMEOUT ${ARG_TIMEOUT} PROCESSORS ${ARG_PROCESSORS}
                ENVIRONMENT "${env_escaped}")
 endfunction()

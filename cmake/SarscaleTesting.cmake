@@ -16,7 +16,7 @@ set(SARSCALE_TEST_ENV
 # MPI_MAIN: the test initialises MPI itself (as a singleton, not under mpirun), e.g. to read
 # archives after running the CLI.
 function(sarscale_add_gtest name)
-  cmake_parse_arguments(ARG "MPI_MAIN" "LABEL;TIMEOUT;PROCESSORS" "SOURCES;LIBS;ENV" ${ARGN})
+  cmake_parse_arguments(ARG "MPI_MAIN" "LABEL;TIMEOUT;PROCESSORS" "SOURCES;LIBS" ${ARGN})
   if(NOT ARG_PROCESSORS)
     set(ARG_PROCESSORS 1)
   endif()
@@ -34,8 +34,7 @@ function(sarscale_add_gtest name)
   endif()
   # One ctest entry per case; GTEST_SKIP (e.g. ../shared absent) shows as skipped.
   # gtest_discover_tests flattens list-valued properties: escape the ENVIRONMENT list.
-  set(env ${SARSCALE_TEST_ENV} ${ARG_ENV})
-  string(REPLACE ";" "\\;" env_escaped "${env}")
+  string(REPLACE ";" "\\;" env_escaped "${SARSCALE_TEST_ENV}")
   # DISCOVERY_TIMEOUT: listing the cases of a sanitizer build on a busy machine takes more than
   # the default 5 s.
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 120

@@ -111,6 +111,13 @@ void read_features(const fs::path& path) {
 
 }  // namespace
 
+// LeakSanitizer (scripts/sanitize.sh, scripts/fuzz.sh) reads these besides its suppressions file,
+// in this harness's binaries alone: HDF5 1.10 leaks on some error paths of its metadata cache and
+// free lists (H5C_protect, H5FL_*_malloc) when a header is corrupt. A library defect we cannot fix,
+// met only on files damaged on purpose; sarscale's own allocations have no libhdf5 frame and stay
+// checked, and every other test reads sane files under the Open MPI-only suppressions.
+extern "C" const char* __lsan_default_suppressions() { return "leak:libhdf5_openmpi.so\n"; }
+
 // libFuzzer only: MPI's one-time set-up, and the MPI-IO components it loads on the first file
 // opened, stay out of the per-input leak accounting (Open MPI keeps them to the end).
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

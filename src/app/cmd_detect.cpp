@@ -37,7 +37,7 @@ po::options_description detect_options() {
     ("search", po::value<int>()->default_value(8), "classify the 3x3 grid of chips this many pixels apart around each object and keep the one least like clutter (0: the centre chip alone)")
     ("min-area", po::value<std::int64_t>()->default_value(1), "drop candidates of fewer pixels")
     ("max-area", po::value<std::int64_t>()->default_value(0), "drop candidates of more pixels (0: no limit)")
-    ("quicklook-size", po::value<int>()->default_value(2048), "longest side of each quick-look PNG (0: none)")
+    ("quicklook-size", po::value<int>()->default_value(1024), "longest side of each quick-look PNG (0: none); rank 0 writes them, about 0.3 s per 1024^2 PNG")
     ("fresh", po::bool_switch(), "ignore the tiles an earlier run logged in OUTPUT/tiles")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on

@@ -29,9 +29,11 @@ SceneResult merge_scene(std::size_t scene, const DetectPlan& plan,
                         const std::map<std::uint64_t, std::vector<std::uint8_t>>& records, const DetectConfig& cfg) {
   SceneResult r;
   const auto [rows, cols] = plan.sizes[scene];
-  const int f = plan.quicklook_factor[scene];
-  r.quicklook_rows = static_cast<int>((rows + f - 1) / f);
-  r.quicklook_cols = static_cast<int>((cols + f - 1) / f);
+  const int f = plan.quicklook_factor[scene];  // 0: no quick-look
+  if (f > 0) {
+    r.quicklook_rows = static_cast<int>((rows + f - 1) / f);
+    r.quicklook_cols = static_cast<int>((cols + f - 1) / f);
+  }
   r.quicklook.assign(static_cast<std::size_t>(r.quicklook_rows) * static_cast<std::size_t>(r.quicklook_cols), 0.0f);
   std::vector<detect::TileComponents> parts;
   for (std::uint64_t t = 0; t < plan.tiles.size(); ++t) {
@@ -45,7 +47,8 @@ SceneResult merge_scene(std::size_t scene, const DetectPlan& plan,
       continue;
     }
     r.tested += result.tested;
-    const auto qr = static_cast<std::size_t>((tile.rows + f - 1) / f), qc = static_cast<std::size_t>((tile.cols + f - 1) / f);
+    const auto qr = f > 0 ? static_cast<std::size_t>((tile.rows + f - 1) / f) : 0;
+    const auto qc = f > 0 ? static_cast<std::size_t>((tile.cols + f - 1) / f) : 0;
     for (std::size_t i = 0; i < qr; ++i)
       std::copy_n(result.quicklook.data() + i * qc, qc,
                   r.quicklook.data() + (static_cast<std::size_t>(tile.row0 / f) + i) * static_cast<std::size_t>(r.quicklook_cols) +

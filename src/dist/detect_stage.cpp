@@ -270,8 +270,12 @@ DetectPlan make_detect_plan(const std::vector<std::pair<std::int64_t, std::int64
   int max_factor = 1;
   while (tile % (2 * max_factor) == 0) max_factor *= 2;
   for (const auto& [rows, cols] : sizes) {
+    if (quicklook_size <= 0) {  // no quick-looks: no blocks in the tile logs either
+      plan.quicklook_factor.push_back(0);
+      continue;
+    }
     int f = 1;
-    while (quicklook_size > 0 && f < max_factor && std::max(rows, cols) > static_cast<std::int64_t>(quicklook_size) * f)
+    while (f < max_factor && std::max(rows, cols) > static_cast<std::int64_t>(quicklook_size) * f)
       f *= 2;
     plan.quicklook_factor.push_back(f);
   }

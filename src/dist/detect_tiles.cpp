@@ -128,7 +128,8 @@ TileResult prescreen_tile(const io::GdalRaster& raster, int band, const SceneSet
   const detect::CfarTile detected = cfar.run(w, core, threads);
   result.tested = detected.tested;
   result.components = detect::find_components(detected);
-  result.quicklook = detect::block_means(w, core, scene.quicklook_factor, std::numeric_limits<float>::quiet_NaN());
+  if (scene.quicklook_factor > 0)
+    result.quicklook = detect::block_means(w, core, scene.quicklook_factor, std::numeric_limits<float>::quiet_NaN());
   return result;
 }
 

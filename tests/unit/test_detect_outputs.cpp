@@ -28,6 +28,7 @@ TEST(DetectPlan, TilesEveryScenePowerOfTwoQuickLookFactorsThatDivideTheTile) {
   // A tile of 192 = 64 x 3: no factor above 64, whatever the scene.
   EXPECT_EQ(dist::make_detect_plan({{1 << 20, 64}}, 192, 2048).quicklook_factor[0], 64);
   EXPECT_TRUE(dist::make_detect_plan({}, 1024, 2048).tiles.empty());
+  EXPECT_EQ(dist::make_detect_plan({{5000, 3000}}, 1024, 0).quicklook_factor[0], 0) << "no quick-looks, no blocks";
   EXPECT_EQ(dist::parse_pixel_quantity("db"), dist::PixelQuantity::db);
   EXPECT_THROW(dist::parse_pixel_quantity("dB "), ConfigError);
 }

@@ -62,7 +62,7 @@ struct DetectConfig {
   std::int64_t max_area = 0;        // and with more (0: no limit)
   bool prescreen_only = false;      // no model: candidates are the detections
   bool no_discrimination = false;   // a model without a clutter class: classify every candidate
-  int quicklook_size = 2048;        // longest side of a quick-look, pixels (0: no quick-looks)
+  int quicklook_size = 1024;        // longest side of a quick-look, pixels (0: no quick-looks)
   int threads = 0;                  // OpenMP threads per rank (0: omp_get_max_threads())
   std::string command_line;
 };
@@ -71,7 +71,8 @@ struct DetectConfig {
 struct DetectPlan {
   std::vector<std::pair<std::int64_t, std::int64_t>> sizes;  // per scene: rows, cols
   std::vector<SceneTile> tiles;
-  std::vector<int> quicklook_factor;  // per scene: scene pixels per quick-look pixel (power of 2 <= tile)
+  std::vector<int> quicklook_factor;  // per scene: scene pixels per quick-look pixel (power of 2 <= tile;
+                                      // 0 when quick-looks are off)
 };
 DetectPlan make_detect_plan(const std::vector<std::pair<std::int64_t, std::int64_t>>& sizes, int tile,
                             int quicklook_size);

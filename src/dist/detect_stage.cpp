@@ -1,7 +1,6 @@
 #include "sarscale/dist/detect_stage.hpp"
 
 #include <omp.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -214,12 +213,6 @@ void run_tiles(const Comm& comm, const fs::path& tiles_dir, const std::vector<Sc
   });
 }
 
-double peak_rss_mb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
-
 void check_config(const DetectConfig& cfg) {
   if (cfg.inputs.empty()) throw ConfigError("detect needs --input (scenes, folders of scenes or globs)");
   if (cfg.output.empty()) throw ConfigError("detect needs --output (a folder)");
@@ -412,7 +405,7 @@ DetectSummary run_detect(const Comm& comm, const DetectConfig& cfg) {
   s.prescreen_seconds = prescreen_seconds;
   s.classify_seconds = classify_seconds;
   s.seconds = prescreen_seconds + classify_seconds + comm.max(clock.lap());
-  s.peak_rss_mb = comm.max(peak_rss_mb());
+  s.peak_rss_mb = static_cast<double>(comm.max(peak_rss_mib()));
   comm.agree_on([&] {
     if (comm.is_root()) io::write_file_atomically(cfg.output / "summary.json", s.to_json().dump() + "\n");
   });

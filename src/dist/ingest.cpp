@@ -1,7 +1,6 @@
 #include "sarscale/dist/ingest.hpp"
 
 #include <omp.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -434,10 +433,8 @@ void gather_late_rejects(const Comm& comm, Range reading, const std::vector<std:
 
 // Per-rank figures of the summary (collective): scene pixels read, peak resident memory.
 void record_per_rank(const Comm& comm, std::uint64_t scene_pixels, IngestSummary& s) {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
   s.scene_pixels_read = comm.allgather<std::int64_t>(static_cast<std::int64_t>(scene_pixels));
-  s.peak_rss_mb = comm.allgather<std::int64_t>(static_cast<std::int64_t>(usage.ru_maxrss) / 1024);
+  s.peak_rss_mb = comm.allgather<std::int64_t>(peak_rss_mib());
 }
 
 // The summary of an ingest whose archive was already complete for the same inputs and options.

@@ -1,9 +1,17 @@
 #include "sarscale/dist/progress.hpp"
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <string>
 
 namespace sarscale::dist {
+
+std::int64_t peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::int64_t>(usage.ru_maxrss) / 1024;
+}
 
 Progress::Progress(const Comm& comm, bool show_on_root, std::int64_t total_items)
     : comm_(comm), total_(total_items), start_(std::chrono::steady_clock::now()) {

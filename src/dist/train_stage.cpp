@@ -1,7 +1,5 @@
 #include "sarscale/dist/train_stage.hpp"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,6 +14,7 @@
 #include "sarscale/core/log.hpp"
 #include "sarscale/dist/evaluate_stage.hpp"
 #include "sarscale/dist/output_guard.hpp"
+#include "sarscale/dist/progress.hpp"
 #include "sarscale/dist/partition.hpp"
 #include "sarscale/io/feature_file.hpp"
 #include "sarscale/io/model_file.hpp"
@@ -939,11 +938,8 @@ TrainSummary run_train(const Comm& comm, const TrainConfig& cfg) {
     }
   });
   s.train_seconds = comm.max(since(tt0));
-  // Peak memory per rank (ru_maxrss is in KiB on Linux): with --cascade no rank should approach
-  // the size of the whole training set.
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  s.peak_rss_mb = comm.allgather<std::int64_t>(static_cast<std::int64_t>(usage.ru_maxrss) / 1024);
+  // Peak memory per rank: with --cascade no rank should approach the size of the whole training set.
+  s.peak_rss_mb = comm.allgather<std::int64_t>(peak_rss_mib());
   s.seconds = comm.max(since(t0));
   // Written once the figures are known, so that the stored summary has them (its `seconds` stops
   // before the write, which the printed summary's includes).

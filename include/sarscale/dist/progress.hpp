@@ -9,6 +9,10 @@
 
 namespace sarscale::dist {
 
+// This process's peak resident memory so far, MiB (getrusage's ru_maxrss, KiB on Linux), for the
+// per-rank memory figures of stage summaries.
+std::int64_t peak_rss_mib();
+
 // Wall time spent in each phase on this rank (stage summaries report the slowest rank's).
 struct PhaseClock {
   std::chrono::steady_clock::time_point mark = std::chrono::steady_clock::now();

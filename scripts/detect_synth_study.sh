@@ -4,14 +4,14 @@
 # `sarscale detect` to synthetic test scenes at seeds no training scene uses, scored by
 # `sarscale evaluate --detections` against their ground truth: Pd, precision, false alarms per
 # km^2, classification accuracy of the detected vehicles, and the ROC from the one run's log10 Pfa.
-# Usage: scripts/detect_synth_study.sh [--out DIR] [--ranks N] [--train-scenes 12] [--test-scenes 10]
+# Usage: scripts/detect_synth_study.sh [--out DIR] [--ranks N] [--train-scenes 144] [--test-scenes 10]
 #                                      [--size 4096] [--targets 40] [--pfa 1e-6]
 # Every step is skipped when its output exists (delete OUT to start again).
 # Needs: a built sarscale (scripts/build.sh), mpirun, python3.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
-out=/tmp/sarscale-detect-study ranks=2 ntrain=12 ntest=10 size=4096 targets=40 pfa=1e-6
+out=/tmp/sarscale-detect-study ranks=2 ntrain=144 ntest=10 size=4096 targets=40 pfa=1e-6
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) out="$2" ;;

@@ -31,7 +31,12 @@ po::options_description cut_options() {
     ("false-alarms", po::value<bool>()->default_value(true),
      "clutter chips at the CFAR prescreener's candidates that are not near a truth target")
     ("max-false-alarms", po::value<int>()->default_value(50), "per scene; more candidates than that: picks spread evenly from the strongest to the weakest")
-    ("pfa", po::value<double>()->default_value(1e-5), "prescreener: false-alarm probability per pixel (gamma clutter)")
+    ("target-chips", po::value<std::string>()->default_value("objects"),
+     "where chips of truth objects are centred: truth (their truth position) | objects (each prescreener object on "
+     "them, where detect centres its chips) | both")
+    ("pfa", po::value<double>()->default_value(cfar.pfa), "prescreener: false-alarm probability per pixel (gamma clutter); as detect's --pfa")
+    ("cluster-gap", po::value<int>()->default_value(8), "prescreener objects: as detect's --cluster-gap")
+    ("chip-centre", po::value<std::string>()->default_value("centroid"), "chips on objects: as detect's --chip-centre (centroid|box)")
     ("guard", po::value<int>()->default_value(cfar.guard), "prescreener: guard radius, pixels")
     ("background", po::value<int>()->default_value(cfar.background), "prescreener: background ring width, pixels")
     ("seed", po::value<unsigned long long>()->default_value(1), "random background positions (with each scene's name)");
@@ -59,6 +64,11 @@ int cmd_cut(const dist::Comm& comm, const CommandLine& cl) {
   cfg.cfar.pfa = (*vm)["pfa"].as<double>();
   cfg.cfar.guard = (*vm)["guard"].as<int>();
   cfg.cfar.background = (*vm)["background"].as<int>();
+  cfg.target_chips = dist::parse_target_chips((*vm)["target-chips"].as<std::string>());
+  cfg.cluster_gap = (*vm)["cluster-gap"].as<int>();
+  const std::string centre = (*vm)["chip-centre"].as<std::string>();
+  if (centre != "box" && centre != "centroid") throw ConfigError("--chip-centre must be box or centroid, not '" + centre + "'");
+  cfg.chip_on_box = centre == "box";
   cfg.seed = static_cast<std::uint64_t>((*vm)["seed"].as<unsigned long long>());
   cfg.threads = omp_get_max_threads();  // OMP_NUM_THREADS, else the node's cores shared among its ranks
   cfg.overwrite = (*vm)["overwrite"].as<bool>();

@@ -33,8 +33,9 @@ po::options_description detect_options() {
     ("calibration", po::value<std::string>()->default_value("none"), "none|sigma0|beta0|gamma0 (where the product carries it)")
     ("tile", po::value<int>()->default_value(1024), "tile size in pixels (a multiple of 64): the unit of work and of memory per rank")
     ("cluster-gap", po::value<int>()->default_value(8), "components whose boxes come within this many pixels are one object (a vehicle's scatterers); -1: none")
-    ("chip-centre", po::value<std::string>()->default_value("box"), "where the classifier's chip is centred: box (the object's box centre) | centroid (its intensity-weighted centroid)")
-    ("search", po::value<int>()->default_value(8), "classify the 3x3 grid of chips this many pixels apart around each object and keep the one least like clutter (0: the centre chip alone)")
+    ("chip-centre", po::value<std::string>()->default_value("centroid"), "where the classifier's chip is centred: centroid (the object's intensity-weighted centroid) | box (its box centre); as the model's training chips were cut (cut --chip-centre)")
+    ("search", po::value<int>()->default_value(0), "also classify the 3x3 grid of chips this many pixels apart around each object and keep the one least like clutter (0: the centre chip alone; for models trained on chips not cut where detect looks)")
+    ("suppress-radius", po::value<double>()->default_value(24.0), "a declared target this many pixels or less from a more target-like one is reported as its duplicate, not as a target (a vehicle split into several objects); 0: none")
     ("min-area", po::value<std::int64_t>()->default_value(1), "drop candidates of fewer pixels")
     ("max-area", po::value<std::int64_t>()->default_value(0), "drop candidates of more pixels (0: no limit)")
     ("quicklook-size", po::value<int>()->default_value(1024), "longest side of each quick-look PNG (0: none); rank 0 writes them, about 0.3 s per 1024^2 PNG")
@@ -87,6 +88,7 @@ int cmd_detect(const dist::Comm& comm, const CommandLine& cl) {
   if (centre != "box" && centre != "centroid") throw ConfigError("--chip-centre must be box or centroid, not '" + centre + "'");
   cfg.chip_on_box = centre == "box";
   cfg.search = (*vm)["search"].as<int>();
+  cfg.suppress_radius = (*vm)["suppress-radius"].as<double>();
   cfg.min_area = (*vm)["min-area"].as<std::int64_t>();
   cfg.max_area = (*vm)["max-area"].as<std::int64_t>();
   cfg.quicklook_size = (*vm)["quicklook-size"].as<int>();

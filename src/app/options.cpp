@@ -165,6 +165,7 @@ constexpr Range kRanges[] = {
     {"tile", 64, kNoLimit, false},  // and a multiple of 64: checked by the stage
     {"cluster-gap", -1, 100000, false},
     {"search", 0, 4096, false},
+    {"suppress-radius", 0, 100000, false},
     {"quicklook-size", 0, 65536, false},
     // evaluate --detections
     {"pixel-area-m2", 0, kNoLimit, true},

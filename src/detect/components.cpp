@@ -327,6 +327,45 @@ std::vector<Candidate> cluster_candidates(const std::vector<Candidate>& candidat
   return out;
 }
 
+PixelIndex chip_centre(const Candidate& object, bool on_box) {
+  if (on_box)
+    return {std::lround(0.5 * static_cast<double>(object.row_min + object.row_max)),
+            std::lround(0.5 * static_cast<double>(object.col_min + object.col_max))};
+  return {std::lround(object.weighted_row), std::lround(object.weighted_col)};
+}
+
+std::vector<std::size_t> suppress_duplicates(const std::vector<ScoredPosition>& positions, double radius) {
+  std::vector<std::size_t> by(positions.size(), kNotSuppressed);
+  if (!(radius > 0) || positions.size() < 2) return by;
+  std::vector<std::size_t> order(positions.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return positions[a].score > positions[b].score; });
+  // Kept positions bucketed on a grid of `radius` cells: a neighbour within radius lies in the
+  // 3 x 3 cells around a position.
+  const auto cell = [&](double v) { return static_cast<std::int64_t>(std::floor(v / radius)); };
+  std::unordered_map<std::int64_t, std::vector<std::size_t>> kept;
+  const auto key = [](std::int64_t r, std::int64_t c) { return (r << 32) ^ (c & 0xffffffff); };
+  for (const std::size_t i : order) {
+    const ScoredPosition& p = positions[i];
+    const std::int64_t r = cell(p.row), c = cell(p.col);
+    std::size_t winner = kNotSuppressed;
+    for (std::int64_t dr = -1; dr <= 1 && winner == kNotSuppressed; ++dr)
+      for (std::int64_t dc = -1; dc <= 1 && winner == kNotSuppressed; ++dc) {
+        const auto it = kept.find(key(r + dr, c + dc));
+        if (it == kept.end()) continue;
+        for (const std::size_t j : it->second)
+          if (std::hypot(positions[j].row - p.row, positions[j].col - p.col) <= radius) {
+            winner = j;
+            break;
+          }
+      }
+    if (winner != kNotSuppressed) by[i] = winner;
+    else kept[key(r, c)].push_back(i);
+  }
+  return by;
+}
+
 std::vector<Candidate> candidates(const CfarTile& tile) { return merge_components({find_components(tile)}); }
 
 }  // namespace sarscale::detect

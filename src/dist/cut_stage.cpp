@@ -34,6 +34,8 @@ json::Value CutSummary::to_json() const {
   v["candidates"] = counts.candidates;
   v["candidates_near_targets"] = counts.candidates_near_target;
   v["background_short"] = counts.background_short;
+  v["object_chips"] = counts.object_chips;
+  v["targets_missed_by_prescreen"] = counts.targets_missed;
   v["classes"] = json::Value::object();
   for (const auto& [name, n] : per_class) v["classes"][name] = n;
   v["unused_truth_files"] = json::Value::array();
@@ -166,12 +168,23 @@ void add_counts(ScenePlanCounts& to, const ScenePlanCounts& c) {
   to.candidates += c.candidates;
   to.candidates_near_target += c.candidates_near_target;
   to.background_short += c.background_short;
+  to.object_chips += c.object_chips;
+  to.targets_missed += c.targets_missed;
 }
 
 ScenePlanCounts sum_counts(const Comm& comm, const ScenePlanCounts& c) {
-  return {comm.sum(c.targets),      comm.sum(c.truth_clutter),          comm.sum(c.background),
-          comm.sum(c.false_alarms), comm.sum(c.truth_outside),          comm.sum(c.candidates),
-          comm.sum(c.candidates_near_target), comm.sum(c.background_short)};
+  ScenePlanCounts s;
+  s.targets = comm.sum(c.targets);
+  s.truth_clutter = comm.sum(c.truth_clutter);
+  s.background = comm.sum(c.background);
+  s.false_alarms = comm.sum(c.false_alarms);
+  s.truth_outside = comm.sum(c.truth_outside);
+  s.candidates = comm.sum(c.candidates);
+  s.candidates_near_target = comm.sum(c.candidates_near_target);
+  s.background_short = comm.sum(c.background_short);
+  s.object_chips = comm.sum(c.object_chips);
+  s.targets_missed = comm.sum(c.targets_missed);
+  return s;
 }
 
 }  // namespace

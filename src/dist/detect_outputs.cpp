@@ -69,28 +69,38 @@ SceneResult merge_scene(std::size_t scene, const DetectPlan& plan,
   return r;
 }
 
+// A verdict as text for the allgather; the target's position is given in scene pixels then.
 std::string encode_verdict(const ChipVerdict& v) {
   std::ostringstream out;
   out.precision(17);
-  out << v.class_index << ' ' << v.confidence << ' ' << v.clutter_probability << ' ' << v.reason;
+  out << v.class_index << ' ' << v.confidence << ' ' << v.clutter_probability << ' ' << (v.target ? 1 : 0) << ' '
+      << (v.target ? (*v.target)[0] : 0.0) << ' ' << (v.target ? (*v.target)[1] : 0.0) << ' ' << v.reason;
   return out.str();
 }
 
 ChipVerdict decode_verdict(const std::string& text) {
   ChipVerdict v;
   std::istringstream in(text);
-  in >> v.class_index >> v.confidence >> v.clutter_probability;
+  int has_target = 0;
+  double row = 0, col = 0;
+  in >> v.class_index >> v.confidence >> v.clutter_probability >> has_target >> row >> col;
+  if (has_target != 0) v.target = std::array<double, 2>{row, col};
   std::getline(in >> std::ws, v.reason);
   return v;
 }
 
-// Cuts the chip centred on a job from its scene (shifted inside the scene at its borders).
+// The window of the chip centred on a job (shifted inside the scene at its borders).
+std::array<int, 2> chip_origin(const io::GdalRaster& raster, const ChipJob& job, int chip_rows, int chip_cols) {
+  return {std::clamp(static_cast<int>(job.centre.row) - chip_rows / 2, 0, raster.rows() - chip_rows),
+          std::clamp(static_cast<int>(job.centre.col) - chip_cols / 2, 0, raster.cols() - chip_cols)};
+}
+
+// Cuts the chip centred on a job from its scene.
 std::string cut_chip(const io::GdalRaster& raster, int band, const ChipJob& job, int chip_rows, int chip_cols,
                      float* out) {
   if (raster.rows() < chip_rows || raster.cols() < chip_cols)
     return "the scene is smaller than one chip of the model";
-  const int r0 = std::clamp(static_cast<int>(std::lround(job.row)) - chip_rows / 2, 0, raster.rows() - chip_rows);
-  const int c0 = std::clamp(static_cast<int>(std::lround(job.col)) - chip_cols / 2, 0, raster.cols() - chip_cols);
+  const auto [r0, c0] = chip_origin(raster, job, chip_rows, chip_cols);
   Image chip;
   raster.read_window(r0, c0, chip_rows, chip_cols, chip, band);
   std::copy(chip.magnitude.begin(), chip.magnitude.end(), out);
@@ -135,19 +145,25 @@ std::vector<ChipVerdict> classify_range(const std::vector<ChipJob>& jobs, std::s
     const std::size_t n = std::min(jobs_per_batch, end - b0) * per_job;
     chips.assign(n * chip_px, 0.0f);
     std::vector<std::string> reasons(n);
+    std::vector<std::array<int, 2>> origins(n);  // of each chip's window in its scene
     for (std::size_t i = 0; i < n; ++i) {
       ChipJob job = jobs[b0 + i / per_job];
       if (job.scene != open_scene) {
         raster.emplace(io::GdalRaster::open(scenes[job.scene].path, cfg.calibration));
         open_scene = job.scene;
       }
-      job.row += offsets[i % per_job].first;
-      job.col += offsets[i % per_job].second;
+      job.centre.row += offsets[i % per_job].first;
+      job.centre.col += offsets[i % per_job].second;
       reasons[i] = cut_chip(*raster, cfg.band, job, cr, cc, chips.data() + i * chip_px);
+      origins[i] = chip_origin(*raster, job, cr, cc);
     }
     std::vector<ChipVerdict> verdicts = model.classify(chips.data(), n, threads);
-    for (std::size_t i = 0; i < n; ++i)
-      if (!reasons[i].empty()) verdicts[i] = ChipVerdict{-1, 0, 0, reasons[i]};
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!reasons[i].empty()) verdicts[i] = ChipVerdict{-1, 0, 0, reasons[i], std::nullopt};
+      if (!verdicts[i].target) continue;  // chip pixels -> scene pixels
+      (*verdicts[i].target)[0] += origins[i][0];
+      (*verdicts[i].target)[1] += origins[i][1];
+    }
     for (std::size_t j = 0; j < n; j += per_job)
       out.push_back(best_window({verdicts.begin() + static_cast<std::ptrdiff_t>(j),
                                  verdicts.begin() + static_cast<std::ptrdiff_t>(j + per_job)},
@@ -161,6 +177,29 @@ std::string unique_png_name(const fs::path& scene, std::set<std::string>& taken,
   if (scene.filename() == "manifest.safe" || scene.filename() == "product.xml") name = scene.parent_path().stem().string();
   if (!taken.insert(name).second) name += "-" + std::to_string(index + 1), taken.insert(name);
   return name + ".png";
+}
+
+// A vehicle seen as several objects is declared once: declared targets within `radius` pixels
+// of a more target-like one (higher class probability, or lower clutter probability when the
+// model has a clutter class) are turned into duplicates of it.
+void suppress_duplicate_targets(std::vector<io::Detection>& dets, const SceneClassifier& model, double radius) {
+  std::vector<std::size_t> declared;
+  std::vector<detect::ScoredPosition> positions;
+  for (std::size_t k = 0; k < dets.size(); ++k) {
+    if (!dets[k].target) continue;
+    const io::Detection& d = dets[k];
+    const double score = model.clutter_class() >= 0 && d.clutter_probability >= 0 ? 1.0 - d.clutter_probability
+                                                                                  : d.probability;
+    declared.push_back(k);
+    positions.push_back({d.row, d.col, std::isfinite(score) ? score : 0.0});
+  }
+  const std::vector<std::size_t> by = detect::suppress_duplicates(positions, radius);
+  for (std::size_t i = 0; i < declared.size(); ++i) {
+    if (by[i] == detect::kNotSuppressed) continue;
+    io::Detection& d = dets[declared[i]];
+    d.target = false;
+    d.reason = "duplicate of detection " + std::to_string(dets[declared[by[i]]].id);
+  }
 }
 
 // The detection records of one scene (geo positions through the scene's georeferencing).
@@ -187,6 +226,9 @@ std::vector<io::Detection> scene_detections(const DetectResults& results, std::s
         d.probability = v.confidence;
         if (model->clutter_class() >= 0) d.clutter_probability = v.clutter_probability;
         d.target = cfg.no_discrimination || v.class_index != model->clutter_class();
+        // A chain that registers its chips found the target there: a finer position than the
+        // object's centroid (pixel centres at index + 0.5).
+        if (d.target && v.target) d.row = (*v.target)[0] + 0.5, d.col = (*v.target)[1] + 0.5;
       } else {
         d.reason = v.reason;  // kept as a target: the prescreen found it and nothing says clutter
       }
@@ -194,6 +236,7 @@ std::vector<io::Detection> scene_detections(const DetectResults& results, std::s
     positions.push_back({d.row, d.col});
     out.push_back(std::move(d));
   }
+  if (model != nullptr) suppress_duplicate_targets(out, *model, cfg.suppress_radius);
   const io::GdalRaster raster = io::GdalRaster::open(setup.path, cfg.calibration);
   const std::vector<std::array<double, 2>> lonlat = raster.pixel_to_lonlat(positions);
   georeferenced = !lonlat.empty() || (out.empty() && raster.has_geotransform());
@@ -249,9 +292,7 @@ DetectResults merge_tiles(const Comm& comm, const fs::path& tiles_dir, const std
     for (std::size_t s = 0; s < scenes.size(); ++s) {
       results.scenes.push_back(merge_scene(s, plan, records, cfg));
       for (const detect::Candidate& c : results.scenes.back().kept)
-        results.jobs.push_back({static_cast<std::uint32_t>(s),
-                                cfg.chip_on_box ? 0.5 * static_cast<double>(c.row_min + c.row_max) : c.weighted_row,
-                                cfg.chip_on_box ? 0.5 * static_cast<double>(c.col_min + c.col_max) : c.weighted_col});
+        results.jobs.push_back({static_cast<std::uint32_t>(s), detect::chip_centre(c, cfg.chip_on_box)});
     }
   });
   comm.broadcast(results.jobs);

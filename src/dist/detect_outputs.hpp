@@ -34,7 +34,7 @@ struct SceneResult {
 // One candidate to classify: its scene (index of the readable scenes) and chip centre.
 struct ChipJob {
   std::uint32_t scene = 0;
-  double row = 0, col = 0;  // chip centre, pixel indices: the box centre or the weighted centroid
+  detect::PixelIndex centre;  // chip centre (detect::chip_centre: the box centre or the weighted centroid)
 };
 
 struct DetectResults {

@@ -223,6 +223,7 @@ void check_config(const DetectConfig& cfg) {
   if (cfg.band < 1) throw ConfigError("--band counts from 1");
   if (cfg.tile < 64 || cfg.tile % 64 != 0) throw ConfigError("--tile must be a multiple of 64 pixels (>= 64)");
   if (cfg.cluster_gap < -1) throw ConfigError("--cluster-gap must be -1 (no clustering) or >= 0");
+  if (!(cfg.suppress_radius >= 0)) throw ConfigError("--suppress-radius must be >= 0 pixels");
   if (cfg.min_area < 1 || cfg.max_area < 0 || (cfg.max_area > 0 && cfg.max_area < cfg.min_area))
     throw ConfigError("--min-area must be >= 1 and --max-area 0 (no limit) or >= --min-area");
   if (cfg.quicklook_size < 0 || cfg.threads < 0 || cfg.guard_m < 0 || cfg.background_m < 0)

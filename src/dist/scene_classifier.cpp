@@ -47,7 +47,8 @@ std::vector<ChipVerdict> SceneClassifier::classify(const float* chips, std::size
   if (count == 0) return out;
   const std::size_t raw_dim = chain_->length();
   std::vector<float> raw(count * raw_dim);
-  const std::vector<std::string> reasons = chain_->compute_batch(chips, count, raw.data(), threads);
+  std::vector<std::optional<std::array<double, 2>>> targets;
+  const std::vector<std::string> reasons = chain_->compute_batch(chips, count, raw.data(), threads, &targets);
   // The chain refuses some chips (constant, non-finite): the rest go on, in order.
   std::vector<std::size_t> usable;
   std::vector<float> usable_raw;
@@ -56,6 +57,7 @@ std::vector<ChipVerdict> SceneClassifier::classify(const float* chips, std::size
       out[i].reason = reasons[i];
       continue;
     }
+    out[i].target = targets[i];
     usable.push_back(i);
     usable_raw.insert(usable_raw.end(), raw.begin() + static_cast<std::ptrdiff_t>(i * raw_dim),
                       raw.begin() + static_cast<std::ptrdiff_t>((i + 1) * raw_dim));

@@ -725,9 +725,12 @@ std::string FeatureChain::compute(const float* chip, float* out) {
   return compute(chip, out, *own_workspace_);
 }
 
-std::vector<std::string> FeatureChain::compute_batch(const float* chips, std::size_t count, float* out,
-                                                     int threads) const {
+std::vector<std::string> FeatureChain::compute_batch(
+    const float* chips, std::size_t count, float* out, int threads,
+    std::vector<std::optional<std::array<double, 2>>>* registrations) const {
   std::vector<std::string> reasons(count);
+  if (registrations != nullptr) registrations->assign(count, std::nullopt);
+  const bool one_plane = impl_->spec.planes.empty();
   if (count == 0) return reasons;
   const std::size_t chip_size = static_cast<std::size_t>(input_planes()) * rows() * cols();
   std::vector<std::exception_ptr> errors(count);  // per chip, so the lowest index can win
@@ -749,6 +752,8 @@ std::vector<std::string> FeatureChain::compute_batch(const float* chips, std::si
       const auto chip = static_cast<std::size_t>(i);
       try {
         reasons[chip] = compute(chips + chip * chip_size, out + chip * length(), *ws);
+        if (registrations != nullptr && one_plane && reasons[chip].empty())
+          (*registrations)[chip] = ws->state_->preprocessor.registration();
       } catch (...) {
         errors[chip] = std::current_exception();
       }

@@ -4,6 +4,7 @@
 #include "sarscale/features/preprocess.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -75,7 +76,9 @@ const std::vector<StepSpec>& step_specs() {
         {"smooth", 1, 1, kMaxWindow, true, true, {}, true, true},
         {"keep", 0, 0, 0, true, false, {{"all", 0}, {"central", 1}}, false, true}}},
       {"power", {{"exponent", 2, 0.05, 20}}},
-      {"pose", {{"smooth", 5, 1, kMaxWindow, true, true}}},
+      {"pose",
+       {{"smooth", 5, 1, kMaxWindow, true, true},
+        {"turn", 1, 0, 0, true, false, {{"no", 0}, {"yes", 1}}, false, true}}},
       {"scale",
        {{"stat", 0, 0, 0, true, false, {{"mean", 0}, {"median", 1}, {"max", 2}, {"rms", 3}}, false},
         {"over", 0, 0, 0, true, false, {{"all", 0}, {"nonzero", 1}}, false}}},
@@ -327,6 +330,7 @@ struct Scratch {
   std::vector<unsigned char>& m1;
   std::vector<unsigned char>& m2;
   SegmentScratch& segment;
+  std::optional<std::array<double, 2>>& pose_centre;  // where the last pose step found the target
 };
 
 SegmentParams segment_params(const std::map<std::string, double>& p) {
@@ -612,8 +616,10 @@ std::string apply_step(const PreprocessStep& step, const float* in, int& rows, i
   if (name == "pose") {
     SegmentParams sp;
     sp.smooth = static_cast<int>(p.at("smooth"));
-    const TargetPose pose = target_pose(in, rows, cols, sp, s.segment);
+    TargetPose pose = target_pose(in, rows, cols, sp, s.segment);
     if (!pose.found) return "pose: no target pixel found";
+    s.pose_centre = std::array<double, 2>{pose.row, pose.col};
+    if (p.at("turn") == 0) pose.angle = 0;  // moved to the centre, not turned
     rotate_to_pose(in, rows, cols, pose, out);
     return "";
   }
@@ -661,6 +667,7 @@ std::string Preprocessor::apply(const float* in, float* out) {
     nonfinite += !std::isfinite(in[i]);
     zeros += in[i] == 0.0f;
   }
+  registration_.reset();
   std::string reason;
   if (nonfinite > 0) {
     reason = "input has " + std::to_string(nonfinite) + " NaN/Inf pixel(s)";
@@ -672,10 +679,14 @@ std::string Preprocessor::apply(const float* in, float* out) {
   if (reason.empty()) {
     std::copy_n(in, n, a_.data());
     int rows = rows_, cols = cols_;
-    Scratch scratch{s1_, s2_, s3_, m1_, m2_, segment_};
+    std::optional<std::array<double, 2>> pose_centre;
+    Scratch scratch{s1_, s2_, s3_, m1_, m2_, segment_, pose_centre};
+    bool input_frame = true;  // no step has changed the pixel grid yet
     for (const PreprocessStep& step : chain_) {
       reason = apply_step(step, a_.data(), rows, cols, b_.data(), scratch);
       if (!reason.empty()) break;
+      if (pose_centre && input_frame && !registration_) registration_ = pose_centre;
+      input_frame = input_frame && rows == rows_ && cols == cols_ && step.name != "pose";
       std::swap(a_, b_);
     }
     if (reason.empty()) {

@@ -78,6 +78,7 @@ TEST(CutStage, SameArchiveAtEveryRankCountAndChipsWhereTheTruthSays) {
   cfg.max_false_alarms = 4;
   cfg.cfar.pfa = 1e-4;
   cfg.threads = 2;
+  cfg.target_chips = dist::TargetChips::truth;  // chips where the truth says (objects: the next test)
   const dist::CutSummary s = dist::run_cut(comm, cfg);
   EXPECT_EQ(s.scenes, 2);
   EXPECT_EQ(s.cut_scenes, 2);
@@ -160,5 +161,56 @@ TEST(CutStage, SameArchiveAtEveryRankCountAndChipsWhereTheTruthSays) {
   }
   EXPECT_EQ(k, a.meta.size());
   for (std::uint8_t v : a.valid) EXPECT_EQ(v, 1);
+  comm.barrier();
+}
+
+// Chips on the prescreener's objects (cut's default, where detect looks): the same archive at
+// every rank count; every truth object inside gets one chip, on its main object when the
+// prescreener found it (the window then lies around that object, not the truth position).
+TEST(CutStage, ObjectChipsAreTheSameAtEveryRankCount) {
+  const Comm comm(MPI_COMM_WORLD);
+  const fs::path dir = test::shared_scratch_dir(comm, "cut_objects");
+  const fs::path scenes = dir / "scenes";
+  const auto float_cfg = scene_config(33, synth::ScenePixels::float32);
+  dist::synth_scene(comm, scenes / "a.tif", float_cfg);
+  dist::synth_scene(comm, scenes / "b.tif", scene_config(34, synth::ScenePixels::complex_int16));
+  dist::CutConfig cfg;
+  cfg.scenes = {scenes.string()};
+  cfg.truth = {scenes / "a_targets.csv", scenes / "b_targets.csv"};
+  cfg.output = dir / "chips.h5";
+  cfg.chip = kChip;
+  cfg.clutter_per_scene = 2;
+  cfg.max_false_alarms = 3;
+  cfg.cfar.pfa = 1e-5;
+  cfg.threads = 2;
+  ASSERT_EQ(cfg.target_chips, dist::TargetChips::objects);
+  const dist::CutSummary s = dist::run_cut(comm, cfg);
+  EXPECT_EQ(s.counts.targets, 4);  // one chip per truth object, on its object or at its position
+  EXPECT_EQ(s.counts.truth_clutter, 4);
+  EXPECT_GE(s.counts.object_chips, 6) << "the prescreener finds most vehicles and distractors of these scenes";
+  EXPECT_LE(s.counts.targets_missed, 1);
+  if (!comm.is_root()) {
+    comm.barrier();
+    return;
+  }
+  dist::CutConfig single = cfg;
+  single.output = dir / "chips.single.h5";
+  const dist::CutSummary one = dist::run_cut(Comm(MPI_COMM_SELF), single);
+  EXPECT_EQ(one.counts.object_chips, s.counts.object_chips);
+  const Archive a = read_archive(cfg.output), b = read_archive(single.output);
+  EXPECT_EQ(a.labels, b.labels);
+  EXPECT_TRUE(a.pixels == b.pixels) << "pixels differ between " << comm.size() << " rank(s) and one";
+  ASSERT_EQ(a.meta.size(), b.meta.size());
+  // Vehicle chips lie near their truth (within its footprint's reach), rarely exactly on it.
+  const synth::ScenePlan plan = synth::plan_scene(float_cfg);
+  int moved = 0;
+  for (std::size_t k = 0; k < plan.targets.size(); ++k) {
+    const auto& t = plan.targets[k];
+    EXPECT_EQ(a.meta[k].tile_row, b.meta[k].tile_row) << k;
+    const double dr = a.meta[k].tile_row + kChip / 2 - t.row, dc = a.meta[k].tile_col + kChip / 2 - t.col;
+    EXPECT_LT(std::hypot(dr, dc), 48.0) << k;
+    moved += std::hypot(dr, dc) > 1.5 ? 1 : 0;
+  }
+  EXPECT_GT(moved, 0) << "chips on objects, not on the truth";
   comm.barrier();
 }

@@ -267,3 +267,50 @@ TEST(CfarComponents, ClusterJoinsNearbyCandidatesIntoOneObject) {
 }
 
 }  // namespace sarscale::detect
+
+namespace sarscale::detect {
+
+TEST(CfarComponents, ChipCentreIsTheBoxCentreOrTheWeightedCentroidRounded) {
+  Candidate c;
+  c.row_min = 10, c.row_max = 13, c.col_min = 20, c.col_max = 20;
+  c.weighted_row = 11.4, c.weighted_col = 20.5;
+  EXPECT_EQ(chip_centre(c, true).row, 12);  // 11.5 rounds away from zero
+  EXPECT_EQ(chip_centre(c, true).col, 20);
+  EXPECT_EQ(chip_centre(c, false).row, 11);
+  EXPECT_EQ(chip_centre(c, false).col, 21);
+}
+
+// The best-scoring position of a group is kept; the others name it; far ones stay; ties keep
+// the lower index; radius 0 suppresses nothing.
+TEST(CfarComponents, SuppressDuplicatesKeepsTheBestOfEachNeighbourhood) {
+  const std::vector<ScoredPosition> p = {{100, 100, 0.7}, {110, 105, 0.9}, {130, 100, 0.8},
+                                         {500, 500, 0.1}, {505, 500, 0.1}, {100, 124.9, 0.2}};
+  const std::vector<std::size_t> by = suppress_duplicates(p, 24);
+  EXPECT_EQ(by[1], kNotSuppressed);  // the best
+  EXPECT_EQ(by[0], 1u);              // 11.2 from it
+  EXPECT_EQ(by[2], 1u);              // 20.6 from it
+  EXPECT_EQ(by[3], kNotSuppressed);  // tie: the lower index wins
+  EXPECT_EQ(by[4], 3u);
+  EXPECT_EQ(by[5], 1u);              // 22.4 from the best (24.9 from the suppressed first one)
+  EXPECT_EQ(suppress_duplicates(p, 0), std::vector<std::size_t>(p.size(), kNotSuppressed));
+  // Against brute force on a random field: kept ones are farther than the radius from each other,
+  // every suppressed one lies within it of its keeper, which scores at least as high.
+  std::vector<ScoredPosition> field;
+  std::uint64_t x = 88172645463325252ull;
+  const auto next = [&] { x ^= x << 13, x ^= x >> 7, x ^= x << 17; return static_cast<double>(x % 100000) / 100.0; };
+  for (int i = 0; i < 400; ++i) field.push_back({next(), next(), next()});
+  const auto res = suppress_duplicates(field, 30);
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (res[i] != kNotSuppressed) {
+      EXPECT_EQ(res[res[i]], kNotSuppressed);
+      EXPECT_LE(std::hypot(field[i].row - field[res[i]].row, field[i].col - field[res[i]].col), 30.0);
+      EXPECT_GE(field[res[i]].score, field[i].score);
+      continue;
+    }
+    for (std::size_t j = i + 1; j < field.size(); ++j)
+      if (res[j] == kNotSuppressed)
+        EXPECT_GT(std::hypot(field[i].row - field[j].row, field[i].col - field[j].col), 30.0);
+  }
+}
+
+}  // namespace sarscale::detect

@@ -47,6 +47,7 @@ dist::CutConfig config() {
   c.clutter_per_scene = 20;
   c.max_false_alarms = 10;
   c.cfar.pfa = 1e-6;
+  c.target_chips = dist::TargetChips::truth;
   return c;
 }
 
@@ -99,14 +100,15 @@ TEST(CutPlan, TruthFirstThenBackgroundThenFalseAlarms) {
                            static_cast<double>(c.centre_col - t.centre_col)),
                 32.0);
   }
-  // False alarms: the two open-clutter spots, at their peak pixels.
+  // False alarms: the two open-clutter spots, at their chip centres (2 x 2 boxes [r, r + 1]:
+  // centre r + 0.5, rounded away from zero).
   EXPECT_EQ(chips[23].origin, ChipOrigin::false_alarm);
   EXPECT_EQ(chips[23].detail, "cfar");
   std::vector<std::pair<std::int64_t, std::int64_t>> peaks = {{chips[23].centre_row, chips[23].centre_col},
                                                               {chips[24].centre_row, chips[24].centre_col}};
   std::sort(peaks.begin(), peaks.end());
-  EXPECT_EQ(peaks[0].first, 300);
-  EXPECT_EQ(peaks[1].first, 500);
+  EXPECT_EQ(peaks[0], std::make_pair(std::int64_t{301}, std::int64_t{301}));
+  EXPECT_EQ(peaks[1], std::make_pair(std::int64_t{501}, std::int64_t{201}));
 
   // Deterministic; another seed or scene name moves the background, not the truth chips.
   dist::ScenePlanCounts again_counts;
@@ -154,4 +156,53 @@ TEST(CutPlan, SmallScenesAndCrowdedBackground) {
   bad.truth.clear();
   EXPECT_THROW(bad.validate(), ConfigError);
   EXPECT_NO_THROW(cfg.validate());
+}
+
+// Chips where detect will look: on each truth object's main prescreener object (the largest
+// object whose chip centre falls in its footprint), the truth position standing in when the
+// prescreener found nothing there; pieces of an object are neither chips nor false alarms.
+TEST(CutPlan, ObjectChipsSitWhereDetectCentresItsChips) {
+  dist::CutConfig cfg = config();
+  cfg.clutter_per_scene = 0;
+  cfg.target_chips = dist::TargetChips::objects;
+  io::TruthObject tank = object(100.7, 100.2, "tank_a", true, "4127");
+  tank.box_row0 = 80, tank.box_col0 = 90, tank.box_rows = 40, tank.box_cols = 35;
+  const std::vector<io::TruthObject> truth = {tank, object(5.5, 3.5, "ifv_b", true), object(620, 40, "clutter", false, "corner")};
+  // On the tank: two touching spots (one object of 8 pixels, box rows 100-101, cols 110-113) and
+  // a piece 14 rows below (its own object, 4 pixels); one false alarm in open clutter.
+  const FlatScene scene{640, 480, {{100, 110}, {100, 112}, {115, 100}, {400, 300}}};
+  dist::ScenePlanCounts counts;
+  const auto chips = dist::plan_scene_chips(cfg, "s.tif", scene.rows, scene.cols, truth, scene, counts);
+  EXPECT_EQ(counts.candidates, 3);
+  EXPECT_EQ(counts.object_chips, 1);
+  EXPECT_EQ(counts.targets_missed, 1);  // the ifv: nothing found within a quarter chip
+  EXPECT_EQ(counts.targets, 2);
+  EXPECT_EQ(counts.truth_clutter, 1);
+  EXPECT_EQ(counts.candidates_near_target, 2);  // the main object and its piece
+  EXPECT_EQ(counts.false_alarms, 1);
+  ASSERT_EQ(chips.size(), 4u);
+  EXPECT_EQ(chips[0].class_name, "tank_a");
+  EXPECT_EQ(chips[0].centre_row, 101);  // box centre (100.5, 111.5), rounded away from zero
+  EXPECT_EQ(chips[0].centre_col, 112);
+  EXPECT_EQ(chips[0].row0, 101 - 32);
+  EXPECT_EQ(chips[1].class_name, "ifv_b");  // the truth position stands in
+  EXPECT_EQ(chips[1].centre_row, 5);
+  EXPECT_EQ(chips[2].class_name, "clutter");
+  EXPECT_EQ(chips[2].detail, "corner");
+  EXPECT_EQ(chips[3].origin, ChipOrigin::false_alarm);
+  EXPECT_EQ(chips[3].centre_row, 401);
+
+  // Both: the truth chip, then the object chip; centroid centres as detect --chip-centre centroid.
+  cfg.target_chips = dist::TargetChips::both;
+  cfg.chip_on_box = false;
+  dist::ScenePlanCounts both_counts;
+  const auto both = dist::plan_scene_chips(cfg, "s.tif", scene.rows, scene.cols, truth, scene, both_counts);
+  ASSERT_EQ(both.size(), 5u);
+  EXPECT_EQ(both[0].centre_row, 100);  // truth (100.7, 100.2)
+  EXPECT_EQ(both[0].centre_col, 100);
+  EXPECT_EQ(both[1].centre_row, 101);  // weighted centroid (101.0, 112.0): pixel centres at index + 0.5
+  EXPECT_EQ(both[1].centre_col, 112);
+  EXPECT_EQ(both_counts.targets, 3);
+  EXPECT_EQ(dist::parse_target_chips("objects"), dist::TargetChips::objects);
+  EXPECT_THROW(dist::parse_target_chips("nearby"), ConfigError);
 }

@@ -286,3 +286,31 @@ TEST(FeatureChain, FingerprintsIdentifyTheChain) {
   EXPECT_NE(fingerprint("crop(48)", "hog(block=2); gabor; pixels(size=16, db=1); stats(bins=32)", 64),
             base);  // one parameter
 }
+
+// A chain with pose(turn=no) reports, per chip, where it found the target (what detect reports
+// as the target's position); chains without one report nothing; refused chips report nothing.
+TEST(FeatureChain, BatchReportsWhereARegisteringChainFoundTheTarget) {
+  const int n = 32;
+  std::vector<float> chips(3 * n * n, 0.1f);
+  chips[static_cast<std::size_t>(10 * n + 7)] = chips[static_cast<std::size_t>(10 * n + 8)] = 9.0f;  // chip 0: (10, 7.5)
+  chips[static_cast<std::size_t>(n * n + 20 * n + 25)] = 9.0f;                                      // chip 1: (20, 25)
+  std::fill(chips.begin() + 2 * n * n, chips.end(), 0.5f);                                       // chip 2: constant
+  const sf::FeatureChain registering(sf::make_chain_spec("pose(smooth=1, turn=no); crop(16)", "pixels(size=4)", n, n));
+  std::vector<float> out(3 * registering.length());
+  std::vector<std::optional<std::array<double, 2>>> where;
+  const auto reasons = registering.compute_batch(chips.data(), 3, out.data(), 2, &where);
+  ASSERT_EQ(where.size(), 3u);
+  EXPECT_EQ(reasons[0], "");
+  ASSERT_TRUE(where[0].has_value());
+  EXPECT_NEAR((*where[0])[0], 10.0, 1e-9);
+  EXPECT_NEAR((*where[0])[1], 7.5, 1e-9);
+  ASSERT_TRUE(where[1].has_value());
+  EXPECT_NEAR((*where[1])[0], 20.0, 1e-9);
+  EXPECT_NEAR((*where[1])[1], 25.0, 1e-9);
+  EXPECT_NE(reasons[2], "");
+  EXPECT_FALSE(where[2].has_value());
+  const sf::FeatureChain plain(sf::make_chain_spec("crop(16)", "pixels(size=4)", n, n));
+  plain.compute_batch(chips.data(), 2, out.data(), 1, &where);
+  EXPECT_FALSE(where[0].has_value());
+  EXPECT_FALSE(where[1].has_value());
+}

@@ -469,3 +469,37 @@ TEST(PreprocessFlags, ChainIsDeterministicAndFinite) {
   EXPECT_EQ(std::memcmp(out1.data(), out3.data(), out1.size() * sizeof(float)), 0);
   for (float v : out1) EXPECT_TRUE(std::isfinite(v));
 }
+
+// turn=no registers the chip: the target moves to the centre without turning, and the
+// Preprocessor reports where it found it (a detector's finer position for the target).
+TEST(PreprocessSteps, PoseWithoutTurnCentresAndReportsWhereTheTargetWas) {
+  const int n = 41;
+  std::vector<float> img(n * n, 0.1f);
+  for (int k = -8; k <= 8; ++k) img[(14 + k) * n + (24 + k)] = img[(14 + k) * n + (25 + k)] = 5.0f;  // diagonal bar
+  sf::Preprocessor p(sf::parse_chain("pose(smooth=1, turn=no)"), n, n);
+  std::vector<float> out(n * n);
+  ASSERT_EQ(p.apply(img.data(), out.data()), "");
+  ASSERT_TRUE(p.registration().has_value());
+  EXPECT_NEAR((*p.registration())[0], 14.0, 1e-9);  // the bar's weighted centroid
+  EXPECT_NEAR((*p.registration())[1], 24.5, 1e-9);
+  // Moved by (+6, -4.5) without turning: still diagonal (covariance of rows and columns > 0).
+  double sum = 0, sr = 0, sc = 0, src = 0;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      const double v = std::max(0.0, out[i * n + j] - 0.1);
+      sum += v, sr += v * i, sc += v * j, src += v * (i - 20) * (j - 20);
+    }
+  EXPECT_NEAR(sr / sum, 20.0, 0.5);
+  EXPECT_NEAR(sc / sum, 20.0, 0.5);
+  EXPECT_GT(src, 0.0);
+  // The canonical text keeps its old form at the default (stored fingerprints do not change).
+  EXPECT_EQ(sf::describe_chain(sf::parse_chain("pose(turn=yes)")), "pose(smooth=5)");
+  EXPECT_EQ(sf::describe_chain(sf::parse_chain("pose(turn=no)")), "pose(smooth=5, turn=no)");
+  // No pose step, or one after a crop (another pixel grid): nothing to report.
+  sf::Preprocessor plain(sf::parse_chain("power(1.5)"), n, n);
+  ASSERT_EQ(plain.apply(img.data(), out.data()), "");
+  EXPECT_FALSE(plain.registration().has_value());
+  sf::Preprocessor cropped(sf::parse_chain("crop(31); pose(smooth=1, turn=no)"), n, n);
+  ASSERT_EQ(cropped.apply(img.data(), out.data()), "");
+  EXPECT_FALSE(cropped.registration().has_value());
+}

@@ -69,6 +69,28 @@ TileComponents unpack_components(const std::uint8_t* data, std::size_t size);
 // pure function of the candidates: tiled and untiled scenes give the same objects.
 std::vector<Candidate> cluster_candidates(const std::vector<Candidate>& candidates, int gap);
 
+// Where a classifier's chip is centred on an object (scene pixel indices): its bounding box's
+// centre, or with on_box = false its intensity-weighted centroid, rounded half away from zero.
+// `detect` centres its chips there and `cut` centres training chips there, so that a model
+// learns vehicles as the prescreener will show them.
+struct PixelIndex {
+  std::int64_t row = 0, col = 0;
+};
+PixelIndex chip_centre(const Candidate& object, bool on_box);
+
+// Duplicate suppression (non-maximum suppression) of declared targets: a vehicle can give
+// several objects (scatterers farther apart than the cluster gap, a clutter hit on its
+// footprint), each classified as that vehicle. Taking them by score (highest first; ties: the
+// lower index), each position within `radius` pixels (Euclidean) of one already kept is
+// suppressed by it. Returns, per position, the index of the one that suppressed it, or
+// kNotSuppressed. radius <= 0 suppresses nothing. Pure; O(n log n + n k) for k kept nearby.
+inline constexpr std::size_t kNotSuppressed = static_cast<std::size_t>(-1);
+struct ScoredPosition {
+  double row = 0, col = 0;
+  double score = 0;
+};
+std::vector<std::size_t> suppress_duplicates(const std::vector<ScoredPosition>& positions, double radius);
+
 // A whole scene (or a tile taken alone): find_components then merge_components.
 std::vector<Candidate> candidates(const CfarTile& tile);
 

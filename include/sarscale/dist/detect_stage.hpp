@@ -56,8 +56,9 @@ struct DetectConfig {
   PixelQuantity pixels = PixelQuantity::automatic;
   int tile = 1024;                  // tile core size in pixels
   int cluster_gap = 8;              // components whose boxes come this close are one object (-1: none)
-  bool chip_on_box = true;          // chips centred on the object's box centre (else its weighted centroid)
-  int search = 8;                   // also the 3 x 3 grid of chips this far apart around it (0: none)
+  bool chip_on_box = false;         // chips centred on the object's box centre (else its weighted centroid)
+  int search = 0;                   // also the 3 x 3 grid of chips this far apart around it (0: none)
+  double suppress_radius = 24;      // declared targets this close to a more target-like one are its duplicates (0: none)
   std::int64_t min_area = 1;        // candidates with fewer pixels are dropped (counted)
   std::int64_t max_area = 0;        // and with more (0: no limit)
   bool prescreen_only = false;      // no model: candidates are the detections

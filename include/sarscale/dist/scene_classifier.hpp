@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ struct ChipVerdict {
   double clutter_probability = 0;  // of the class named "clutter" (0 without one; without probabilities
                                    // 1 when the chosen class is clutter, else 0)
   std::string reason;     // why the chain refused the chip (constant, non-finite...), when it did
+  // Where the chain's pose step found the target in the chip (row, col, chip pixel indices), when
+  // the chain registers chips (preprocess "pose(...)" on the input grid).
+  std::optional<std::array<double, 2>> target;
 };
 
 class SceneClassifier {

@@ -46,7 +46,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -149,7 +151,10 @@ class FeatureChain {
   // Workspace per thread. Each chip is computed by one thread with the same code path, so the
   // output is bitwise identical for any thread count. Unexpected errors are rethrown after the
   // region (the lowest chip index wins).
-  std::vector<std::string> compute_batch(const float* chips, std::size_t count, float* out, int threads = 0) const;
+  // `registrations` (optional): per chip, where a pose step of the preprocessing found the target
+  // (Preprocessor::registration(); chains on one plane only), else empty.
+  std::vector<std::string> compute_batch(const float* chips, std::size_t count, float* out, int threads = 0,
+                                         std::vector<std::optional<std::array<double, 2>>>* registrations = nullptr) const;
 
  private:
   struct Impl;

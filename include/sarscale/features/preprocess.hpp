@@ -61,12 +61,15 @@
 //   power(exponent [2])               |x|^exponent (in [0.05, 20]): power(2) turns amplitude into
 //                                      intensity, which weighs bright scatterers over clutter;
 //                                      power(0.5) compresses them.
-//   pose(smooth [5])                  pose normalisation: the target (Otsu on the smooth x smooth
+//   pose(smooth [5], turn [yes])      pose normalisation: the target (Otsu on the smooth x smooth
 //                                      box mean, the central component, segment.hpp) is moved to
 //                                      the chip centre and turned so that its major principal axis
 //                                      (intensity-weighted) lies along the rows; bilinear,
 //                                      edge-clamped. The axis has no direction: a target and its
 //                                      180-degree turn stay distinct. No target: flagged.
+//                                      turn=no only centres it (registration: chips cut where a
+//                                      detector put them meet the model aligned as in training;
+//                                      SAR's shadow direction stays where the radar put it).
 //   scale(stat [mean], over [all])    divides the chip by one of its own statistics (mean, median,
 //                                      max or rms of |x|), over every pixel or the non-zero ones
 //                                      (after mask(fill=0): the target and its shadow). A per-chip
@@ -76,7 +79,9 @@
 // Unusable chips: apply() returns the reason ("" when usable) and writes zeros instead of NaN:
 // NaN/Inf in the input, an all-zero or constant input, a step that finds the chip constant
 // (linear, zscore, equalize, percentile after an earlier step), a mask with no target.
+#include <array>
 #include <cstddef>
+#include <optional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -126,6 +131,10 @@ class Preprocessor {
   // `in` is rows x cols, `out` receives out_rows x out_cols values, always finite. Returns "" or
   // the reason the chip is unusable (then `out` is all zero).
   std::string apply(const float* in, float* out);
+  // Where the chain's first pose step found the target in the last apply()'s input (row, col,
+  // pixel indices of the input chip), when no earlier step changed the pixel grid (crop,
+  // multilook): a detector reports the target there. Empty otherwise.
+  const std::optional<std::array<double, 2>>& registration() const { return registration_; }
 
  private:
   std::vector<PreprocessStep> chain_;
@@ -134,6 +143,7 @@ class Preprocessor {
   std::vector<double> s1_, s2_, s3_;  // scratch for local statistics
   std::vector<unsigned char> m1_, m2_;
   SegmentScratch segment_;
+  std::optional<std::array<double, 2>> registration_;
 };
 
 }  // namespace sarscale::features

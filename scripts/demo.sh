@@ -32,10 +32,11 @@ run predict --scene "$out/scene.tif" --model "$out/pipeline/model.h5" --output "
 
 # 4. Find the vehicles in the scene: the ATR chain of `sarscale detect` (CFAR prescreen, clutter
 #    discrimination, classification) with a model that knows clutter, trained on chips cut from
-#    two other synthetic scenes (configs/detect-synth.ini), then scored against the scene's truth.
+#    24 other synthetic scenes (configs/detect-synth.ini, which uses 144 larger ones for its
+#    benchmark), then scored against the scene's truth.
 detect_config="$SARSCALE_ROOT/configs/detect-synth.ini"
-for seed in 101 102; do
-  synth scene "$out/detect_train/scene_$seed.tif" --width 2048 --height 2048 --targets 30 --seed "$seed"
+for seed in $(seq 101 124); do
+  synth scene "$out/detect_train/scene_$seed.tif" --width 2048 --height 2048 --targets 40 --seed "$seed"
 done
 [[ -e "$out/detect_chips.h5" ]] || run cut --config "$detect_config" --scene "$out/detect_train" \
   --truth "$out"/detect_train/*_targets.csv --output "$out/detect_chips.h5"

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <iostream>
 
 #include "sarscale/app/commands.hpp"
@@ -98,8 +99,9 @@ int cmd_detect(const dist::Comm& comm, const CommandLine& cl) {
   cfg.command_line = join_command_line(cl.command, cl.args);
   const dist::DetectSummary s = dist::run_detect(comm, cfg);
   if (comm.is_root()) {
-    log::info("detect: ", s.detections, " detections (", s.targets, " targets) in ", s.scenes.size() - s.rejected.size(),
-              " scene(s), ", s.rejected.size(), " input(s) rejected: ", (cfg.output / "detections.csv").string());
+    const auto searched = std::count_if(s.scenes.begin(), s.scenes.end(), [](const auto& e) { return e.rejected.empty(); });
+    log::info("detect: ", s.detections, " detections (", s.targets, " targets) in ", searched, " scene(s), ",
+              s.rejected.size(), " input(s) rejected: ", (cfg.output / "detections.csv").string());
     std::cout << s.to_json().dump() << std::endl;
   }
   return 0;

@@ -1,11 +1,13 @@
 #include "detect_outputs.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "sarscale/core/error.hpp"
 #include "sarscale/core/image.hpp"
@@ -67,6 +69,65 @@ SceneResult merge_scene(std::size_t scene, const DetectPlan& plan,
     r.kept.push_back(c);
   }
   return r;
+}
+
+template <typename T>
+void append(std::vector<std::uint8_t>& out, const T* data, std::size_t n) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(data);
+  out.insert(out.end(), p, p + n * sizeof(T));
+}
+template <typename T>
+T take(const std::vector<std::uint8_t>& in, std::size_t& at) {
+  T v;
+  if (at + sizeof v > in.size()) throw Error("detect: a gathered scene result is truncated");
+  std::memcpy(&v, in.data() + at, sizeof v);
+  at += sizeof v;
+  return v;
+}
+template <typename T>
+void take_into(const std::vector<std::uint8_t>& in, std::size_t& at, std::vector<T>& out, std::uint64_t n) {
+  if (n > (in.size() - at) / sizeof(T)) throw Error("detect: a gathered scene result is truncated");
+  out.resize(n);
+  if (n > 0) std::memcpy(out.data(), in.data() + at, n * sizeof(T));
+  at += n * sizeof(T);
+}
+
+// A merged scene as bytes for the gather to rank 0 (the ranks of one job share the layout).
+static_assert(std::is_trivially_copyable_v<detect::Candidate>);
+void pack_scene_result(std::size_t scene, const SceneResult& r, std::vector<std::uint8_t>& out) {
+  const std::uint64_t head[] = {scene, r.failure.size(), r.kept.size(), r.quicklook.size()};
+  append(out, head, 4);
+  append(out, r.failure.data(), r.failure.size());
+  const std::int64_t counts[] = {r.tested, r.candidates, r.size_rejected, r.quicklook_rows, r.quicklook_cols};
+  append(out, counts, 5);
+  append(out, r.kept.data(), r.kept.size());
+  append(out, r.quicklook.data(), r.quicklook.size());
+}
+
+std::vector<SceneResult> unpack_scene_results(const std::vector<std::uint8_t>& in, std::size_t scenes) {
+  std::vector<SceneResult> out(scenes);
+  std::vector<bool> seen(scenes, false);
+  for (std::size_t at = 0; at < in.size();) {
+    const auto scene = take<std::uint64_t>(in, at);
+    const auto failure = take<std::uint64_t>(in, at), kept = take<std::uint64_t>(in, at),
+               quicklook = take<std::uint64_t>(in, at);
+    if (scene >= scenes || seen[scene]) throw Error("detect: gathered scene results do not match the plan");
+    seen[scene] = true;
+    SceneResult& r = out[scene];
+    std::vector<char> text;
+    take_into(in, at, text, failure);
+    r.failure.assign(text.begin(), text.end());
+    r.tested = take<std::int64_t>(in, at);
+    r.candidates = take<std::int64_t>(in, at);
+    r.size_rejected = take<std::int64_t>(in, at);
+    r.quicklook_rows = static_cast<int>(take<std::int64_t>(in, at));
+    r.quicklook_cols = static_cast<int>(take<std::int64_t>(in, at));
+    take_into(in, at, r.kept, kept);
+    take_into(in, at, r.quicklook, quicklook);
+  }
+  if (std::find(seen.begin(), seen.end(), false) != seen.end())
+    throw Error("detect: a scene was merged by no rank");
+  return out;
 }
 
 // A verdict as text for the allgather; the target's position is given in scene pixels then.
@@ -285,15 +346,24 @@ io::OutputKind detect_folder_kind() {
 
 DetectResults merge_tiles(const Comm& comm, const fs::path& tiles_dir, const std::vector<SceneSetup>& scenes,
                           const DetectPlan& plan, const DetectConfig& cfg) {
+  // Each rank merges the scenes assigned to it (assign_scene_merges); rank 0 gathers them.
+  const std::vector<int> owner = assign_scene_merges(plan, comm.size());
+  std::vector<std::uint8_t> mine;
+  comm.agree_on([&] {
+    const auto records = read_tile_logs(tiles_dir, [&](std::uint64_t t) {
+      return t < plan.tiles.size() && owner[plan.tiles[t].scene] == comm.rank();
+    });
+    for (std::size_t s = 0; s < scenes.size(); ++s)
+      if (owner[s] == comm.rank()) pack_scene_result(s, merge_scene(s, plan, records, cfg), mine);
+  });
+  const std::vector<std::uint8_t> all = comm.gatherv(mine, 0);
   DetectResults results;
   comm.agree_on([&] {
     if (!comm.is_root()) return;
-    const auto records = read_tile_logs(tiles_dir);
-    for (std::size_t s = 0; s < scenes.size(); ++s) {
-      results.scenes.push_back(merge_scene(s, plan, records, cfg));
-      for (const detect::Candidate& c : results.scenes.back().kept)
+    results.scenes = unpack_scene_results(all, scenes.size());
+    for (std::size_t s = 0; s < scenes.size(); ++s)
+      for (const detect::Candidate& c : results.scenes[s].kept)
         results.jobs.push_back({static_cast<std::uint32_t>(s), detect::chip_centre(c, cfg.chip_on_box)});
-    }
   });
   comm.broadcast(results.jobs);
   return results;

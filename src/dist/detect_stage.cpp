@@ -276,6 +276,22 @@ DetectPlan make_detect_plan(const std::vector<std::pair<std::int64_t, std::int64
   return plan;
 }
 
+std::vector<int> assign_scene_merges(const DetectPlan& plan, int ranks) {
+  std::vector<std::int64_t> tiles(plan.sizes.size(), 0);
+  for (const SceneTile& t : plan.tiles) ++tiles[t.scene];
+  std::vector<std::size_t> order(tiles.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return tiles[a] > tiles[b]; });
+  std::vector<std::int64_t> load(static_cast<std::size_t>(std::max(1, ranks)), 0);
+  std::vector<int> owner(tiles.size(), 0);
+  for (const std::size_t s : order) {
+    const auto least = std::min_element(load.begin(), load.end());
+    owner[s] = static_cast<int>(least - load.begin());
+    *least += tiles[s];
+  }
+  return owner;
+}
+
 json::Value DetectSummary::to_json() const {
   json::Value v = json::Value::object();
   v["output"] = output.string();

@@ -161,7 +161,8 @@ void TileLog::append(std::uint64_t tile, const std::vector<std::uint8_t>& payloa
   if (::fdatasync(fd_) != 0) throw IoError("writing " + path_.string() + " failed: " + std::strerror(errno));
 }
 
-std::map<std::uint64_t, std::vector<std::uint8_t>> read_tile_logs(const fs::path& folder) {
+std::map<std::uint64_t, std::vector<std::uint8_t>> read_tile_logs(const fs::path& folder,
+                                                                   const std::function<bool(std::uint64_t)>& keep) {
   std::vector<fs::path> logs;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(folder, ec))
@@ -182,7 +183,7 @@ std::map<std::uint64_t, std::vector<std::uint8_t>> read_tile_logs(const fs::path
         r.p += size;
         r.left -= size;
         if (r.get<std::uint64_t>() != fnv1a(payload.data(), payload.size())) break;
-        records[tile] = std::move(payload);
+        if (!keep || keep(tile)) records[tile] = std::move(payload);
       }
     } catch (const InputError&) {
       // a record cut short by a kill: the log's earlier records stand

@@ -10,6 +10,7 @@
 // with another key (other scenes, options) starts the folder afresh.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -63,6 +64,8 @@ class TileLog {
 };
 
 // Every readable record of every log in `folder` (later records of a tile replace earlier ones).
-std::map<std::uint64_t, std::vector<std::uint8_t>> read_tile_logs(const std::filesystem::path& folder);
+// `keep` (optional) selects the tiles whose payloads are kept (the others are checked and skipped).
+std::map<std::uint64_t, std::vector<std::uint8_t>> read_tile_logs(
+    const std::filesystem::path& folder, const std::function<bool(std::uint64_t)>& keep = {});
 
 }  // namespace sarscale::dist::detail

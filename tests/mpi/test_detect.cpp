@@ -266,3 +266,42 @@ TEST(Detect, RefusesAModelWithoutClutterUnlessAsked) {
     }
   }
 }
+
+// A folder of scenes of different sizes: each rank merges the scenes assigned to it and rank 0
+// gathers them; detections and quick-looks are byte-identical to one rank's, and every scene is
+// merged by exactly one rank (assign_scene_merges, largest first to the least loaded).
+TEST(Detect, ScenesMergedOnTheirRanksGiveOneRanksOutputs) {
+  const Comm comm(MPI_COMM_WORLD);
+  const fs::path dir = test::shared_scratch_dir(comm, "detect_folder");
+  const int sides[] = {300, 700, 500, 260};
+  for (int k = 0; k < 4; ++k) {
+    synth::SceneSynthConfig sc = scene_config(40 + static_cast<std::uint64_t>(k), 0);  // clutter alone
+    sc.width = sides[k];
+    sc.height = sides[(k + 1) % 4];
+    dist::synth_scene(comm, dir / "scenes" / ("s" + std::to_string(k) + ".tif"), sc);
+  }
+  dist::DetectConfig cfg;
+  cfg.inputs = {(dir / "scenes").string()};
+  cfg.output = dir / "out";
+  cfg.prescreen_only = true;
+  cfg.tile = 128;
+  cfg.quicklook_size = 128;
+  cfg.cfar.pfa = 1e-4;
+  const dist::DetectSummary s = detect_everywhere(comm, cfg, dir / "out.single");
+  EXPECT_EQ(s.tiles, 18 + 24 + 12 + 9) << "128-pixel tiles of 300x700, 700x500, 500x260 and 260x300 scenes";
+  if (comm.is_root()) {
+    ASSERT_EQ(s.scenes.size(), 4u);
+    for (const auto& sc : s.scenes) {
+      ASSERT_FALSE(sc.quicklook.empty()) << sc.scene;
+      const fs::path png = sc.quicklook;
+      EXPECT_EQ(slurp(png), slurp(dir / "out.single" / "quicklook" / png.filename())) << png;
+    }
+    EXPECT_GT(s.detections, 0);
+  }
+  const dist::DetectPlan plan = dist::make_detect_plan({{700, 300}, {500, 700}, {260, 500}, {300, 260}}, 128, 128);
+  const std::vector<int> owner = dist::assign_scene_merges(plan, comm.size());
+  ASSERT_EQ(owner.size(), 4u);
+  for (const int o : owner) EXPECT_TRUE(o >= 0 && o < comm.size());
+  EXPECT_EQ(owner[1], 0) << "the largest scene goes first, to rank 0";
+  comm.barrier();
+}

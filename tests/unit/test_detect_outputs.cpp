@@ -127,3 +127,15 @@ TEST(PixelToLonLat, MatchesGdalinfoCornersOfTheSentinel1GeoTiff) {
   EXPECT_NEAR(ll[1][0], 4 + 33 / 60.0 + 11.27 / 3600, 0.01 / 3600);
   EXPECT_NEAR(ll[1][1], 43 + 34 / 60.0 + 27.80 / 3600, 0.01 / 3600);
 }
+
+// Scene merges: largest first, each to the least loaded rank; one rank takes all.
+TEST(DetectPlan, SceneMergesGoLargestFirstToTheLeastLoadedRank) {
+  // Tiles per scene at 1024: 1, 16, 4, 4, 2.
+  const dist::DetectPlan plan =
+      dist::make_detect_plan({{1000, 1000}, {4096, 4096}, {2048, 2048}, {2000, 2048}, {1024, 2048}}, 1024, 0);
+  EXPECT_EQ(dist::assign_scene_merges(plan, 1), (std::vector<int>{0, 0, 0, 0, 0}));
+  // 16 -> rank 0; 4 -> 1; 4 -> 2; 2 -> 1 (load 4 vs 4: the lower); 1 -> 2.
+  EXPECT_EQ(dist::assign_scene_merges(plan, 3), (std::vector<int>{2, 0, 1, 2, 1}));
+  EXPECT_EQ(dist::assign_scene_merges(plan, 8), (std::vector<int>{4, 0, 1, 2, 3}));
+  EXPECT_TRUE(dist::assign_scene_merges(dist::make_detect_plan({}, 1024, 0), 4).empty());
+}

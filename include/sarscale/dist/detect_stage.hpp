@@ -78,6 +78,11 @@ struct DetectPlan {
 DetectPlan make_detect_plan(const std::vector<std::pair<std::int64_t, std::int64_t>>& sizes, int tile,
                             int quicklook_size);
 
+// Which rank merges each scene's tiles into its objects (the work grows with its tiles): scenes
+// taken largest first (ties: the lower index), each to the rank with the fewest tiles so far
+// (ties: the lower rank). Pure; the same on every rank.
+std::vector<int> assign_scene_merges(const DetectPlan& plan, int ranks);
+
 struct DetectSceneSummary {
   std::string scene;
   std::string rejected;  // reason, when the scene could not be processed

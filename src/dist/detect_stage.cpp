@@ -312,8 +312,11 @@ json::Value DetectSummary::to_json() const {
   v["ranks"] = ranks;
   v["threads"] = threads;
   v["seconds"] = seconds;
+  v["setup_seconds"] = setup_seconds;
   v["prescreen_seconds"] = prescreen_seconds;
+  v["merge_seconds"] = merge_seconds;
   v["classify_seconds"] = classify_seconds;
+  v["output_seconds"] = output_seconds;
   v["megapixels"] = megapixels;
   v["megapixels_per_s"] = seconds > 0 ? megapixels / seconds : 0.0;
   v["peak_rss_mb"] = peak_rss_mb;
@@ -392,12 +395,14 @@ DetectSummary run_detect(const Comm& comm, const DetectConfig& cfg) {
   });
   const int threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
   const std::vector<std::uint64_t> pending = pending_tiles(comm, tiles_dir, plan.tiles.size());
+  const double setup_seconds = comm.max(clock.lap());
   run_tiles(comm, tiles_dir, readable, plan, pending, cfg, threads);
   const double prescreen_seconds = comm.max(clock.lap());
 
   std::vector<SceneSetup> setups;
   for (const SceneProbe& p : readable) setups.push_back(p.setup);
   detail::DetectResults results = detail::merge_tiles(comm, tiles_dir, setups, plan, cfg);
+  const double merge_seconds = comm.max(clock.lap());
   const SceneClassifier* model = classifier ? &*classifier : nullptr;
   detail::classify_candidates(comm, results, setups, model, cfg, threads);
   const double classify_seconds = comm.max(clock.lap());
@@ -419,9 +424,12 @@ DetectSummary run_detect(const Comm& comm, const DetectConfig& cfg) {
   s.tiles_resumed = s.tiles - static_cast<std::int64_t>(pending.size());
   s.ranks = comm.size();
   s.threads = threads;
+  s.setup_seconds = setup_seconds;
   s.prescreen_seconds = prescreen_seconds;
+  s.merge_seconds = merge_seconds;
   s.classify_seconds = classify_seconds;
-  s.seconds = prescreen_seconds + classify_seconds + comm.max(clock.lap());
+  s.output_seconds = comm.max(clock.lap());
+  s.seconds = setup_seconds + prescreen_seconds + merge_seconds + classify_seconds + s.output_seconds;
   s.peak_rss_mb = static_cast<double>(comm.max(peak_rss_mib()));
   comm.agree_on([&] {
     if (comm.is_root()) io::write_file_atomically(cfg.output / "summary.json", s.to_json().dump() + "\n");

@@ -108,7 +108,10 @@ struct DetectSummary {
   std::int64_t detections = 0, targets = 0;
   std::string mode;  // "discriminate+classify", "classify (no clutter class)", "prescreen only"
   int ranks = 0, threads = 0;
-  double seconds = 0, prescreen_seconds = 0, classify_seconds = 0;
+  // Phases (slowest rank): discovery, probing, model and resume checks; the CFAR and components
+  // of the tiles; merging scenes into objects; cutting and classifying their chips; writing.
+  double seconds = 0, setup_seconds = 0, prescreen_seconds = 0, merge_seconds = 0, classify_seconds = 0,
+         output_seconds = 0;
   double megapixels = 0;
   double peak_rss_mb = 0;  // largest over the ranks
   json::Value to_json() const;

@@ -58,6 +58,21 @@ synth::SceneSynthConfig scene_config(std::uint64_t seed, synth::ScenePixels pixe
   return c;
 }
 
+// Cuts the folder DIR/scenes (a.tif and b.tif with their synth truth tables, which the folder's
+// discovery skips) into DIR/chips.h5.
+dist::CutConfig two_scene_config(const fs::path& dir, int clutter_per_scene, int max_false_alarms, double pfa) {
+  dist::CutConfig cfg;
+  cfg.scenes = {(dir / "scenes").string()};
+  cfg.truth = {dir / "scenes" / "a_targets.csv", dir / "scenes" / "b_targets.csv"};
+  cfg.output = dir / "chips.h5";
+  cfg.chip = kChip;
+  cfg.clutter_per_scene = clutter_per_scene;
+  cfg.max_false_alarms = max_false_alarms;
+  cfg.cfar.pfa = pfa;
+  cfg.threads = 2;
+  return cfg;
+}
+
 }  // namespace
 
 TEST(CutStage, SameArchiveAtEveryRankCountAndChipsWhereTheTruthSays) {
@@ -69,15 +84,7 @@ TEST(CutStage, SameArchiveAtEveryRankCountAndChipsWhereTheTruthSays) {
   dist::synth_scene(comm, scenes / "a.tif", float_cfg);  // collective
   dist::synth_scene(comm, scenes / "b.tif", complex_cfg);
 
-  dist::CutConfig cfg;
-  cfg.scenes = {scenes.string()};  // a folder: the truth tables beside the scenes are skipped
-  cfg.truth = {scenes / "a_targets.csv", scenes / "b_targets.csv"};
-  cfg.output = dir / "chips.h5";
-  cfg.chip = kChip;
-  cfg.clutter_per_scene = 3;
-  cfg.max_false_alarms = 4;
-  cfg.cfar.pfa = 1e-4;
-  cfg.threads = 2;
+  dist::CutConfig cfg = two_scene_config(dir, 3, 4, 1e-4);
   cfg.target_chips = dist::TargetChips::truth;  // chips where the truth says (objects: the next test)
   const dist::CutSummary s = dist::run_cut(comm, cfg);
   EXPECT_EQ(s.scenes, 2);
@@ -174,15 +181,7 @@ TEST(CutStage, ObjectChipsAreTheSameAtEveryRankCount) {
   const auto float_cfg = scene_config(33, synth::ScenePixels::float32);
   dist::synth_scene(comm, scenes / "a.tif", float_cfg);
   dist::synth_scene(comm, scenes / "b.tif", scene_config(34, synth::ScenePixels::complex_int16));
-  dist::CutConfig cfg;
-  cfg.scenes = {scenes.string()};
-  cfg.truth = {scenes / "a_targets.csv", scenes / "b_targets.csv"};
-  cfg.output = dir / "chips.h5";
-  cfg.chip = kChip;
-  cfg.clutter_per_scene = 2;
-  cfg.max_false_alarms = 3;
-  cfg.cfar.pfa = 1e-5;
-  cfg.threads = 2;
+  const dist::CutConfig cfg = two_scene_config(dir, 2, 3, 1e-5);
   ASSERT_EQ(cfg.target_chips, dist::TargetChips::objects);
   const dist::CutSummary s = dist::run_cut(comm, cfg);
   EXPECT_EQ(s.counts.targets, 4);  // one chip per truth object, on its object or at its position

@@ -39,7 +39,7 @@ po::options_description detect_options() {
     ("suppress-radius", po::value<double>()->default_value(24.0), "a declared target this many pixels or less from a more target-like one is reported as its duplicate, not as a target (a vehicle split into several objects); 0: none")
     ("min-area", po::value<std::int64_t>()->default_value(1), "drop candidates of fewer pixels")
     ("max-area", po::value<std::int64_t>()->default_value(0), "drop candidates of more pixels (0: no limit)")
-    ("quicklook-size", po::value<int>()->default_value(1024), "longest side of each quick-look PNG (0: none); rank 0 writes them, about 0.3 s per 1024^2 PNG")
+    ("quicklook-size", po::value<int>()->default_value(1024), "longest side of each quick-look PNG (0: none); the rank that merged a scene writes its quick-look, about 0.3 s per 1024^2 PNG")
     ("fresh", po::bool_switch(), "ignore the tiles an earlier run logged in OUTPUT/tiles")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: OMP_NUM_THREADS, else cores per rank)");
   // clang-format on

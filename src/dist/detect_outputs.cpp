@@ -92,16 +92,16 @@ void take_into(const std::vector<std::uint8_t>& in, std::size_t& at, std::vector
   at += n * sizeof(T);
 }
 
-// A merged scene as bytes for the gather to rank 0 (the ranks of one job share the layout).
+// A merged scene as bytes for the gather to rank 0 (the ranks of one job share the layout);
+// without its quick-look blocks, which stay on the rank that renders them.
 static_assert(std::is_trivially_copyable_v<detect::Candidate>);
 void pack_scene_result(std::size_t scene, const SceneResult& r, std::vector<std::uint8_t>& out) {
-  const std::uint64_t head[] = {scene, r.failure.size(), r.kept.size(), r.quicklook.size()};
+  const std::uint64_t head[] = {scene, r.failure.size(), r.kept.size(), 0};
   append(out, head, 4);
   append(out, r.failure.data(), r.failure.size());
   const std::int64_t counts[] = {r.tested, r.candidates, r.size_rejected, r.quicklook_rows, r.quicklook_cols};
   append(out, counts, 5);
   append(out, r.kept.data(), r.kept.size());
-  append(out, r.quicklook.data(), r.quicklook.size());
 }
 
 std::vector<SceneResult> unpack_scene_results(const std::vector<std::uint8_t>& in, std::size_t scenes) {
@@ -264,10 +264,10 @@ void suppress_duplicate_targets(std::vector<io::Detection>& dets, const SceneCla
 }
 
 // The detection records of one scene (geo positions through the scene's georeferencing).
-std::vector<io::Detection> scene_detections(const DetectResults& results, std::size_t scene, std::size_t first_job,
-                                            const SceneSetup& setup, const SceneClassifier* model,
-                                            const DetectConfig& cfg, bool& georeferenced) {
-  const SceneResult& r = results.scenes[scene];
+std::vector<io::Detection> scene_detections(const SceneResult& r, const std::vector<ChipVerdict>& verdicts,
+                                            std::size_t first_job, const SceneSetup& setup,
+                                            const SceneClassifier* model, const DetectConfig& cfg,
+                                            bool& georeferenced) {
   std::vector<io::Detection> out;
   std::vector<std::array<double, 2>> positions;
   for (std::size_t k = 0; k < r.kept.size(); ++k) {
@@ -281,7 +281,7 @@ std::vector<io::Detection> scene_detections(const DetectResults& results, std::s
     d.area = c.area;
     d.peak = c.peak, d.contrast_db = c.contrast_db, d.score_db = c.max_score, d.log10_pfa = c.min_log10_pfa;
     if (model != nullptr) {
-      const ChipVerdict& v = results.verdicts[first_job + k];
+      const ChipVerdict& v = verdicts[first_job + k];
       if (v.class_index >= 0) {
         d.class_name = model->class_names()[static_cast<std::size_t>(v.class_index)];
         d.probability = v.confidence;
@@ -301,7 +301,6 @@ std::vector<io::Detection> scene_detections(const DetectResults& results, std::s
   const io::GdalRaster raster = io::GdalRaster::open(setup.path, cfg.calibration);
   const std::vector<std::array<double, 2>> lonlat = raster.pixel_to_lonlat(positions);
   georeferenced = !lonlat.empty() || (out.empty() && raster.has_geotransform());
-  if (!georeferenced) log::warn(setup.path.string(), " is not georeferenced: its detections are in pixels only");
   const bool affine = raster.has_geotransform();
   const auto gt = raster.geotransform();
   for (std::size_t k = 0; k < out.size(); ++k) {
@@ -312,6 +311,23 @@ std::vector<io::Detection> scene_detections(const DetectResults& results, std::s
     if (!lonlat.empty()) out[k].lon = lonlat[k][0], out[k].lat = lonlat[k][1];
   }
   return out;
+}
+
+// The quick-look path of every scene (the same on every rank: names made unique in scene order).
+std::vector<fs::path> quicklook_paths(const std::vector<SceneSetup>& scenes, const DetectConfig& cfg) {
+  std::set<std::string> taken;
+  std::vector<fs::path> out;
+  for (std::size_t i = 0; i < scenes.size(); ++i)
+    out.push_back(cfg.output / "quicklook" / unique_png_name(scenes[i].path, taken, i));
+  return out;
+}
+
+// Where each scene's jobs start in the job list (jobs are in scene order).
+std::vector<std::size_t> first_jobs(const std::vector<ChipJob>& jobs, std::size_t scenes) {
+  std::vector<std::size_t> first(scenes + 1, 0);
+  for (const ChipJob& j : jobs) ++first[j.scene + 1];
+  for (std::size_t s = 0; s < scenes; ++s) first[s + 1] += first[s];
+  return first;
 }
 
 void write_quicklook(const fs::path& path, const SceneResult& r, int factor, const std::vector<io::Detection>& dets) {
@@ -349,15 +365,20 @@ DetectResults merge_tiles(const Comm& comm, const fs::path& tiles_dir, const std
   // Each rank merges the scenes assigned to it (assign_scene_merges); rank 0 gathers them.
   const std::vector<int> owner = assign_scene_merges(plan, comm.size());
   std::vector<std::uint8_t> mine;
+  std::map<std::size_t, SceneResult> own;
   comm.agree_on([&] {
     const auto records = read_tile_logs(tiles_dir, [&](std::uint64_t t) {
       return t < plan.tiles.size() && owner[plan.tiles[t].scene] == comm.rank();
     });
     for (std::size_t s = 0; s < scenes.size(); ++s)
-      if (owner[s] == comm.rank()) pack_scene_result(s, merge_scene(s, plan, records, cfg), mine);
+      if (owner[s] == comm.rank()) {
+        own[s] = merge_scene(s, plan, records, cfg);
+        pack_scene_result(s, own[s], mine);
+      }
   });
   const std::vector<std::uint8_t> all = comm.gatherv(mine, 0);
   DetectResults results;
+  results.own = std::move(own);
   comm.agree_on([&] {
     if (!comm.is_root()) return;
     results.scenes = unpack_scene_results(all, scenes.size());
@@ -379,8 +400,26 @@ void classify_candidates(const Comm& comm, DetectResults& results, const std::ve
       local.push_back(encode_verdict(v));
   });
   const std::vector<std::string> all = comm.allgather_strings(local);
-  if (!comm.is_root()) return;
   for (const std::string& text : all) results.verdicts.push_back(decode_verdict(text));
+}
+
+void write_quicklooks(const Comm& comm, const DetectResults& results, const std::vector<SceneSetup>& scenes,
+                      const DetectPlan& plan, const SceneClassifier* classifier, const DetectConfig& cfg) {
+  if (cfg.quicklook_size <= 0) return;
+  comm.agree_on([&] {
+    if (comm.is_root()) fs::create_directories(cfg.output / "quicklook");
+  });
+  const std::vector<fs::path> pngs = quicklook_paths(scenes, cfg);
+  const std::vector<std::size_t> first_job = first_jobs(results.jobs, scenes.size());
+  comm.agree_on([&] {
+    for (const auto& [i, r] : results.own) {
+      if (!r.failure.empty()) continue;
+      bool georeferenced = false;
+      const std::vector<io::Detection> dets =
+          scene_detections(r, results.verdicts, first_job[i], scenes[i], classifier, cfg, georeferenced);
+      write_quicklook(pngs[i], r, plan.quicklook_factor[i], dets);
+    }
+  });
 }
 
 DetectSummary write_outputs(const DetectResults& results, const std::vector<SceneSetup>& scenes, const DetectPlan& plan,
@@ -391,8 +430,8 @@ DetectSummary write_outputs(const DetectResults& results, const std::vector<Scen
   s.skipped = static_cast<std::int64_t>(skipped);
   for (const Rejection& r : rejected) s.rejected.emplace_back(r.path, r.reason);
   std::vector<io::Detection> all;
-  std::set<std::string> png_names;
-  std::size_t first_job = 0;
+  const std::vector<fs::path> pngs = quicklook_paths(scenes, cfg);
+  const std::vector<std::size_t> first_job = first_jobs(results.jobs, scenes.size());
   for (std::size_t i = 0; i < scenes.size(); ++i) {
     const SceneResult& r = results.scenes[i];
     DetectSceneSummary e;
@@ -411,19 +450,15 @@ DetectSummary write_outputs(const DetectResults& results, const std::vector<Scen
     s.megapixels += static_cast<double>(e.rows) * static_cast<double>(e.cols) / 1e6;
     e.candidates = r.candidates;
     e.size_rejected = r.size_rejected;
-    std::vector<io::Detection> dets = scene_detections(results, i, first_job, scenes[i], classifier, cfg, e.georeferenced);
-    first_job += r.kept.size();
+    std::vector<io::Detection> dets =
+        scene_detections(r, results.verdicts, first_job[i], scenes[i], classifier, cfg, e.georeferenced);
+    if (!e.georeferenced) log::warn(e.scene, " is not georeferenced: its detections are in pixels only");
     for (const io::Detection& d : dets) {
       e.targets += d.target ? 1 : 0;
       e.clutter += d.target ? 0 : 1;
       e.unclassified += classifier != nullptr && d.class_name.empty() ? 1 : 0;
     }
-    if (cfg.quicklook_size > 0) {
-      fs::create_directories(cfg.output / "quicklook");
-      const fs::path png = cfg.output / "quicklook" / unique_png_name(scenes[i].path, png_names, i);
-      write_quicklook(png, r, plan.quicklook_factor[i], dets);
-      e.quicklook = png.string();
-    }
+    if (cfg.quicklook_size > 0) e.quicklook = pngs[i].string();  // written by the scene's rank
     s.detections += static_cast<std::int64_t>(dets.size());
     s.targets += e.targets;
     all.insert(all.end(), std::make_move_iterator(dets.begin()), std::make_move_iterator(dets.end()));

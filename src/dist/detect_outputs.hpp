@@ -3,6 +3,7 @@
 // writing the outputs (detections, quick-looks, summary).
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,7 @@ struct SceneResult {
   std::int64_t tested = 0;
   std::int64_t candidates = 0, size_rejected = 0;
   std::vector<detect::Candidate> kept;  // candidates within the size limits, in peak order
-  std::vector<float> quicklook;         // rows x cols block means (rank 0)
+  std::vector<float> quicklook;         // rows x cols block means (on the rank that merged the scene)
   int quicklook_rows = 0, quicklook_cols = 0;
 };
 
@@ -39,8 +40,9 @@ struct ChipJob {
 
 struct DetectResults {
   std::vector<SceneResult> scenes;  // per readable scene (complete on rank 0)
+  std::map<std::size_t, SceneResult> own;  // the scenes this rank merged (assign_scene_merges)
   std::vector<ChipJob> jobs;        // every kept candidate of every scene, in order (every rank)
-  std::vector<ChipVerdict> verdicts;  // per job (rank 0)
+  std::vector<ChipVerdict> verdicts;  // per job (every rank)
 };
 
 // An input that is not processed, and why (discovery, probing or a tile that could not be read).
@@ -59,8 +61,13 @@ DetectResults merge_tiles(const Comm& comm, const std::filesystem::path& tiles_d
 void classify_candidates(const Comm& comm, DetectResults& results, const std::vector<SceneSetup>& scenes,
                          const SceneClassifier* classifier, const DetectConfig& cfg, int threads);
 
-// Rank 0: detections.csv / .geojson, quick-looks, summary.json. Fills the summary's scene list,
-// counts and mode. `rejected`: inputs refused before their tiles were read.
+// Collective: every rank writes the quick-looks of the scenes it merged (their PNGs are the
+// same as one rank would write). Nothing when quick-looks are off.
+void write_quicklooks(const Comm& comm, const DetectResults& results, const std::vector<SceneSetup>& scenes,
+                      const DetectPlan& plan, const SceneClassifier* classifier, const DetectConfig& cfg);
+
+// Rank 0: detections.csv / .geojson, summary.json. Fills the summary's scene list (with the
+// quick-looks' paths), counts and mode. `rejected`: inputs refused before their tiles were read.
 DetectSummary write_outputs(const DetectResults& results, const std::vector<SceneSetup>& scenes, const DetectPlan& plan,
                             const std::vector<Rejection>& rejected, std::size_t skipped,
                             const SceneClassifier* classifier, const DetectConfig& cfg);

@@ -411,6 +411,7 @@ DetectSummary run_detect(const Comm& comm, const DetectConfig& cfg) {
   for (const auto& r : found.rejects) rejected.push_back({r.path, r.reason});
   for (const SceneProbe& p : scenes)
     if (!p.rejected.empty()) rejected.push_back({p.setup.path.string(), p.rejected});
+  detail::write_quicklooks(comm, results, setups, plan, model, cfg);
   DetectSummary s;
   comm.agree_on([&] {
     if (comm.is_root()) s = detail::write_outputs(results, setups, plan, rejected, found.skipped.size(), model, cfg);

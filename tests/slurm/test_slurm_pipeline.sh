@@ -3,7 +3,8 @@
 #  1. jobs/submit_pipeline.sh on small synthetic train/test sets: every job COMPLETED (sacct), the
 #     report has an accuracy, predictions exist, each job's log shows its ranks and threads.
 #  2. jobs/predict.sbatch submitted by hand with other resources (1 task x 2 CPUs) and the mpirun
-#     launcher: 2 OpenMP threads, bound, and the same labels as the srun job's predictions.
+#     launcher: 2 OpenMP threads, bound, and the same labels as the srun job's predictions;
+#     jobs/detect.sbatch on two scenes at 2 tasks: the same detections as one process.
 #  3. The failure path: a missing training input fails ingest-train with a nonzero exit code, its
 #     dependents are cancelled and write nothing, the independent ingest-test still completes.
 #  4. A submission Slurm rejects (an unknown partition) exits nonzero and leaves no job.
@@ -167,6 +168,24 @@ grep -q "+ mpirun -np 1 --map-by slot:PE=2 --bind-to core" "$log" || fail "$log:
 cmp "$work/good/predictions/predictions.csv" "$work/good/predictions-mpirun/predictions.csv" ||
   fail "the predictions of 2 ranks (srun) and 1 rank x 2 threads (mpirun) differ"
 echo "predict with mpirun, 1 task x 2 threads: same predictions as the srun job"
+
+# --- 2b. jobs/detect.sbatch on two synthetic scenes (prescreen only), at 2 tasks: the same
+#     detections as one sarscale process without Slurm.
+for seed in 7 8; do
+  "$SARSCALE_BIN" synth --kind scene --out "$work/scenes/s$seed.tif" --width 768 --height 640 --targets 2 --seed "$seed" \
+    --log-level warn >/dev/null || fail "synth scene $seed"
+done
+det_id="$(SARSCALE_ROOT="$root" sbatch --parsable --ntasks=2 --output="$work/detect-%j.out" --error="$work/detect-%j.err" \
+  "$root/jobs/detect.sbatch" "$root/configs/detect-synth.ini" none "$work/detect" "$work/scenes" -- --tile 256)"
+jobs_seen+=("$det_id")
+wait_jobs 120 "$det_id"
+st="$(state_of "$det_id")"
+[[ "$st" == "COMPLETED 0:0" ]] || fail "detect job ($det_id): $st"
+"$SARSCALE_BIN" detect --config "$root/configs/detect-synth.ini" --prescreen-only --output "$work/detect-ref" \
+  --input "$work/scenes" --tile 256 --log-level warn >/dev/null 2>&1 || fail "sarscale detect without Slurm failed"
+cmp "$work/detect/detections.csv" "$work/detect-ref/detections.csv" ||
+  fail "the detect job's detections differ from one process's"
+echo "detect job at 2 tasks: $(($(wc -l <"$work/detect/detections.csv") - 1)) detections, as one process finds"
 
 # --- 3. The failure path.
 wait_jobs 120 "${bad[@]}"

@@ -73,6 +73,13 @@ dist::CutConfig two_scene_config(const fs::path& dir, int clutter_per_scene, int
   return cfg;
 }
 
+// The same cut by this rank alone (MPI_COMM_SELF), into chips.single.h5 beside the archive.
+fs::path alone_output(const dist::CutConfig& cfg) { return cfg.output.parent_path() / "chips.single.h5"; }
+dist::CutSummary cut_alone(dist::CutConfig cfg) {
+  cfg.output = alone_output(cfg);
+  return dist::run_cut(Comm(MPI_COMM_SELF), cfg);
+}
+
 }  // namespace
 
 TEST(CutStage, SameArchiveAtEveryRankCountAndChipsWhereTheTruthSays) {
@@ -104,11 +111,9 @@ TEST(CutStage, SameArchiveAtEveryRankCountAndChipsWhereTheTruthSays) {
   }
 
   // One rank alone writes the same archive.
-  dist::CutConfig single = cfg;
-  single.output = dir / "chips.single.h5";
-  const dist::CutSummary one = dist::run_cut(Comm(MPI_COMM_SELF), single);
+  const dist::CutSummary one = cut_alone(cfg);
   EXPECT_EQ(one.chips, s.chips);
-  const Archive a = read_archive(cfg.output), b = read_archive(single.output);
+  const Archive a = read_archive(cfg.output), b = read_archive(alone_output(cfg));
   ASSERT_EQ(a.layout.chips, s.chips);
   EXPECT_EQ(a.layout.class_names, b.layout.class_names);
   EXPECT_EQ(a.labels, b.labels);
@@ -192,11 +197,9 @@ TEST(CutStage, ObjectChipsAreTheSameAtEveryRankCount) {
     comm.barrier();
     return;
   }
-  dist::CutConfig single = cfg;
-  single.output = dir / "chips.single.h5";
-  const dist::CutSummary one = dist::run_cut(Comm(MPI_COMM_SELF), single);
+  const dist::CutSummary one = cut_alone(cfg);
   EXPECT_EQ(one.counts.object_chips, s.counts.object_chips);
-  const Archive a = read_archive(cfg.output), b = read_archive(single.output);
+  const Archive a = read_archive(cfg.output), b = read_archive(alone_output(cfg));
   EXPECT_EQ(a.labels, b.labels);
   EXPECT_TRUE(a.pixels == b.pixels) << "pixels differ between " << comm.size() << " rank(s) and one";
   ASSERT_EQ(a.meta.size(), b.meta.size());

@@ -1,3 +1,4 @@
+#include <omp.h>
 #include <iostream>
 
 #include "sarscale/app/commands.hpp"
@@ -71,6 +72,7 @@ int cmd_ingest(const dist::Comm& comm, const CommandLine& cl) {
   if (vm->count("input")) cfg.inputs = (*vm)["input"].as<std::vector<std::string>>();
   if (vm->count("input-list")) cfg.input_list = (*vm)["input-list"].as<std::string>();
   if (vm->count("output")) cfg.output = (*vm)["output"].as<std::string>();
+  cfg.threads = omp_get_max_threads();  // OMP_NUM_THREADS, else the node's cores shared among its ranks
   cfg.labels = dist::LabelRule::parse((*vm)["labels"].as<std::string>());
   std::tie(cfg.chip_rows, cfg.chip_cols) = parse_size((*vm)["chip-size"].as<std::string>(), "--chip-size");
   cfg.tile_size = (*vm)["tile-size"].as<int>();

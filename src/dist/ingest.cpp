@@ -182,7 +182,7 @@ std::string class_reject(const std::vector<std::string>& classes, const std::str
 }
 
 Probe probe_slice(const std::vector<fs::path>& paths, Range slice, const io::ChipSourceOptions& opt,
-                  const LabelRule& rule, const std::vector<std::string>& classes) {
+                  const LabelRule& rule, const std::vector<std::string>& classes, int threads) {
   Probe p;
   p.info.resize(slice.size());
   p.error.resize(slice.size());
@@ -197,8 +197,7 @@ Probe probe_slice(const std::vector<fs::path>& paths, Range slice, const io::Chi
     const std::size_t c1 = std::min(slice.size(), c0 + kChunk);
     if (c1 < slice.size())
       io::prefetch_files(paths.data() + slice.begin + c1, std::min(kChunk, slice.size() - c1), kHeaderBytes);
-      // Threads: OMP_NUM_THREADS, else the node's cores shared among its ranks (app/commands.cpp).
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
     for (std::size_t i = c0; i < c1; ++i) {
       const fs::path& path = paths[slice.begin + i];
       try {
@@ -390,10 +389,10 @@ SlotShare reading_share(const Comm& comm, const Plan& plan, Range slice, const i
 // A probe that fails now makes the input a late reject (`usable` 0, reason in `late_error`).
 std::vector<io::SourceInfo> reading_infos(const std::vector<fs::path>& paths, const Plan& plan, Range reading,
                                           Range slice, const Probe& probe, const io::ChipSourceOptions& opt,
-                                          std::vector<std::string>& late_error, std::vector<std::uint8_t>& usable) {
+                                          std::vector<std::string>& late_error, std::vector<std::uint8_t>& usable,
+                                          int threads) {
   std::vector<io::SourceInfo> info(reading.size());
-  // Threads: OMP_NUM_THREADS, else the node's cores shared among its ranks (app/commands.cpp).
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
   for (std::size_t k = 0; k < reading.size(); ++k) {
     const std::size_t i = reading.begin + k;
     if (i >= slice.begin && i < slice.end) {
@@ -470,6 +469,8 @@ IngestSummary up_to_date_summary(const Comm& comm, const IngestConfig& config, c
 }  // namespace
 
 IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
+  // Resolved here, on the calling thread: the batch reader runs on another one.
+  const int threads = config.threads > 0 ? config.threads : omp_get_max_threads();
   check_config(config);
   const auto t0 = std::chrono::steady_clock::now();
   PhaseClock clock;
@@ -512,7 +513,7 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
 
   // 2-4. Partition by bytes, probe this rank's slice, agree on the global plan.
   const Range slice = weighted_range(input_bytes, comm.size(), comm.rank());
-  const Probe probe = probe_slice(paths, slice, opt, config.labels, config.classes);
+  const Probe probe = probe_slice(paths, slice, opt, config.labels, config.classes, threads);
   const Plan plan = agree_plan(comm, probe, paths, config.bands);
   const double t_probe = clock.lap();
 
@@ -591,7 +592,8 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
   const std::int64_t my_first = share.first_chip, my_chips = share.chips;
   std::vector<std::string> late_error(reading.size());  // inputs that failed while being read
   std::vector<std::uint8_t> usable(reading.size(), 1);
-  const std::vector<io::SourceInfo> info = reading_infos(paths, plan, reading, slice, probe, opt, late_error, usable);
+  const std::vector<io::SourceInfo> info =
+      reading_infos(paths, plan, reading, slice, probe, opt, late_error, usable, threads);
   // This rank's batches: runs of slots not yet done, each at most batch_chips long.
   const auto extents = io::h5::pending_runs(done, my_first, my_chips, batch_chips);
   const auto rounds = comm.max(static_cast<std::int64_t>(extents.size()));
@@ -650,10 +652,10 @@ IngestSummary run_ingest(const Comm& comm, const IngestConfig& config) {
     b.valid.assign(n, 1);
     b.bytes_done = 0;
     std::uint64_t batch_nonfinite = 0, batch_pixels = 0;
-    // Threads: OMP_NUM_THREADS, else the node's cores shared among its ranks (app/commands.cpp).
     // Each piece is one input, so JPEG decoding and byte swapping of many small chips run in
-    // parallel.
-#pragma omp parallel for schedule(dynamic, 1) reduction(+ : batch_nonfinite, batch_pixels)
+    // parallel. The count is the run's (`threads`): this runs on a std::async thread, which does
+    // not inherit the main thread's omp_set_num_threads.
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : batch_nonfinite, batch_pixels) num_threads(threads)
     for (std::size_t k = 0; k < b.pieces.size(); ++k) {
       const Piece& pc = b.pieces[k];
       const auto slot = static_cast<std::size_t>(pc.slot);

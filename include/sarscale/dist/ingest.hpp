@@ -80,6 +80,8 @@ struct IngestConfig {
   double checkpoint_seconds = 30;
   bool refuse_changed = false;
   bool fresh = false;
+  // OpenMP threads per rank for probing and reading (0: omp_get_max_threads() of the caller).
+  int threads = 0;
   // The output policy (io/output_policy.hpp): an existing output that is not a sarscale archive
   // is refused unless overwrite; the archive is written as OUTPUT.part and renamed when complete.
   bool overwrite = false;

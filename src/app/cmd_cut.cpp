@@ -66,9 +66,7 @@ int cmd_cut(const dist::Comm& comm, const CommandLine& cl) {
   cfg.cfar.background = (*vm)["background"].as<int>();
   cfg.target_chips = dist::parse_target_chips((*vm)["target-chips"].as<std::string>());
   cfg.cluster_gap = (*vm)["cluster-gap"].as<int>();
-  const std::string centre = (*vm)["chip-centre"].as<std::string>();
-  if (centre != "box" && centre != "centroid") throw ConfigError("--chip-centre must be box or centroid, not '" + centre + "'");
-  cfg.chip_on_box = centre == "box";
+  cfg.chip_on_box = parse_chip_on_box((*vm)["chip-centre"].as<std::string>());
   cfg.seed = static_cast<std::uint64_t>((*vm)["seed"].as<unsigned long long>());
   cfg.threads = omp_get_max_threads();  // OMP_NUM_THREADS, else the node's cores shared among its ranks
   cfg.overwrite = (*vm)["overwrite"].as<bool>();

@@ -85,9 +85,7 @@ int cmd_detect(const dist::Comm& comm, const CommandLine& cl) {
   cfg.calibration = io::parse_calibration((*vm)["calibration"].as<std::string>());
   cfg.tile = (*vm)["tile"].as<int>();
   cfg.cluster_gap = (*vm)["cluster-gap"].as<int>();
-  const std::string centre = (*vm)["chip-centre"].as<std::string>();
-  if (centre != "box" && centre != "centroid") throw ConfigError("--chip-centre must be box or centroid, not '" + centre + "'");
-  cfg.chip_on_box = centre == "box";
+  cfg.chip_on_box = parse_chip_on_box((*vm)["chip-centre"].as<std::string>());
   cfg.search = (*vm)["search"].as<int>();
   cfg.suppress_radius = (*vm)["suppress-radius"].as<double>();
   cfg.min_area = (*vm)["min-area"].as<std::int64_t>();

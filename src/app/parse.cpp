@@ -74,4 +74,9 @@ std::string join_command_line(const std::string& command, const std::vector<std:
   return out;
 }
 
+bool parse_chip_on_box(const std::string& text) {
+  if (text != "box" && text != "centroid") throw ConfigError("--chip-centre must be box or centroid, not '" + text + "'");
+  return text == "box";
+}
+
 }  // namespace sarscale::app

@@ -71,62 +71,44 @@ SceneResult merge_scene(std::size_t scene, const DetectPlan& plan,
   return r;
 }
 
-template <typename T>
-void append(std::vector<std::uint8_t>& out, const T* data, std::size_t n) {
-  const auto* p = reinterpret_cast<const std::uint8_t*>(data);
-  out.insert(out.end(), p, p + n * sizeof(T));
-}
-template <typename T>
-T take(const std::vector<std::uint8_t>& in, std::size_t& at) {
-  T v;
-  if (at + sizeof v > in.size()) throw Error("detect: a gathered scene result is truncated");
-  std::memcpy(&v, in.data() + at, sizeof v);
-  at += sizeof v;
-  return v;
-}
-template <typename T>
-void take_into(const std::vector<std::uint8_t>& in, std::size_t& at, std::vector<T>& out, std::uint64_t n) {
-  if (n > (in.size() - at) / sizeof(T)) throw Error("detect: a gathered scene result is truncated");
-  out.resize(n);
-  if (n > 0) std::memcpy(out.data(), in.data() + at, n * sizeof(T));
-  at += n * sizeof(T);
-}
-
 // A merged scene as bytes for the gather to rank 0 (the ranks of one job share the layout);
 // without its quick-look blocks, which stay on the rank that renders them.
 static_assert(std::is_trivially_copyable_v<detect::Candidate>);
 void pack_scene_result(std::size_t scene, const SceneResult& r, std::vector<std::uint8_t>& out) {
-  const std::uint64_t head[] = {scene, r.failure.size(), r.kept.size(), 0};
-  append(out, head, 4);
-  append(out, r.failure.data(), r.failure.size());
-  const std::int64_t counts[] = {r.tested, r.candidates, r.size_rejected, r.quicklook_rows, r.quicklook_cols};
-  append(out, counts, 5);
-  append(out, r.kept.data(), r.kept.size());
+  put<std::uint64_t>(out, scene);
+  put<std::uint64_t>(out, r.failure.size());
+  put_bytes(out, r.failure.data(), r.failure.size());
+  for (const std::int64_t v : {r.tested, r.candidates, r.size_rejected}) put<std::int64_t>(out, v);
+  put<std::int32_t>(out, r.quicklook_rows);
+  put<std::int32_t>(out, r.quicklook_cols);
+  put<std::uint64_t>(out, r.kept.size());
+  put_bytes(out, r.kept.data(), r.kept.size() * sizeof(detect::Candidate));
 }
 
 std::vector<SceneResult> unpack_scene_results(const std::vector<std::uint8_t>& in, std::size_t scenes) {
   std::vector<SceneResult> out(scenes);
   std::vector<bool> seen(scenes, false);
-  for (std::size_t at = 0; at < in.size();) {
-    const auto scene = take<std::uint64_t>(in, at);
-    const auto failure = take<std::uint64_t>(in, at), kept = take<std::uint64_t>(in, at),
-               quicklook = take<std::uint64_t>(in, at);
+  Reader r{in.data(), in.size()};
+  while (r.left > 0) {
+    const auto scene = r.get<std::uint64_t>();
     if (scene >= scenes || seen[scene]) throw Error("detect: gathered scene results do not match the plan");
     seen[scene] = true;
-    SceneResult& r = out[scene];
-    std::vector<char> text;
-    take_into(in, at, text, failure);
-    r.failure.assign(text.begin(), text.end());
-    r.tested = take<std::int64_t>(in, at);
-    r.candidates = take<std::int64_t>(in, at);
-    r.size_rejected = take<std::int64_t>(in, at);
-    r.quicklook_rows = static_cast<int>(take<std::int64_t>(in, at));
-    r.quicklook_cols = static_cast<int>(take<std::int64_t>(in, at));
-    take_into(in, at, r.kept, kept);
-    take_into(in, at, r.quicklook, quicklook);
+    SceneResult& s = out[scene];
+    const auto failure = r.get<std::uint64_t>();
+    if (failure > r.left) throw InputError("detect record: truncated");
+    s.failure.resize(failure);
+    r.bytes(s.failure.data(), failure);
+    s.tested = r.get<std::int64_t>();
+    s.candidates = r.get<std::int64_t>();
+    s.size_rejected = r.get<std::int64_t>();
+    s.quicklook_rows = r.get<std::int32_t>();
+    s.quicklook_cols = r.get<std::int32_t>();
+    const auto kept = r.get<std::uint64_t>();
+    if (kept > r.left / sizeof(detect::Candidate)) throw InputError("detect record: truncated");
+    s.kept.resize(kept);
+    r.bytes(s.kept.data(), kept * sizeof(detect::Candidate));
   }
-  if (std::find(seen.begin(), seen.end(), false) != seen.end())
-    throw Error("detect: a scene was merged by no rank");
+  if (std::find(seen.begin(), seen.end(), false) != seen.end()) throw Error("detect: a scene was merged by no rank");
   return out;
 }
 
@@ -156,12 +138,12 @@ std::array<int, 2> chip_origin(const io::GdalRaster& raster, const ChipJob& job,
           std::clamp(static_cast<int>(job.centre.col) - chip_cols / 2, 0, raster.cols() - chip_cols)};
 }
 
-// Cuts the chip centred on a job from its scene.
-std::string cut_chip(const io::GdalRaster& raster, int band, const ChipJob& job, int chip_rows, int chip_cols,
+// Cuts the chip whose window starts at `origin` (chip_origin) from its scene.
+std::string cut_chip(const io::GdalRaster& raster, int band, std::array<int, 2> origin, int chip_rows, int chip_cols,
                      float* out) {
   if (raster.rows() < chip_rows || raster.cols() < chip_cols)
     return "the scene is smaller than one chip of the model";
-  const auto [r0, c0] = chip_origin(raster, job, chip_rows, chip_cols);
+  const auto [r0, c0] = origin;
   Image chip;
   raster.read_window(r0, c0, chip_rows, chip_cols, chip, band);
   std::copy(chip.magnitude.begin(), chip.magnitude.end(), out);
@@ -215,8 +197,8 @@ std::vector<ChipVerdict> classify_range(const std::vector<ChipJob>& jobs, std::s
       }
       job.centre.row += offsets[i % per_job].first;
       job.centre.col += offsets[i % per_job].second;
-      reasons[i] = cut_chip(*raster, cfg.band, job, cr, cc, chips.data() + i * chip_px);
       origins[i] = chip_origin(*raster, job, cr, cc);
+      reasons[i] = cut_chip(*raster, cfg.band, origins[i], cr, cc, chips.data() + i * chip_px);
     }
     std::vector<ChipVerdict> verdicts = model.classify(chips.data(), n, threads);
     for (std::size_t i = 0; i < n; ++i) {

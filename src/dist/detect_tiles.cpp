@@ -22,32 +22,21 @@ namespace {
 
 constexpr std::uint32_t kRecordMagic = 0x54434453;  // "SDCT"
 
+}  // namespace
+
 void put_bytes(std::vector<std::uint8_t>& out, const void* data, std::size_t n) {
   const auto* p = static_cast<const std::uint8_t*>(data);
   out.insert(out.end(), p, p + n);
 }
-template <typename T>
-void put(std::vector<std::uint8_t>& out, T v) {
-  put_bytes(out, &v, sizeof v);
+
+void Reader::bytes(void* out, std::size_t n) {
+  if (n > left) throw InputError("detect record: truncated");
+  std::memcpy(out, p, n);
+  p += n;
+  left -= n;
 }
 
-// Reads from a byte span, refusing to run past its end.
-struct Reader {
-  const std::uint8_t* p;
-  std::size_t left;
-  void bytes(void* out, std::size_t n) {
-    if (n > left) throw InputError("detect tile record: truncated");
-    std::memcpy(out, p, n);
-    p += n;
-    left -= n;
-  }
-  template <typename T>
-  T get() {
-    T v;
-    bytes(&v, sizeof v);
-    return v;
-  }
-};
+namespace {
 
 std::uint64_t fnv1a(const std::uint8_t* p, std::size_t n) {
   std::uint64_t h = 14695981039346656037ull;

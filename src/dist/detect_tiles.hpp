@@ -29,6 +29,25 @@ struct TileResult {
   std::vector<float> quicklook;   // block means of the core (detect::block_means)
   detect::TileComponents components;
 };
+// Native-layout records for tile logs and for ranks of one job: appended values, and a reader
+// that refuses to run past the end of its span (InputError "detect record: truncated").
+void put_bytes(std::vector<std::uint8_t>& out, const void* data, std::size_t n);
+template <typename T>
+void put(std::vector<std::uint8_t>& out, T v) {
+  put_bytes(out, &v, sizeof v);
+}
+struct Reader {
+  const std::uint8_t* p;
+  std::size_t left;
+  void bytes(void* out, std::size_t n);
+  template <typename T>
+  T get() {
+    T v;
+    bytes(&v, sizeof v);
+    return v;
+  }
+};
+
 std::vector<std::uint8_t> pack_tile(const TileResult& tile);
 TileResult unpack_tile(const std::uint8_t* data, std::size_t size);  // InputError when malformed
 

@@ -13,6 +13,10 @@ std::pair<int, int> parse_size(const std::string& text, const std::string& optio
 // once; step > 0, at most 1000 points). Throws ConfigError.
 std::vector<double> parse_roc_thresholds(const std::string& text);
 
+// --chip-centre (detect, cut): true for "box" (the object's box centre), false for "centroid";
+// ConfigError otherwise.
+bool parse_chip_on_box(const std::string& text);
+
 // The command line as typed, for provenance ("sarscale ingest --input ...").
 std::string join_command_line(const std::string& command, const std::vector<std::string>& args);
 
